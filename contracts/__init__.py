@@ -1,0 +1,66 @@
+"""invoiceflow contracts: the only code the services share.
+
+Event and command models, the invoice schema, processing options, progress stages and the
+NATS subject, stream, consumer and bucket names.
+"""
+
+from contracts.errors import ErrorCode
+from contracts.invoice import CONFIDENCE_FIELDS, Invoice, LineItem, Money, Party, Payment, TaxDetail
+from contracts.media import ALLOWED_MEDIA_TYPES, sniff_media_type
+from contracts.messages import (
+    Evidence,
+    ExtractInvoice,
+    Extraction,
+    Message,
+    PersistInvoice,
+    TaskDeadLettered,
+    TaskError,
+    TaskRecord,
+    TaskResult,
+    TaskUpdated,
+    Usage,
+    ValidateInvoice,
+    ValidationIssue,
+    ValidationReport,
+    task_error,
+)
+from contracts.names import progress_subject
+from contracts.options import ProcessingOptions, Provider
+from contracts.progress import STAGE_PROGRESS, Stage, TaskStatus, UpdateType, position, status_for
+
+__all__ = [
+    "ALLOWED_MEDIA_TYPES",
+    "CONFIDENCE_FIELDS",
+    "STAGE_PROGRESS",
+    "ErrorCode",
+    "Evidence",
+    "ExtractInvoice",
+    "Extraction",
+    "Invoice",
+    "LineItem",
+    "Message",
+    "Money",
+    "Party",
+    "Payment",
+    "PersistInvoice",
+    "ProcessingOptions",
+    "Provider",
+    "Stage",
+    "TaskDeadLettered",
+    "TaskError",
+    "TaskRecord",
+    "TaskResult",
+    "TaskStatus",
+    "TaskUpdated",
+    "TaxDetail",
+    "UpdateType",
+    "Usage",
+    "ValidateInvoice",
+    "ValidationIssue",
+    "ValidationReport",
+    "position",
+    "progress_subject",
+    "sniff_media_type",
+    "status_for",
+    "task_error",
+]

@@ -1,0 +1,124 @@
+"""The invoice schema of spec section 4: what every provider produces and the store keeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
+
+
+def _to_decimal(value: object) -> object:
+    # Money is a decimal string; a float would already have lost cents, so refuse it.
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool | float):
+        raise ValueError("money must be a decimal string, not a float")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"not a decimal amount: {value!r}") from exc
+    raise ValueError(f"not a decimal amount: {value!r}")
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN}),
+]
+"""A decimal amount, serialised as a string such as "193.00"."""
+
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN}),
+]
+"""A percentage rate such as "20" or "7.5", serialised as a string."""
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+DocumentType = Literal["invoice", "receipt", "credit_note"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Party(_Model):
+    name: str | None = None
+    address: str | None = None
+    tax_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class TaxDetail(_Model):
+    rate: Rate | None = None
+    base: Money | None = None
+    amount: Money | None = None
+
+
+class LineItem(_Model):
+    description: str | None = None
+    quantity: Money | None = None
+    unit: str | None = None
+    unit_price: Money | None = None
+    tax_rate: Rate | None = None
+    amount: Money | None = None
+    product_code: str | None = None
+
+
+class Payment(_Model):
+    iban: str | None = None
+    bic: str | None = None
+    reference: str | None = None
+
+
+class Invoice(_Model):
+    """Unknown values are None, never invented."""
+
+    document_type: DocumentType | None = None
+    invoice_number: str | None = None
+    invoice_date: dt.date | None = None
+    due_date: dt.date | None = None
+    currency: CurrencyCode | None = None
+    vendor: Party = Field(default_factory=Party)
+    customer: Party = Field(default_factory=Party)
+    purchase_order: str | None = None
+    payment_terms: str | None = None
+    subtotal: Money | None = None
+    total_discount: Money | None = None
+    shipping: Money | None = None
+    total_tax: Money | None = None
+    total: Money | None = None
+    amount_due: Money | None = None
+    tax_details: list[TaxDetail] = Field(default_factory=list)
+    line_items: list[LineItem] = Field(default_factory=list)
+    payment: Payment = Field(default_factory=Payment)
+
+
+# Field paths a confidence map may name: top-level fields and dotted party fields.
+CONFIDENCE_FIELDS: tuple[str, ...] = (
+    "document_type",
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "currency",
+    "vendor.name",
+    "vendor.address",
+    "vendor.tax_id",
+    "customer.name",
+    "subtotal",
+    "total_tax",
+    "total",
+    "amount_due",
+    "line_items",
+)

@@ -1,0 +1,163 @@
+"""Commands and events that travel between the services over NATS.
+
+Commands are imperative (`ExtractInvoice`), events past tense (`TaskUpdated`). Every message
+carries `event_id`, `task_id` and `occurred_at`, and is frozen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.errors import ErrorCode
+from contracts.invoice import Invoice
+from contracts.options import ProcessingOptions
+from contracts.progress import Stage, UpdateType
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Frozen(BaseModel):
+    # Unknown fields are ignored so that a newer producer can add fields during a rolling upgrade.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Message(_Frozen):
+    event_id: str = Field(default_factory=_event_id)
+    task_id: str
+    occurred_at: dt.datetime = Field(default_factory=_now)
+
+
+class TaskError(_Frozen):
+    code: str
+    message: str
+
+
+class Usage(_Frozen):
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Evidence(_Frozen):
+    """Where on the document a value was read: page (1-based), box and OCR text."""
+
+    page: int
+    bbox: tuple[float, float, float, float] | None = None
+    text: str
+
+
+class Extraction(_Frozen):
+    invoice: Invoice
+    confidence: dict[str, float] = Field(default_factory=dict)
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    provider: str
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    pages: int = 1
+
+
+ValidationStatus = Literal["valid", "needs_review", "invalid"]
+Severity = Literal["error", "warning"]
+
+
+class ValidationIssue(_Frozen):
+    code: str
+    field: str | None
+    message: str
+    severity: Severity
+
+
+class ValidationReport(_Frozen):
+    status: ValidationStatus
+    issues: list[ValidationIssue] = Field(default_factory=list)
+
+
+class TaskResult(_Frozen):
+    """The `result` of a completed task (spec section 3)."""
+
+    invoice: Invoice
+    confidence: dict[str, float]
+    validation: ValidationReport
+    saved: bool
+    invoice_id: str | None
+    duplicate_of: str | None
+    provider: str
+    usage: Usage
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+class ExtractInvoice(Message):
+    tenant: str | None = None
+    filename: str
+    blob_url: str
+    options: ProcessingOptions = Field(default_factory=ProcessingOptions)
+
+
+class ValidateInvoice(Message):
+    tenant: str | None = None
+    filename: str
+    options: ProcessingOptions
+    extraction: Extraction
+    sha256: str | None = None
+
+
+class PersistInvoice(Message):
+    tenant: str | None = None
+    filename: str
+    options: ProcessingOptions
+    extraction: Extraction
+    validation: ValidationReport
+    sha256: str | None = None
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class TaskUpdated(Message):
+    """One stored progress update: the `data` of a WebSocket `task_update` event."""
+
+    type: UpdateType
+    seq: int = Field(ge=1)
+    progress: int = Field(ge=0, le=100)
+    stage: Stage
+    message: str
+    timestamp: float
+    result: TaskResult | None = None
+    error: TaskError | None = None
+
+
+class TaskDeadLettered(Message):
+    """A work message that failed for good, kept with the reason for inspection or replay."""
+
+    consumer: str
+    subject: str
+    error: TaskError
+    deliveries: int
+    command: dict[str, Any]
+
+
+class TaskRecord(_Frozen):
+    """What the gateway stores when it accepts a task (tasks KV bucket, key = task_id)."""
+
+    task_id: str
+    tenant: str | None = None
+    filename: str
+    token_sha256: str
+    blob_url: str
+    options: ProcessingOptions
+    created_at: dt.datetime = Field(default_factory=_now)
+
+
+def task_error(code: ErrorCode | str, message: str) -> TaskError:
+    return TaskError(code=str(code), message=message)

@@ -1,0 +1,58 @@
+"""Every NATS subject, stream, consumer and bucket name the services agree on."""
+
+from __future__ import annotations
+
+import re
+
+# Work: a work-queue stream, one durable pull consumer per stage.
+WORK_STREAM = "INVOICES_WORK"
+EXTRACT_SUBJECT = "invoices.extract"
+VALIDATE_SUBJECT = "invoices.validate"
+PERSIST_SUBJECT = "invoices.persist"
+EXTRACT_CONSUMER = "extractor"
+VALIDATE_CONSUMER = "validator"
+PERSIST_CONSUMER = "persister"
+
+# Progress: one subject per task in a limits stream kept >= 24 h; replay and status read it.
+PROGRESS_STREAM = "INVOICES_PROGRESS"
+PROGRESS_SUBJECT_PREFIX = "invoices.progress"
+PROGRESS_WILDCARD = f"{PROGRESS_SUBJECT_PREFIX}.*"
+
+# Dead letters: tasks that failed for good, with the command that failed.
+DEAD_LETTER_STREAM = "INVOICES_DEAD_LETTER"
+DEAD_LETTER_SUBJECT_PREFIX = "invoices.dead_letter"
+
+# JetStream's own advisories when a work message ran out of deliveries (e.g. the worker was
+# killed on its last attempt): captured in a stream so no such task is ever left hanging.
+ADVISORY_STREAM = "INVOICES_ADVISORIES"
+MAX_DELIVERIES_ADVISORY_PREFIX = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK_STREAM}"
+
+# Key-value and object stores.
+TASKS_BUCKET = "invoiceflow_tasks"
+BLOBS_BUCKET = "invoiceflow_blobs"
+
+_TASK_ID = re.compile(r"^task_[0-9a-f]{32}$")
+
+
+def is_task_id(value: str) -> bool:
+    return bool(_TASK_ID.match(value))
+
+
+def progress_subject(task_id: str) -> str:
+    return f"{PROGRESS_SUBJECT_PREFIX}.{task_id}"
+
+
+def dead_letter_subject(consumer: str) -> str:
+    return f"{DEAD_LETTER_SUBJECT_PREFIX}.{consumer}"
+
+
+def max_deliveries_advisory_subject(consumer: str) -> str:
+    return f"{MAX_DELIVERIES_ADVISORY_PREFIX}.{consumer}"
+
+
+def consumer_for_subject(subject: str) -> str:
+    return {
+        EXTRACT_SUBJECT: EXTRACT_CONSUMER,
+        VALIDATE_SUBJECT: VALIDATE_CONSUMER,
+        PERSIST_SUBJECT: PERSIST_CONSUMER,
+    }[subject]

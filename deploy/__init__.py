@@ -1,0 +1,1 @@
+"""Deployment helpers: the embedded development stack (`python -m deploy.devstack`)."""

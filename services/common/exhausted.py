@@ -1,0 +1,68 @@
+"""Tasks whose work message ran out of deliveries without an answer (the worker died on its
+last attempt): JetStream's max-deliveries advisory, captured in a stream, ends them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel, ValidationError
+
+from contracts import ErrorCode, Message, Stage
+from contracts.names import WORK_STREAM
+from services.common.progress_log import ProgressLog
+from services.common.stage import fail_task
+
+log = logging.getLogger(__name__)
+
+
+class MaxDeliveriesAdvisory(BaseModel):
+    stream: str
+    consumer: str
+    stream_seq: int
+    deliveries: int
+
+
+async def handle_exhausted(
+    js: JetStreamContext,
+    broker: NatsBroker,
+    advisory: MaxDeliveriesAdvisory,
+    *,
+    subject: str,
+    first_stage: Stage,
+) -> None:
+    """Fail the task of the exhausted message once, dead-letter it, and drop it from the queue."""
+    try:
+        raw = await js.get_msg(WORK_STREAM, seq=advisory.stream_seq)
+    except NotFoundError:
+        return  # already handled by another replica
+    body = raw.data or b""
+    try:
+        command = Message.model_validate_json(body)
+    except ValidationError:
+        log.error("dropping unreadable work message %s", advisory.stream_seq)
+        await js.delete_msg(WORK_STREAM, advisory.stream_seq)
+        return
+    progress = ProgressLog(js, command.task_id)
+    await progress.is_finished()
+    await fail_task(
+        broker,
+        progress,
+        consumer=advisory.consumer,
+        subject=subject,
+        stage=first_stage,
+        code=ErrorCode.RETRIES_EXHAUSTED,
+        message=f"no worker finished this stage in {advisory.deliveries} attempts",
+        deliveries=advisory.deliveries,
+        command=body,
+    )
+    with contextlib.suppress(NotFoundError):
+        await js.delete_msg(WORK_STREAM, advisory.stream_seq)
+
+
+def parse_advisory(body: bytes) -> MaxDeliveriesAdvisory:
+    return MaxDeliveriesAdvisory.model_validate(json.loads(body))

@@ -1,0 +1,134 @@
+"""Idempotent declaration of the streams, consumers and buckets the pipeline runs on.
+
+Every replica of every service declares what it uses at start-up; declaring is create-or-update,
+so the configuration in code is the configuration on the server (nats-py alone would keep an
+existing consumer's old `ack_wait`/`max_deliver`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    KeyValueConfig,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from contracts import names, streams
+from contracts.streams import StreamSpec
+
+log = logging.getLogger(__name__)
+
+_STREAM_IN_USE = 10058
+
+
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        retention=RetentionPolicy.WORK_QUEUE
+        if spec.retention == "workqueue"
+        else RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age_seconds,
+        duplicate_window=spec.duplicate_window_seconds,
+        max_msgs_per_subject=spec.max_msgs_per_subject,
+        allow_direct=True,
+    )
+
+
+async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
+    config = stream_config(spec)
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        if exc.err_code != _STREAM_IN_USE:
+            raise
+        await js.update_stream(config)
+
+
+async def declare_pipeline_streams(js: JetStreamContext, progress_retention_hours: float) -> None:
+    for spec in (
+        streams.WORK,
+        streams.progress_stream(progress_retention_hours * 3600),
+        streams.DEAD_LETTER,
+        streams.ADVISORIES,
+    ):
+        await declare_stream(js, spec)
+
+
+async def declare_work_consumer(
+    js: JetStreamContext,
+    *,
+    durable: str,
+    subject: str,
+    ack_wait_seconds: float,
+    max_deliver: int,
+    max_ack_pending: int = 1000,
+) -> None:
+    """One durable pull consumer per stage, shared by all replicas of that stage."""
+    await js.add_consumer(
+        names.WORK_STREAM,
+        ConsumerConfig(
+            durable_name=durable,
+            filter_subject=subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=ack_wait_seconds,
+            max_deliver=max_deliver,
+            max_ack_pending=max_ack_pending,
+        ),
+    )
+
+
+async def declare_advisory_consumer(js: JetStreamContext, work_consumer: str) -> str:
+    """A durable consumer on the max-deliveries advisories of one work consumer."""
+    durable = f"{work_consumer}_exhausted"
+    await js.add_consumer(
+        names.ADVISORY_STREAM,
+        ConsumerConfig(
+            durable_name=durable,
+            filter_subject=names.max_deliveries_advisory_subject(work_consumer),
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30,
+            max_deliver=20,
+        ),
+    )
+    return durable
+
+
+async def tasks_bucket(js: JetStreamContext, ttl_hours: float) -> KeyValue:
+    try:
+        return await js.key_value(names.TASKS_BUCKET)
+    except BucketNotFoundError:
+        pass
+    try:
+        return await js.create_key_value(
+            KeyValueConfig(bucket=names.TASKS_BUCKET, history=1, ttl=ttl_hours * 3600)
+        )
+    except BadRequestError:
+        # Another replica created it first.
+        return await js.key_value(names.TASKS_BUCKET)
+
+
+async def blobs_bucket(js: JetStreamContext) -> ObjectStore:
+    try:
+        return await js.object_store(names.BLOBS_BUCKET)
+    except (BucketNotFoundError, NotFoundError):
+        pass
+    try:
+        return await js.create_object_store(
+            names.BLOBS_BUCKET, config=ObjectStoreConfig(storage=StorageType.FILE)
+        )
+    except BadRequestError:
+        return await js.object_store(names.BLOBS_BUCKET)

@@ -1,0 +1,143 @@
+"""The wiring every work stage shares: declare the streams and its consumer, subscribe with
+manual acks and bounded concurrency, end exhausted tasks, run until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js import JetStreamContext
+
+from contracts import Stage
+from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
+from services.common import jetstream
+from services.common.exhausted import handle_exhausted, parse_advisory
+from services.common.progress_log import ProgressLog
+from services.common.settings import WorkerSettings
+from services.common.stage import RetryPolicy, StageRunner
+
+log = logging.getLogger(__name__)
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
+
+# Streams are declared by `Worker.start` (create-or-update), not by FastStream.
+WORK_JSTREAM = JStream(name=WORK_STREAM, declare=False)
+ADVISORY_JSTREAM = JStream(name=ADVISORY_STREAM, declare=False)
+
+
+class Worker:
+    """One stage's process: a FastStream broker plus the plumbing around its handler."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        consumer: str,
+        subject: str,
+        first_stage: Stage,
+        broker: NatsBroker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.subject = subject
+        self.first_stage = first_stage
+        self.broker = broker or NatsBroker(settings.nats_url, graceful_timeout=15.0)
+        self._js: JetStreamContext | None = None
+        self.progress_factory: Callable[[str], ProgressLog] = self._real_progress
+        self.policy = RetryPolicy(
+            ack_wait_seconds=settings.ack_wait_seconds,
+            max_deliver=settings.max_deliver,
+            backoff_seconds=settings.retry_backoff_seconds,
+        )
+        self.runner = StageRunner(
+            self.broker,
+            lambda task_id: self.progress_factory(task_id),  # noqa: PLW0108  late-bound for tests
+            consumer=consumer,
+            subject=subject,
+            first_stage=first_stage,
+            policy=self.policy,
+        )
+        self._register_exhausted()
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("worker not started")
+        return self._js
+
+    def _real_progress(self, task_id: str) -> ProgressLog:
+        return ProgressLog(self.js, task_id)
+
+    def subscribe(self, handler: Handler) -> Handler:
+        """Decorator: the stage's handler on its durable pull consumer, with manual acks.
+
+        The handler is annotated with its concrete command type and calls `self.runner.run`.
+        """
+        self.broker.subscriber(
+            self.subject,
+            stream=WORK_JSTREAM,
+            durable=self.consumer,
+            pull_sub=PullSub(batch_size=1, timeout=5.0),
+            max_workers=self.settings.max_in_flight,
+            ack_policy=AckPolicy.MANUAL,
+        )(handler)
+        return handler
+
+    def _register_exhausted(self) -> None:
+        async def exhausted(body: bytes) -> None:
+            await handle_exhausted(
+                self.js,
+                self.broker,
+                parse_advisory(body),
+                subject=self.subject,
+                first_stage=self.first_stage,
+            )
+
+        self.broker.subscriber(
+            max_deliveries_advisory_subject(self.consumer),
+            stream=ADVISORY_JSTREAM,
+            durable=f"{self.consumer}_exhausted",
+            pull_sub=PullSub(batch_size=10, timeout=5.0),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )(exhausted)
+
+    async def start(self) -> None:
+        connection = await self.broker.connect()
+        self._js = connection.jetstream()
+        await jetstream.declare_pipeline_streams(self._js, self.settings.progress_retention_hours)
+        await jetstream.declare_work_consumer(
+            self._js,
+            durable=self.consumer,
+            subject=self.subject,
+            ack_wait_seconds=self.settings.ack_wait_seconds,
+            max_deliver=self.settings.max_deliver,
+        )
+        await jetstream.declare_advisory_consumer(self._js, self.consumer)
+        await self.broker.start()
+        log.info("%s ready on %s", self.consumer, self.settings.nats_url)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+
+    async def serve(self) -> None:
+        """Run until SIGINT or SIGTERM, then finish in-flight messages and stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

