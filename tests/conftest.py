@@ -18,7 +18,9 @@ from nats.js import JetStreamContext
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 REPO = Path(__file__).resolve().parent.parent
-RECEIPTS_DEV = REPO.parent / "shared" / "data" / "receipts-dev"
+RECEIPTS_DEV = Path(
+    os.environ.get("INVOICEFLOW_RECEIPTS_DEV", REPO.parent / "shared" / "data" / "receipts-dev")
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,16 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     server = EmbeddedNats(tmp_path_factory.mktemp("nats"), free_port()).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_nats_url(tmp_path: Path) -> Iterator[str]:
+    """A nats-server of the test's own, for tests that declare their own durables."""
+    server = EmbeddedNats(tmp_path / "nats", free_port()).start()
     try:
         yield server.url
     finally:

@@ -4,7 +4,6 @@ last attempt): JetStream's max-deliveries advisory, captured in a stream, ends t
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 
 from faststream.nats import NatsBroker
@@ -62,7 +61,3 @@ async def handle_exhausted(
     )
     with contextlib.suppress(NotFoundError):
         await js.delete_msg(WORK_STREAM, advisory.stream_seq)
-
-
-def parse_advisory(body: bytes) -> MaxDeliveriesAdvisory:
-    return MaxDeliveriesAdvisory.model_validate(json.loads(body))

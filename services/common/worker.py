@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 from contracts import Stage
 from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
 from services.common import jetstream
-from services.common.exhausted import handle_exhausted, parse_advisory
+from services.common.exhausted import MaxDeliveriesAdvisory, handle_exhausted
 from services.common.progress_log import ProgressLog
 from services.common.settings import WorkerSettings
 from services.common.stage import RetryPolicy, StageRunner
@@ -89,11 +89,11 @@ class Worker:
         return handler
 
     def _register_exhausted(self) -> None:
-        async def exhausted(body: bytes) -> None:
+        async def exhausted(advisory: MaxDeliveriesAdvisory) -> None:
             await handle_exhausted(
                 self.js,
                 self.broker,
-                parse_advisory(body),
+                advisory,
                 subject=self.subject,
                 first_stage=self.first_stage,
             )

@@ -1,0 +1,185 @@
+"""The stage runner and the exhausted-delivery handler on a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import pytest
+from faststream.nats import NatsMessage
+from nats.js import JetStreamContext
+
+from contracts import ExtractInvoice, Stage, TaskDeadLettered, TaskUpdated, UpdateType
+from contracts.names import (
+    DEAD_LETTER_STREAM,
+    EXTRACT_CONSUMER,
+    EXTRACT_SUBJECT,
+    WORK_STREAM,
+    dead_letter_subject,
+)
+from services.common.errors import PermanentError, TransientError
+from services.common.progress_log import ProgressLog, read_history
+from services.common.settings import WorkerSettings
+from services.common.stage import publish_command
+from services.common.worker import Worker
+
+Behaviour = Callable[[int], Awaitable[None]]
+
+
+def command() -> ExtractInvoice:
+    return ExtractInvoice(
+        task_id=f"task_{uuid.uuid4().hex}", filename="a.png", blob_url="http://x/blobs/1"
+    )
+
+
+async def wait_for_terminal(js: JetStreamContext, task_id: str) -> list[TaskUpdated]:
+    async def poll() -> list[TaskUpdated]:
+        while True:
+            updates = [u for _, u in await read_history(js, task_id)]
+            if updates and updates[-1].type in (UpdateType.ERROR, UpdateType.COMPLETE):
+                return updates
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(poll(), timeout=20)
+
+
+@pytest.fixture
+async def worker_with(
+    private_nats_url: str,
+) -> AsyncIterator[Callable[[Behaviour], Awaitable[Worker]]]:
+    """Start a worker on the extract stage whose work runs `behaviour(attempt)`."""
+    started: list[Worker] = []
+
+    async def start(behaviour: Behaviour) -> Worker:
+        settings = WorkerSettings(
+            nats_url=private_nats_url,
+            ack_wait_seconds=1.0,
+            max_deliver=3,
+            retry_backoff_seconds=(0.05,),
+        )
+        worker = Worker(
+            settings, consumer=EXTRACT_CONSUMER, subject=EXTRACT_SUBJECT, first_stage=Stage.FETCH
+        )
+        attempts = 0
+
+        @worker.subscribe
+        async def handle(cmd: ExtractInvoice, msg: NatsMessage) -> None:
+            async def work(progress: ProgressLog) -> None:
+                nonlocal attempts
+                attempts += 1
+                await progress.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
+                await behaviour(attempts)
+                await progress.append(UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done")
+
+            await worker.runner.run(msg, cmd, work)
+
+        await worker.start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        await worker.stop()
+
+
+async def test_transient_failures_are_retried_then_succeed(
+    worker_with: Callable[[Behaviour], Awaitable[Worker]],
+) -> None:
+    async def flaky(attempt: int) -> None:
+        if attempt < 3:
+            raise TransientError("provider_unavailable", "try later")
+
+    worker = await worker_with(flaky)
+    cmd = command()
+    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+
+    updates = await wait_for_terminal(worker.js, cmd.task_id)
+    assert [u.type for u in updates] == [UpdateType.STAGE_START, UpdateType.COMPLETE]
+    assert [u.seq for u in updates] == [1, 2]
+
+
+async def test_retries_run_out_into_one_error_and_a_dead_letter(
+    worker_with: Callable[[Behaviour], Awaitable[Worker]],
+) -> None:
+    async def broken(attempt: int) -> None:
+        raise TransientError("provider_unavailable", f"down on attempt {attempt}")
+
+    worker = await worker_with(broken)
+    cmd = command()
+    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+
+    updates = await wait_for_terminal(worker.js, cmd.task_id)
+    assert [u.type for u in updates] == [UpdateType.STAGE_START, UpdateType.ERROR]
+    error = updates[-1].error
+    assert error is not None and error.code == "provider_unavailable"
+    assert "3 attempts" in error.message
+    letter = await worker.js.get_last_msg(DEAD_LETTER_STREAM, dead_letter_subject("extractor"))
+    assert letter.data is not None
+    dead = TaskDeadLettered.model_validate_json(letter.data)
+    assert dead.task_id == cmd.task_id and dead.deliveries == 3
+    assert dead.command["blob_url"] == cmd.blob_url
+    info = await worker.js.stream_info(WORK_STREAM)
+    assert info.state.messages == 0  # terminated, not left in the queue
+
+
+async def test_permanent_error_fails_on_the_first_delivery(
+    worker_with: Callable[[Behaviour], Awaitable[Worker]],
+) -> None:
+    attempts: list[int] = []
+
+    async def corrupt(attempt: int) -> None:
+        attempts.append(attempt)
+        raise PermanentError("corrupt_document", "not an image")
+
+    worker = await worker_with(corrupt)
+    cmd = command()
+    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+
+    updates = await wait_for_terminal(worker.js, cmd.task_id)
+    assert updates[-1].error is not None and updates[-1].error.code == "corrupt_document"
+    assert updates[-1].stage is Stage.FETCH and updates[-1].progress == 5
+    assert attempts == [1]
+
+
+async def test_message_whose_worker_died_on_every_delivery_still_ends(
+    private_nats_url: str, worker_with: Callable[[Behaviour], Awaitable[Worker]]
+) -> None:
+    # The worker is up only for its exhausted-advisory subscriber; a "dying" consumer shares the
+    # durable, takes every delivery and never answers, like a process killed mid-task.
+    worker = Worker(
+        WorkerSettings(nats_url=private_nats_url, ack_wait_seconds=0.3, max_deliver=2),
+        consumer=EXTRACT_CONSUMER,
+        subject=EXTRACT_SUBJECT,
+        first_stage=Stage.FETCH,
+    )
+    await worker.start()
+    client = await nats.connect(private_nats_url)
+    try:
+        js = client.jetstream()
+        dying = await js.pull_subscribe(
+            EXTRACT_SUBJECT, durable=EXTRACT_CONSUMER, stream=WORK_STREAM
+        )
+        cmd = command()
+        await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+
+        async def take_every_delivery() -> None:
+            while True:
+                try:
+                    await dying.fetch(1, timeout=0.5)
+                except TimeoutError:
+                    continue
+
+        taker = asyncio.create_task(take_every_delivery())
+        try:
+            updates = await wait_for_terminal(js, cmd.task_id)
+        finally:
+            taker.cancel()
+            await dying.unsubscribe()
+        assert [u.type for u in updates] == [UpdateType.ERROR]
+        assert updates[0].error is not None and updates[0].error.code == "retries_exhausted"
+        assert (await js.stream_info(WORK_STREAM)).state.messages == 0
+    finally:
+        await client.drain()
+        await worker.stop()
