@@ -104,6 +104,11 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return str(self.server.get_uri())
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its backends are its children)."""
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         if self.server is not None:
             with contextlib.suppress(Exception):

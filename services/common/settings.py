@@ -7,7 +7,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INVOICEFLOW_", extra="ignore")
+    # Empty variables count as unset: compose passes `${OPENAI_BASE_URL:-}` as "".
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICEFLOW_", extra="ignore", env_ignore_empty=True
+    )
 
     nats_url: str = Field(
         default="nats://127.0.0.1:4222",

@@ -1,0 +1,269 @@
+"""End-to-end pipeline benchmark through the public API only.
+
+Starts real nats-server (JetStream) and PostgreSQL, the fake OpenAI-compatible model as its own
+process, and the four services as separate processes, then measures:
+
+  throughput   N tasks at once, zero-latency model, small (400x300) images: tasks/s and
+               p50/p99 latency from upload start to `complete` received on the socket; W socket
+               clients join each task's room after the trigger POST returns (as the old
+               frontend did); CPU seconds per task across every process of the stack.
+  batch        10 files in one batch, 2 s model latency, one extractor replica: wall time
+               from the batch POST to the last `complete`.
+
+    python -m bench.pipeline                  # both, defaults as in docs/benchmarks.md
+    python -m bench.pipeline --tasks 400 --sockets 10 --only throughput
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from PIL import Image, ImageDraw
+
+from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
+from tests.e2e.client import Socket
+from tests.e2e.stack import Stack
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def receipt_image(index: int, size: tuple[int, int] = (400, 300)) -> bytes:
+    """A small, distinct receipt-like PNG (distinct bytes: blobs are content-addressed)."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), "ACME GmbH", fill="black")
+    draw.text((20, 60), f"Invoice INV-{index:05d}", fill="black")
+    draw.text((20, 100), f"Total EUR {random.randint(1, 999)}.00", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Figures:
+    workload: str
+    tasks: int
+    completed: int
+    wall_seconds: float
+    tasks_per_second: float
+    p50_seconds: float
+    p99_seconds: float
+    max_seconds: float
+    cpu_seconds_per_task: float
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def fake_model(latency: float) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
+         "--latency", str(latency)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def stack_cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and all their children (postgres backends too)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+async def run_task(
+    client: httpx.AsyncClient, socket: Socket, index: int, image: bytes
+) -> tuple[float, bool]:
+    started = time.perf_counter()
+    uploaded = await client.post(
+        "/api/upload", files={"file": (f"receipt-{index}.png", image, "image/png")}
+    )
+    uploaded.raise_for_status()
+    blob = uploaded.json()
+    triggered = await client.post(
+        "/api/invoices/upload",
+        json={"blob_url": blob["blob_url"], "filename": blob["filename"], "options": {}},
+    )
+    triggered.raise_for_status()
+    task = triggered.json()
+    joined = await socket.join(task["task_id"], task["token"])
+    if joined["event"] != "joined_task":
+        raise RuntimeError(f"join failed: {joined}")
+    updates = await socket.until_done(task["task_id"], timeout=120)
+    return time.perf_counter() - started, updates[-1]["type"] == "complete"
+
+
+async def throughput(stack: Stack, pids: list[int], tasks: int, sockets: int) -> Figures:
+    images = [receipt_image(i) for i in range(tasks)]
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=stack.base_url, limits=limits, timeout=60) as client:
+        clients = [await Socket.connect(stack.ws_url, max_queue=None) for _ in range(sockets)]
+        # Warm up every code path once (imports, pools, JIT-less caches) before measuring.
+        await run_task(client, clients[0], -1, receipt_image(-1))
+        cpu_before = stack_cpu_seconds(pids)
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(run_task(client, clients[i % sockets], i, images[i]) for i in range(tasks)),
+            return_exceptions=True,
+        )
+        wall = time.perf_counter() - started
+        cpu = stack_cpu_seconds(pids) - cpu_before
+        for socket in clients:
+            await socket.close()
+    latencies = [r[0] for r in results if isinstance(r, tuple) and r[1]]
+    failures = [r for r in results if not (isinstance(r, tuple) and r[1])]
+    if failures:
+        print(f"{len(failures)} tasks did not complete, e.g. {failures[0]!r}")
+    return Figures(
+        workload=f"throughput: {tasks} tasks at once, zero-latency model, {sockets} sockets",
+        tasks=tasks,
+        completed=len(latencies),
+        wall_seconds=wall,
+        tasks_per_second=len(latencies) / wall,
+        p50_seconds=percentile(latencies, 0.50),
+        p99_seconds=percentile(latencies, 0.99),
+        max_seconds=max(latencies, default=float("nan")),
+        cpu_seconds_per_task=cpu / max(len(latencies), 1),
+    )
+
+
+async def batch(stack: Stack, pids: list[int], files: int) -> Figures:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client:
+        socket = await Socket.connect(stack.ws_url)
+        cpu_before = stack_cpu_seconds(pids)
+        started = time.perf_counter()
+        response = await client.post(
+            "/api/invoices",
+            files=[
+                ("file", (f"batch-{i}.png", receipt_image(10_000 + i), "image/png"))
+                for i in range(files)
+            ],
+        )
+        response.raise_for_status()
+        tasks: list[dict[str, Any]] = response.json()["tasks"]
+        for task in tasks:
+            await socket.join(task["task_id"], task["token"])
+        done = await asyncio.gather(*(socket.until_done(t["task_id"], 120) for t in tasks))
+        wall = time.perf_counter() - started
+        cpu = stack_cpu_seconds(pids) - cpu_before
+        await socket.close()
+    completed = sum(1 for updates in done if updates[-1]["type"] == "complete")
+    return Figures(
+        workload=f"batch: {files} files in one POST /api/invoices, 2 s model, 1 extractor",
+        tasks=files,
+        completed=completed,
+        wall_seconds=wall,
+        tasks_per_second=completed / wall,
+        p50_seconds=wall,
+        p99_seconds=wall,
+        max_seconds=wall,
+        cpu_seconds_per_task=cpu / max(completed, 1),
+    )
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
+    figures: list[Figures] = []
+    workloads = [w for w in ("throughput", "batch") if args.only in (None, w)]
+    postgres = EmbeddedPostgres(workdir / "postgres").start()
+    try:
+        for workload in workloads:
+            latency = 0.0 if workload == "throughput" else args.batch_latency
+            nats = EmbeddedNats(workdir / f"nats-{workload}", free_port()).start()
+            try:
+                with fake_model(latency) as model_url:
+                    stack = Stack(
+                        nats_url=nats.url,
+                        database_url=postgres.url,
+                        log_dir=workdir / f"logs-{workload}",
+                        env={
+                            "OPENAI_API_KEY": "bench",
+                            "OPENAI_BASE_URL": model_url,
+                            "INVOICEFLOW_LOG_LEVEL": "WARNING",
+                        },
+                    ).start()
+                    assert nats.process is not None
+                    pids = [p.pid for p in stack.procs.values()]
+                    pids += [nats.process.pid, postgres.pid]
+                    try:
+                        if workload == "throughput":
+                            figures.append(await throughput(stack, pids, args.tasks, args.sockets))
+                        else:
+                            figures.append(await batch(stack, pids, args.batch_files))
+                    finally:
+                        stack.stop()
+            finally:
+                nats.stop()
+    finally:
+        postgres.stop()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--sockets", type=int, default=10)
+    parser.add_argument("--batch-files", type=int, default=10)
+    parser.add_argument("--batch-latency", type=float, default=2.0)
+    parser.add_argument("--only", choices=("throughput", "batch"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
+        figures = asyncio.run(measure(args, Path(tmp)))
+    machine = (
+        f"{platform.machine()}, {psutil.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"machine: {machine}")
+    for f in figures:
+        print(
+            f"{f.workload}\n  completed {f.completed}/{f.tasks} in {f.wall_seconds:.2f} s: "
+            f"{f.tasks_per_second:.1f} tasks/s, p50 {f.p50_seconds:.3f} s, "
+            f"p99 {f.p99_seconds:.3f} s, max {f.max_seconds:.3f} s, "
+            f"{f.cpu_seconds_per_task * 1000:.1f} ms CPU/task"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"pipeline-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(
+        json.dumps({"machine": machine, "figures": [asdict(f) for f in figures]}, indent=2)
+    )
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

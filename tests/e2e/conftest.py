@@ -1,0 +1,106 @@
+"""The whole stack as separate processes on real NATS and PostgreSQL, with the fake model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from deploy.embedded import EmbeddedNats, free_port, wait_for_port
+from tests.e2e.client import Socket
+from tests.e2e.stack import REPO, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@contextmanager
+def fake_model(latency: float = 0.0) -> Iterator[str]:
+    """The OpenAI-compatible test server as its own process; yields its /v1 base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
+         "--latency", str(latency)],
+        cwd=REPO,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, timeout=30)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def fresh_database(database_url: str) -> str:
+    """A database of its own in the shared server, so stacks never see each other's rows."""
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base, _, query = database_url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+
+
+@pytest.fixture
+async def make_stack(database_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Stack]]:
+    """Start stacks with a nats-server and database of their own; stop them all afterwards."""
+    running: list[tuple[Stack, EmbeddedNats]] = []
+    database = await fresh_database(database_url)
+
+    def make(model_url: str, **env: str) -> Stack:
+        nats = EmbeddedNats(tmp_path / f"nats-{len(running)}", free_port()).start()
+        stack = Stack(
+            nats_url=nats.url,
+            database_url=database,
+            log_dir=tmp_path / f"logs-{len(running)}",
+            env={"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": model_url, **env},
+        )
+        running.append((stack, nats))
+        return stack.start()
+
+    yield make
+    for stack, nats in running:
+        stack.stop()
+        nats.stop()
+
+
+@pytest.fixture(scope="module")
+def model_url() -> Iterator[str]:
+    with fake_model() as url:
+        yield url
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack], model_url: str) -> Stack:
+    return make_stack(model_url)
+
+
+@pytest.fixture
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def socket(stack: Stack) -> AsyncIterator[Socket]:
+    connection = await Socket.connect(stack.ws_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(stack.database_url)
+    yield connection
+    await connection.close()

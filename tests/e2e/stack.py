@@ -1,0 +1,111 @@
+"""The four services as separate processes, as `make dev` runs them, for e2e tests and benches."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploy.embedded import free_port
+
+SERVICES = ("extractor", "validator", "persister", "gateway")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stack:
+    nats_url: str
+    database_url: str
+    log_dir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def service_env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("INVOICEFLOW_", "OPENAI_"))
+        }
+        env.update(
+            NATS_URL=self.nats_url,
+            DATABASE_URL=self.database_url,
+            INVOICEFLOW_PORT=str(self.port),
+            INVOICEFLOW_HOST="127.0.0.1",
+            INVOICEFLOW_PUBLIC_URL=self.base_url,
+            PYTHONPATH=str(REPO),
+        )
+        env.update(self.env)
+        return env
+
+    def start_service(self, name: str) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            env=self.service_env(),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start(self, timeout: float = 90.0) -> Stack:
+        for name in SERVICES:
+            self.start_service(name)
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.tail(name)}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.base_url}/api/health", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"gateway not healthy after {timeout} s:\n{self.tail('gateway')}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no graceful shutdown, unacked messages stay with JetStream."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
