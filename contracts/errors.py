@@ -21,4 +21,5 @@ class ErrorCode(StrEnum):
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     OCR_FAILED = "ocr_failed"
     RETRIES_EXHAUSTED = "retries_exhausted"
+    INVOICE_NOT_STORABLE = "invoice_not_storable"
     INTERNAL_ERROR = "internal_error"

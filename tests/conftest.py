@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -81,11 +82,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield container.get_connection_url()
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres")).start()
+    # Not under pytest's temp folder: pytest resets it to 0700 whenever another run starts, which
+    # locks out the unprivileged user pgserver runs PostgreSQL as when we are root.
+    data = Path(tempfile.mkdtemp(prefix="invoiceflow-test-pg-"))
+    server = EmbeddedPostgres(data / "data").start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

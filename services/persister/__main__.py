@@ -1,0 +1,19 @@
+"""`python -m services.persister`: migrate the database, then save invoices until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.common.worker import configure_logging
+from services.persister.app import build_worker
+from services.persister.settings import PersisterSettings
+
+
+def main() -> None:
+    settings = PersisterSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build_worker(settings).serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Wiring of the persister: a worker on `invoices.persist` that owns a PostgreSQL pool.
+
+The pool is opened and the schema migrated before the broker starts consuming, so no handler
+ever meets an old schema; the pool is closed after the broker has drained.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from faststream.nats import NatsMessage
+
+from contracts import PersistInvoice, Stage
+from contracts.names import PERSIST_CONSUMER, PERSIST_SUBJECT
+from services.common.worker import Worker
+from services.persister import pipeline
+from services.persister.migrations import migrate
+from services.persister.repository import Repository
+from services.persister.settings import PersisterSettings
+
+log = logging.getLogger(__name__)
+
+
+class PersisterWorker(Worker):
+    def __init__(self, settings: PersisterSettings) -> None:
+        super().__init__(
+            settings, consumer=PERSIST_CONSUMER, subject=PERSIST_SUBJECT, first_stage=Stage.SAVE
+        )
+        self.db_settings = settings
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._repository: Repository | None = None
+
+    @property
+    def repository(self) -> Repository:
+        if self._repository is None:
+            raise RuntimeError("persister not started")
+        return self._repository
+
+    async def start(self) -> None:
+        settings = self.db_settings
+        pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            command_timeout=settings.db_command_timeout_seconds,
+        )
+        self._pool = pool
+        try:
+            applied = await migrate(pool)
+            log.info("database migrated (applied now: %s)", applied or "nothing")
+            self._repository = Repository(pool)
+            await super().start()
+        except BaseException:
+            await self._close_pool()
+            raise
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        finally:
+            await self._close_pool()
+
+    async def _close_pool(self) -> None:
+        pool, self._pool, self._repository = self._pool, None, None
+        if pool is not None:
+            await pool.close()
+
+
+def build_worker(settings: PersisterSettings) -> PersisterWorker:
+    worker = PersisterWorker(settings)
+
+    @worker.subscribe
+    async def persist(command: PersistInvoice, msg: NatsMessage) -> None:
+        await worker.runner.run(msg, command, pipeline.work(command, worker.repository))
+
+    return worker

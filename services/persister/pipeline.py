@@ -1,0 +1,49 @@
+"""The save stage of one task: store the invoice once, then complete the task."""
+
+from __future__ import annotations
+
+from contracts import ErrorCode, PersistInvoice, Stage, TaskResult, UpdateType
+from services.common.errors import PermanentError
+from services.common.progress_log import ProgressLog
+from services.common.stage import Work
+from services.persister.repository import InvoiceNotStorableError, Repository, SavedInvoice
+
+
+def saved_result(command: PersistInvoice, saved: SavedInvoice) -> TaskResult:
+    extraction = command.extraction
+    return TaskResult(
+        invoice=extraction.invoice,
+        confidence=extraction.confidence,
+        validation=command.validation,
+        saved=True,
+        invoice_id=saved.invoice_id,
+        duplicate_of=None,  # duplicate detection comes later; file_sha256 is stored for it
+        provider=extraction.provider,
+        usage=extraction.usage,
+    )
+
+
+def work(command: PersistInvoice, repository: Repository) -> Work:
+    async def run(progress: ProgressLog) -> None:
+        await progress.append(UpdateType.STAGE_START, Stage.SAVE, 90, "Saving")
+        try:
+            saved = await repository.save_invoice(
+                task_id=command.task_id,
+                tenant=command.tenant,
+                filename=command.filename,
+                file_sha256=command.sha256,
+                extraction=command.extraction,
+                validation=command.validation,
+            )
+        except InvoiceNotStorableError as exc:
+            # The same values would be refused on every delivery: fail now, not after retries.
+            raise PermanentError(
+                ErrorCode.INVOICE_NOT_STORABLE, f"the invoice cannot be stored: {exc}"
+            ) from exc
+        message = "Saved" if saved.created else "Already saved"
+        await progress.append(UpdateType.STAGE_COMPLETE, Stage.SAVE, 95, message)
+        await progress.append(
+            UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done", result=saved_result(command, saved)
+        )
+
+    return run

@@ -1,0 +1,19 @@
+"""`python -m services.validator`: run the validator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.common.worker import configure_logging
+from services.validator.app import build_worker
+from services.validator.settings import ValidatorSettings
+
+
+def main() -> None:
+    settings = ValidatorSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build_worker(settings).serve())
+
+
+if __name__ == "__main__":
+    main()

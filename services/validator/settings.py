@@ -1,0 +1,9 @@
+"""Validator settings: the shared worker settings; the rules themselves need none."""
+
+from __future__ import annotations
+
+from services.common.settings import WorkerSettings
+
+
+class ValidatorSettings(WorkerSettings):
+    """Read from the environment (`INVOICEFLOW_*`, `NATS_URL`) once, at start-up."""

@@ -1,0 +1,90 @@
+"""The save stage without NATS or PostgreSQL: its updates, its result, its error mapping."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import asyncpg
+import pytest
+
+from contracts import Stage, TaskError, TaskResult, TaskUpdated, UpdateType
+from services.common.errors import PermanentError
+from services.common.progress_log import ProgressLog
+from services.persister import pipeline
+from services.persister.repository import InvoiceNotStorableError, Repository, SavedInvoice
+from tests.persister.samples import persist_command
+
+
+class RecordingProgress(ProgressLog):
+    def __init__(self) -> None:
+        super().__init__(cast(Any, None), "task")
+        self.updates: list[tuple[UpdateType, Stage, int, str, TaskResult | None]] = []
+
+    async def append(
+        self,
+        type_: UpdateType,
+        stage: Stage,
+        progress: int,
+        message: str,
+        *,
+        result: TaskResult | None = None,
+        error: TaskError | None = None,
+    ) -> TaskUpdated | None:
+        self.updates.append((type_, stage, progress, message, result))
+        return None
+
+
+class StubRepository(Repository):
+    def __init__(self, outcome: SavedInvoice | Exception) -> None:
+        super().__init__(cast("asyncpg.Pool[asyncpg.Record]", None))
+        self.outcome = outcome
+        self.calls: list[dict[str, Any]] = []
+
+    async def save_invoice(self, **kwargs: Any) -> SavedInvoice:
+        self.calls.append(kwargs)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(("created", "message"), [(True, "Saved"), (False, "Already saved")])
+async def test_saves_then_completes_with_the_invoice_id(created: bool, message: str) -> None:
+    command = persist_command()
+    repository = StubRepository(SavedInvoice(invoice_id="inv_" + "0" * 32, created=created))
+    progress = RecordingProgress()
+
+    await pipeline.work(command, repository)(progress)
+
+    assert [u[:4] for u in progress.updates] == [
+        (UpdateType.STAGE_START, Stage.SAVE, 90, "Saving"),
+        (UpdateType.STAGE_COMPLETE, Stage.SAVE, 95, message),
+        (UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done"),
+    ]
+    result = progress.updates[-1][4]
+    assert result is not None
+    assert result.saved is True and result.invoice_id == "inv_" + "0" * 32
+    assert result.duplicate_of is None
+    assert result.confidence == command.extraction.confidence
+    [call] = repository.calls
+    assert call["task_id"] == command.task_id and call["file_sha256"] == command.sha256
+    assert call["tenant"] == "tenant-a" and call["validation"] == command.validation
+
+
+async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
+    progress = RecordingProgress()
+    repository = StubRepository(InvoiceNotStorableError("numeric field overflow"))
+
+    with pytest.raises(PermanentError) as raised:
+        await pipeline.work(persist_command(), repository)(progress)
+
+    assert raised.value.code == "invoice_not_storable"
+    assert "numeric field overflow" in raised.value.message
+    assert [u[0] for u in progress.updates] == [UpdateType.STAGE_START]
+
+
+async def test_other_database_failures_are_left_to_the_retries() -> None:
+    progress = RecordingProgress()
+    repository = StubRepository(ConnectionRefusedError("database down"))
+
+    with pytest.raises(ConnectionRefusedError):
+        await pipeline.work(persist_command(), repository)(progress)

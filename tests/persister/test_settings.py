@@ -1,0 +1,34 @@
+"""Persister settings come from the environment, with the pool bounds checked."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.persister.settings import PersisterSettings
+
+
+def test_database_url_and_pool_sizes_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/invoices")
+    monkeypatch.setenv("INVOICEFLOW_DB_POOL_MAX_SIZE", "20")
+    monkeypatch.setenv("NATS_URL", "nats://nats:4222")
+
+    settings = PersisterSettings()
+
+    assert settings.database_url == "postgresql://u:p@db/invoices"
+    assert (settings.db_pool_min_size, settings.db_pool_max_size) == (1, 20)
+    assert settings.nats_url == "nats://nats:4222"
+
+
+def test_a_database_url_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("INVOICEFLOW_DATABASE_URL", raising=False)
+    with pytest.raises(ValidationError, match="DATABASE_URL"):
+        PersisterSettings()
+
+
+def test_the_pool_cannot_start_larger_than_it_may_grow() -> None:
+    with pytest.raises(ValidationError, match="db_pool_min_size"):
+        PersisterSettings(database_url="postgresql://db/x", db_pool_min_size=5, db_pool_max_size=2)
