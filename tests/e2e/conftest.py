@@ -50,8 +50,6 @@ async def fresh_database(database_url: str) -> str:
     return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
-
-
 @pytest.fixture
 async def make_stack(database_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Stack]]:
     """Start stacks with a nats-server and database of their own; stop them all afterwards."""

@@ -7,31 +7,12 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from contracts import Stage, TaskError, TaskResult, TaskUpdated, UpdateType
+from contracts import Stage, UpdateType
 from services.common.errors import PermanentError
-from services.common.progress_log import ProgressLog
 from services.persister import pipeline
 from services.persister.repository import InvoiceNotStorableError, Repository, SavedInvoice
 from tests.persister.samples import persist_command
-
-
-class RecordingProgress(ProgressLog):
-    def __init__(self) -> None:
-        super().__init__(cast(Any, None), "task")
-        self.updates: list[tuple[UpdateType, Stage, int, str, TaskResult | None]] = []
-
-    async def append(
-        self,
-        type_: UpdateType,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        result: TaskResult | None = None,
-        error: TaskError | None = None,
-    ) -> TaskUpdated | None:
-        self.updates.append((type_, stage, progress, message, result))
-        return None
+from tests.support.progress import MemoryProgress
 
 
 class StubRepository(Repository):
@@ -51,16 +32,16 @@ class StubRepository(Repository):
 async def test_saves_then_completes_with_the_invoice_id(created: bool, message: str) -> None:
     command = persist_command()
     repository = StubRepository(SavedInvoice(invoice_id="inv_" + "0" * 32, created=created))
-    progress = RecordingProgress()
+    progress = MemoryProgress("task")
 
     await pipeline.work(command, repository)(progress)
 
-    assert [u[:4] for u in progress.updates] == [
+    assert [(u.type, u.stage, u.progress, u.message) for u in progress.updates] == [
         (UpdateType.STAGE_START, Stage.SAVE, 90, "Saving"),
         (UpdateType.STAGE_COMPLETE, Stage.SAVE, 95, message),
         (UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done"),
     ]
-    result = progress.updates[-1][4]
+    result = progress.updates[-1].result
     assert result is not None
     assert result.saved is True and result.invoice_id == "inv_" + "0" * 32
     assert result.duplicate_of is None
@@ -71,7 +52,7 @@ async def test_saves_then_completes_with_the_invoice_id(created: bool, message: 
 
 
 async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
-    progress = RecordingProgress()
+    progress = MemoryProgress("task")
     repository = StubRepository(InvoiceNotStorableError("numeric field overflow"))
 
     with pytest.raises(PermanentError) as raised:
@@ -79,11 +60,11 @@ async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
 
     assert raised.value.code == "invoice_not_storable"
     assert "numeric field overflow" in raised.value.message
-    assert [u[0] for u in progress.updates] == [UpdateType.STAGE_START]
+    assert [u.type for u in progress.updates] == [UpdateType.STAGE_START]
 
 
 async def test_other_database_failures_are_left_to_the_retries() -> None:
-    progress = RecordingProgress()
+    progress = MemoryProgress("task")
     repository = StubRepository(ConnectionRefusedError("database down"))
 
     with pytest.raises(ConnectionRefusedError):

@@ -5,64 +5,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import cast
 
 import pytest
 from faststream.nats import TestNatsBroker
-from nats.js import JetStreamContext
 
 from contracts import (
     PersistInvoice,
     Stage,
-    TaskError,
-    TaskResult,
     TaskUpdated,
     UpdateType,
     ValidateInvoice,
     ValidationReport,
 )
 from contracts.names import PERSIST_SUBJECT, VALIDATE_SUBJECT, WORK_STREAM
-from services.common.progress_log import ProgressLog
 from services.common.worker import WORK_JSTREAM, Worker
 from services.validator.app import build_worker
 from services.validator.pipeline import summary
 from services.validator.settings import ValidatorSettings
+from tests.support.progress import MemoryProgress
 from tests.validator.samples import validate_command
-
-
-class MemoryProgress(ProgressLog):
-    """Keeps appended updates in a list shared by every log the worker creates."""
-
-    def __init__(self, task_id: str, updates: list[TaskUpdated]) -> None:
-        super().__init__(cast(JetStreamContext, None), task_id)
-        self.updates = updates
-
-    async def is_finished(self) -> bool:
-        return False
-
-    async def append(
-        self,
-        type_: UpdateType,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        result: TaskResult | None = None,
-        error: TaskError | None = None,
-    ) -> TaskUpdated | None:
-        update = TaskUpdated(
-            task_id=self.task_id,
-            type=type_,
-            seq=len(self.updates) + 1,
-            progress=progress,
-            stage=stage,
-            message=message,
-            timestamp=0.0,
-            result=result,
-            error=error,
-        )
-        self.updates.append(update)
-        return update
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""`python -m services.extractor`: run the extract stage until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from services.common.worker import configure_logging
+from services.extractor.app import build_worker
+from services.extractor.settings import ExtractorSettings
+
+# HTTP clients that log every request at INFO: one line per LLM call is noise, and costs CPU.
+_CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "openai")
+
+
+def main() -> None:
+    settings = ExtractorSettings()
+    configure_logging(settings.log_level)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    asyncio.run(build_worker(settings).serve())
+
+
+if __name__ == "__main__":
+    main()

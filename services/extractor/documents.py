@@ -1,0 +1,167 @@
+"""Turning fetched bytes into pages: PIL images of bounded size and/or a PDF's text layer.
+
+Everything here is CPU-bound and synchronous; the pipeline runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import warnings
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from contracts import ErrorCode, sniff_media_type
+from contracts.media import PDF, SNIFF_BYTES, TIFF
+from services.common.errors import PermanentError
+
+# PDFium is not thread-safe, not even across documents: one pdfium call at a time per process.
+_PDFIUM_LOCK = threading.Lock()
+# A page with fewer visible characters than this is treated as scanned and rendered instead.
+MIN_TEXT_LAYER_CHARS = 20
+# PDF pages are rendered at this resolution, unless that would exceed `max_image_side`.
+RENDER_DPI = 200
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    max_pages: int = 10
+    max_image_pixels: int = 40_000_000
+    max_image_side: int = 2048
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page: a PDF text layer, an image, or (in principle) both. `number` is 1-based."""
+
+    number: int
+    text: str | None = None
+    image: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    media_type: str
+    pages: tuple[Page, ...]
+
+
+def load_document(data: bytes, limits: DocumentLimits) -> Document:
+    media_type = sniff_media_type(data[:SNIFF_BYTES])
+    if media_type is None:
+        raise PermanentError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE, "not a PDF, PNG, JPEG, WebP or TIFF document"
+        )
+    if media_type == PDF:
+        return Document(media_type, _load_pdf(data, limits))
+    return Document(media_type, _load_image(data, media_type, limits))
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def _load_image(data: bytes, media_type: str, limits: DocumentLimits) -> tuple[Page, ...]:
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is lower than Pillow's; its bomb warning is just noise here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                # Only TIFF frames are pages; other multi-frame images are animations.
+                frames = getattr(image, "n_frames", 1) if media_type == TIFF else 1
+                if frames > limits.max_pages:
+                    raise _too_many_pages(frames, limits)
+                pages = []
+                for index in range(frames):
+                    image.seek(index)
+                    pages.append(Page(index + 1, image=normalise_image(image, limits)))
+                return tuple(pages)
+    except Image.DecompressionBombError as exc:
+        raise PermanentError(ErrorCode.IMAGE_TOO_LARGE, str(exc)) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot read the image: {exc}") from exc
+
+
+def normalise_image(image: Image.Image, limits: DocumentLimits) -> Image.Image:
+    """Upright, RGB, longest side at most `max_image_side`; refuses decompression bombs."""
+    width, height = image.size
+    if width * height > limits.max_image_pixels:
+        # Checked before decoding: a small file can declare a huge canvas.
+        raise PermanentError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the image has {width}x{height} pixels, over the limit of {limits.max_image_pixels}",
+        )
+    side = limits.max_image_side
+    # `draft` lets JPEG decode at a fraction of its size, which is much faster for big scans.
+    image.draft("RGB", (side, side))
+    frame = image.copy()
+    frame.thumbnail((side, side), Image.Resampling.LANCZOS)
+    frame = ImageOps.exif_transpose(frame) if _has_orientation(image) else frame
+    return _to_rgb(frame)
+
+
+def _has_orientation(image: Image.Image) -> bool:
+    return bool(image.getexif().get(ExifTags.Base.Orientation, 1) != 1)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:
+        # Transparent pixels would turn black; receipts are dark text on light paper.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+
+def _load_pdf(data: bytes, limits: DocumentLimits) -> tuple[Page, ...]:
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot open the PDF: {exc}") from exc
+        try:
+            count = len(pdf)
+            if count == 0:
+                raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF has no pages")
+            if count > limits.max_pages:
+                raise _too_many_pages(count, limits)
+            return tuple(_pdf_page(pdf, index, limits) for index in range(count))
+        except pdfium.PdfiumError as exc:
+            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot read the PDF: {exc}") from exc
+        finally:
+            # Closed here, under the lock: a finaliser running later on another thread would not be.
+            pdf.close()
+
+
+def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Page:
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            text = str(textpage.get_text_range()).replace("\r\n", "\n").strip()
+        finally:
+            textpage.close()
+        if sum(not c.isspace() for c in text) >= MIN_TEXT_LAYER_CHARS:
+            return Page(index + 1, text=text)
+        width, height = page.get_size()
+        scale = min(RENDER_DPI / 72, limits.max_image_side / max(width, height, 1.0))
+        bitmap = page.render(scale=scale)
+        try:
+            # `convert` copies the pixels out of PDFium's buffer before the bitmap is freed.
+            image = bitmap.to_pil().convert("RGB")
+        finally:
+            bitmap.close()
+        return Page(index + 1, image=image)
+    finally:
+        page.close()
+
+
+def _too_many_pages(count: int, limits: DocumentLimits) -> PermanentError:
+    message = f"the document has {count} pages, over the limit of {limits.max_pages}"
+    return PermanentError(ErrorCode.TOO_MANY_PAGES, message)

@@ -1,0 +1,52 @@
+"""The `local` provider: offline OCR and the rule-based receipt parser; no tokens, no network.
+Text-layer PDF pages skip OCR and are parsed from their text."""
+
+from __future__ import annotations
+
+import asyncio
+
+from contracts import Extraction, Usage
+from services.extractor.documents import Document
+from services.extractor.ocr import OcrEngine
+from services.extractor.provider import ReportProgress
+from services.extractor.receipt_parser import parse_receipt
+from services.extractor.receipt_rows import Row, rows_from_ocr, rows_from_text
+
+# OCR page updates spread over this part of the llm_extraction stage (10–80).
+_PROGRESS_FROM, _PROGRESS_TO = 15, 75
+
+
+class LocalProvider:
+    name = "local"
+    model = "rapidocr+rules"
+
+    def __init__(self, ocr: OcrEngine) -> None:
+        self._ocr = ocr
+
+    async def extract(
+        self, document: Document, *, model: str | None, report: ReportProgress
+    ) -> Extraction:
+        rows: list[Row] = []
+        total = len(document.pages)
+        for index, page in enumerate(document.pages):
+            if page.text:
+                rows.extend(rows_from_text(page.text, page.number))
+            elif page.image is not None:
+                await report(_progress(index, total), f"OCR page {page.number}/{total}")
+                lines = await self._ocr.read(page.image)
+                rows.extend(rows_from_ocr(lines, page.number))
+        # The rules are cheap next to OCR, but a long text layer is still CPU: off the loop.
+        parsed = await asyncio.to_thread(parse_receipt, rows)
+        return Extraction(
+            invoice=parsed.invoice,
+            confidence=parsed.confidence,
+            evidence=parsed.evidence,
+            provider=self.name,
+            model=self.model,
+            usage=Usage(),
+            pages=total,
+        )
+
+
+def _progress(index: int, total: int) -> int:
+    return _PROGRESS_FROM + (_PROGRESS_TO - _PROGRESS_FROM) * index // max(total, 1)

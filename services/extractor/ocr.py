@@ -1,0 +1,82 @@
+"""Offline OCR with rapidocr (PP-OCR models bundled in its wheel; default settings, so nothing is
+downloaded at run time). One engine per process, created on first use; each run takes seconds
+of CPU, so runs happen in threads and at most `threads` at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from contracts import ErrorCode
+from services.common.errors import PermanentError
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One detected line of text; `box` is (left, top, right, bottom) in image pixels."""
+
+    text: str
+    box: Box
+    score: float
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def center_y(self) -> float:
+        return (self.box[1] + self.box[3]) / 2
+
+
+class OcrEngine:
+    def __init__(self, threads: int = 2) -> None:
+        self._threads = threads
+        self._semaphore: asyncio.Semaphore | None = None
+        self._engine: Any = None
+        self._engine_lock = threading.Lock()
+
+    async def read(self, image: Image.Image) -> list[OcrLine]:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self._threads)
+        async with self._semaphore:
+            return await asyncio.to_thread(self.read_sync, image)
+
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        engine = self._get_engine()
+        try:
+            # A PIL image, not an array: rapidocr takes arrays as BGR.
+            result = engine(image if image.mode == "RGB" else image.convert("RGB"))
+        except Exception as exc:  # rapidocr raises assorted errors on odd inputs
+            log.exception("OCR failed")
+            raise PermanentError(ErrorCode.OCR_FAILED, f"OCR failed: {exc}") from exc
+        if result.boxes is None or result.txts is None or result.scores is None:
+            return []
+        return [
+            OcrLine(text=str(text).strip(), box=_bounds(points), score=float(score))
+            for points, text, score in zip(result.boxes, result.txts, result.scores, strict=True)
+            if str(text).strip()
+        ]
+
+    def _get_engine(self) -> Any:
+        with self._engine_lock:
+            if self._engine is None:
+                from rapidocr import RapidOCR  # imported late: loading onnxruntime takes a while
+
+                # Only the log level differs from the defaults (it logs every model load at INFO).
+                self._engine = RapidOCR(params={"Global.log_level": "warning"})
+            return self._engine
+
+
+def _bounds(points: Any) -> Box:
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    return (min(xs), min(ys), max(xs), max(ys))

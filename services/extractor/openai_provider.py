@@ -1,0 +1,190 @@
+"""The `openai` provider: any OpenAI-compatible Chat Completions endpoint (OpenAI, vLLM, Ollama),
+through the official SDK with a strict JSON-schema response format."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import logging
+
+import openai
+from openai.types.chat import (
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageParam,
+    ParsedChatCompletion,
+)
+from PIL import Image
+from pydantic import ValidationError
+
+from contracts import ErrorCode, Extraction, Usage
+from services.common.errors import PermanentError, TransientError
+from services.extractor.documents import Document
+from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
+from services.extractor.provider import ReportProgress
+from services.extractor.settings import ExtractorSettings
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+JPEG_QUALITY = 85
+
+SYSTEM_PROMPT = """\
+You read invoices and receipts and return their data as JSON in the given schema.
+Rules:
+- Copy values exactly as printed; never invent one. A value that is not on the document is null.
+- Money and quantities: plain decimal strings with a dot, no currency sign or thousands \
+separator ("1234.50").
+- Dates: ISO YYYY-MM-DD. Unless the document shows otherwise, dates are day-first.
+- currency: the ISO 4217 code (RM → MYR, € → EUR, £ → GBP; $ only when the country is clear).
+- document_type: "receipt" for till receipts, "credit_note" for credit notes, else "invoice".
+- confidence: one entry per field you filled, 0 to 1, how sure you are that it is read right.
+"""
+
+
+class OpenAIProvider:
+    """One `AsyncOpenAI` client per process: it pools connections across tasks."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        default_model: str,
+        timeout_seconds: float,
+        max_retries: int,
+    ) -> None:
+        self.default_model = default_model
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            # Explicit: left unset, the SDK would read OPENAI_BASE_URL itself, even when blank.
+            base_url=base_url or OPENAI_DEFAULT_BASE_URL,
+            timeout=timeout_seconds,
+            max_retries=max_retries,
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def extract(
+        self, document: Document, *, model: str | None, report: ReportProgress
+    ) -> Extraction:
+        model = model or self.default_model
+        content = await asyncio.to_thread(user_content, document)
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": content},
+        ]
+        completion = await self._complete(model, messages)
+        if not completion.choices:
+            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, "the provider sent no choice")
+        message = completion.choices[0].message
+        if message.refusal:
+            raise PermanentError(
+                ErrorCode.PROVIDER_REFUSED, f"the model refused: {message.refusal}"
+            )
+        answer = message.parsed
+        if answer is None:
+            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, "the model sent no answer")
+        try:
+            invoice, confidence = to_invoice(answer)
+        except InvalidAnswerError as exc:
+            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, _short(exc)) from exc
+        usage = completion.usage
+        return Extraction(
+            invoice=invoice,
+            confidence=confidence,
+            provider=self.name,
+            model=completion.model or model,
+            usage=Usage(
+                input_tokens=usage.prompt_tokens if usage else 0,
+                output_tokens=usage.completion_tokens if usage else 0,
+            ),
+            pages=len(document.pages),
+        )
+
+    async def _complete(
+        self, model: str, messages: list[ChatCompletionMessageParam]
+    ) -> ParsedChatCompletion[InvoiceAnswer]:
+        """One call (the SDK retries 429/5xx/timeouts itself), errors mapped to coded ones."""
+        try:
+            return await self._client.chat.completions.parse(
+                model=model, messages=messages, response_format=InvoiceAnswer
+            )
+        except openai.LengthFinishReasonError as exc:
+            raise PermanentError(
+                ErrorCode.PROVIDER_OUTPUT_TRUNCATED, "the model's answer was cut off (length)"
+            ) from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            raise PermanentError(
+                ErrorCode.PROVIDER_REFUSED, "the provider's content filter stopped the answer"
+            ) from exc
+        except (ValidationError, ValueError) as exc:
+            # Not JSON, or JSON that does not fit the schema (pydantic's errors are ValueErrors).
+            raise PermanentError(
+                ErrorCode.PROVIDER_INVALID_OUTPUT, f"the model's answer is not valid: {_short(exc)}"
+            ) from exc
+        except openai.APIConnectionError as exc:  # includes timeouts
+            raise TransientError(
+                ErrorCode.PROVIDER_UNAVAILABLE, f"cannot reach the provider: {_short(exc)}"
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        except openai.APIResponseValidationError as exc:
+            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, _short(exc)) from exc
+
+
+def _status_error(exc: openai.APIStatusError) -> Exception:
+    status = exc.status_code
+    text = f"the provider answered {status}: {_short(exc)}"
+    if status in {408, 409, 429} or status >= 500:
+        # The SDK already retried these; another delivery later may still succeed.
+        return TransientError(ErrorCode.PROVIDER_UNAVAILABLE, text)
+    if status in {401, 403, 404}:
+        # Bad key, no access, unknown model: configuration, not the document.
+        return PermanentError(ErrorCode.PROVIDER_NOT_CONFIGURED, text)
+    return PermanentError(ErrorCode.PROVIDER_REFUSED, text)
+
+
+def user_content(document: Document) -> list[ChatCompletionContentPartParam]:
+    """Text-layer pages as text (cheap, exact), other pages as JPEG data URLs."""
+    parts: list[ChatCompletionContentPartParam] = []
+    total = len(document.pages)
+    for page in document.pages:
+        if page.text:
+            parts.append({"type": "text", "text": f"Page {page.number}/{total}:\n{page.text}"})
+        if page.image is not None:
+            parts.append({"type": "text", "text": f"Page {page.number}/{total} (image):"})
+            parts.append(
+                {
+                    "type": "image_url",
+                    "image_url": {"url": data_url(page.image), "detail": "high"},
+                }
+            )
+    return parts
+
+
+def data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def provider_from_settings(settings: ExtractorSettings) -> OpenAIProvider | None:
+    """The provider when an API key is configured, else None (then `openai` is refused)."""
+    if not settings.openai_api_key:
+        return None
+    return OpenAIProvider(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        default_model=settings.openai_model,
+        timeout_seconds=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )

@@ -1,0 +1,386 @@
+"""A first rule-based reader of receipts from rows of text (OCR or a PDF text layer).
+
+Each rule returns a value, the row it came from and an honest confidence: high only when the
+value was found in the expected place *and* cross-checks (e.g. cash − change = total).
+Dates are read day-first, as on the Malaysian receipts this was developed on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from contracts import Evidence, Invoice, Party
+from services.extractor.receipt_rows import Row
+
+# --- amounts --------------------------------------------------------------------------------
+
+_AMOUNT = re.compile(
+    r"(?<![\d.,])(-?)\s?(?:RM|MYR|\$|€|£|EUR|USD|GBP)?\s?(\d{1,3}(?:,\d{3})+|\d+)[.,](\d{2})(?![\d%])"
+)
+
+
+def amounts(text: str) -> list[Decimal]:
+    """Every money-looking value (two decimals) in a row, left to right."""
+    found = []
+    for sign, whole, cents in _AMOUNT.findall(text.replace(" .", ".").replace(". ", ".")):
+        try:
+            found.append(Decimal(f"{sign}{whole.replace(',', '')}.{cents}"))
+        except InvalidOperation:
+            continue
+    return found
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    value: object
+    confidence: float
+    row: Row | None = None
+
+
+@dataclass
+class ParsedReceipt:
+    invoice: Invoice
+    confidence: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+
+
+def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
+    found: dict[str, Found | None] = {
+        "vendor.name": find_vendor(rows),
+        "invoice_date": find_date(rows),
+        "invoice_number": find_number(rows),
+        "total": find_total(rows),
+        "currency": find_currency(rows),
+        "vendor.tax_id": find_tax_id(rows),
+        "document_type": find_document_type(rows),
+    }
+    hits = {key: hit for key, hit in found.items() if hit is not None}
+
+    def value(key: str) -> object:
+        hit = hits.get(key)
+        return hit.value if hit else None
+
+    invoice = Invoice.model_validate(
+        {
+            "document_type": value("document_type"),
+            "invoice_number": value("invoice_number"),
+            "invoice_date": value("invoice_date"),
+            "currency": value("currency"),
+            "vendor": Party.model_validate(
+                {"name": value("vendor.name"), "tax_id": value("vendor.tax_id")}
+            ),
+            "total": value("total"),
+            # On a receipt what is paid is the total.
+            "amount_due": value("total"),
+        }
+    )
+    confidence = {key: round(hit.confidence, 2) for key, hit in hits.items()}
+    if "total" in confidence:
+        confidence["amount_due"] = confidence["total"]
+    evidence = {
+        key: Evidence(page=hit.row.page, bbox=hit.row.box, text=hit.row.text)
+        for key, hit in hits.items()
+        if hit.row is not None
+    }
+    return ParsedReceipt(invoice, confidence, evidence)
+
+
+# --- vendor ---------------------------------------------------------------------------------
+
+_COMPANY_SUFFIX = re.compile(
+    r"\b(SDN\.?\s*BHD|S/B|BHD|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|BISTRO|STORES?|"
+    r"MART|BOOKS?|BAKERIES|HARDWARE|FLORIST|COMPANY|CO\.|GMBH|LTD|LIMITED|INC|LLC|PLC|SHOP)\b",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = re.compile(
+    r"(TAX\s*INVOICE|INVOICE|RECEIPT|WELCOME|\bTEL\b|\bFAX\b|\bGST\b|\bREG\b|\bNO\s*[:.]|"
+    r"DATE|CASHIER|TABLE|JALAN|\bJLN\b|\bLOT\b|@|WWW\.|HTTP|COPY|CHECK)",
+    re.IGNORECASE,
+)
+_VENDOR_ROWS = 8
+
+
+def find_vendor(rows: Sequence[Row]) -> Found | None:
+    """A company suffix in the top rows is a strong sign; else the first name-like top row."""
+    top = [row for row in rows if row.page == rows[0].page][:_VENDOR_ROWS] if rows else []
+    for index, row in enumerate(top):
+        if not (_name_like(row.text) and _COMPANY_SUFFIX.search(row.text)):
+            continue
+        name, parts = row.text, [row]
+        before = top[index - 1] if index > 0 else None
+        after = top[index + 1] if index + 1 < len(top) else None
+        if before is not None and _name_like(before.text) and _continues(row.text):
+            # "PASARAYA BORONG PINTAR" / "SDN BHD": the name wraps onto a second row.
+            name, parts = f"{before.text} {row.text}", [before, row]
+        elif after is not None and _name_like(after.text) and _continues(after.text):
+            name, parts = f"{row.text} {after.text}", [row, after]
+        return Found(_clean_name(name), 0.75 * _ocr_factor(parts[-1]), _merge(parts))
+    for row in top:
+        if _name_like(row.text):
+            return Found(_clean_name(row.text), 0.4 * _ocr_factor(row), row)
+    return None
+
+
+_CONTINUATION = re.compile(
+    r"^(&|AND\b|CO\.|\(M\)|SDN|BHD|S/B|TRADING|ENTERPRISE|GMBH|LTD|LIMITED|INC)", re.IGNORECASE
+)
+_REGISTRATION = re.compile(r"\s*\((?=[^)]*\d)[^)]*\)?\s*$")
+
+
+def _continues(text: str) -> bool:
+    return bool(_CONTINUATION.match(text.strip()))
+
+
+def _name_like(text: str) -> bool:
+    letters = sum(c.isalpha() for c in text)
+    return (
+        letters >= 3
+        and letters >= 0.5 * len(text.replace(" ", ""))
+        and not _NOT_A_NAME.search(text)
+    )
+
+
+def _clean_name(text: str) -> str:
+    # Company registration numbers such as "(519537-X)" follow the name but are not part of it.
+    text = _REGISTRATION.sub("", text)
+    return " ".join(text.strip(" ,:;*-~").split())
+
+
+def _merge(rows: Sequence[Row]) -> Row:
+    boxes = [row.box for row in rows if row.box is not None]
+    box = (
+        (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+         max(b[3] for b in boxes))
+        if boxes
+        else None
+    )  # fmt: skip
+    pieces = tuple(piece for row in rows for piece in row.pieces)
+    return Row(rows[0].page, pieces, box, min(row.score for row in rows))
+
+
+# --- dates ----------------------------------------------------------------------------------
+
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+    )
+}
+_MON = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?"
+_DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<![\d/.\-])(\d{1,2})([/\-.])(\d{1,2})\2(\d{4}|\d{2}(?!\d))"), "dmy"),
+    (
+        re.compile(rf"(?<!\d)(\d{{1,2}})[\s\-/.]*{_MON}[\s\-/.,]*(\d{{4}}|\d{{2}}(?!\d))", re.I),
+        "dMy",
+    ),
+    (re.compile(rf"\b{_MON}\s+(\d{{1,2}}),?\s+(\d{{4}})", re.I), "Mdy"),
+    (re.compile(r"(?<!\d)(\d{2})(\d{2})(20\d{2})(?!\d)"), "dmy-compact"),
+)
+_DATE_LABEL = re.compile(r"DATE|\bDT\b|TARIKH", re.IGNORECASE)
+_TIME = re.compile(r"\d{1,2}:\d{2}")
+# A receipt dated further ahead than this is a misread (item codes like "12/72" look like dates).
+_MAX_FUTURE = dt.timedelta(days=366)
+
+
+def find_date(rows: Sequence[Row]) -> Found | None:
+    best: tuple[float, dt.date, Row] | None = None
+    latest = dt.date.today() + _MAX_FUTURE
+    for row in rows:
+        labelled = bool(_DATE_LABEL.search(row.text))
+        for pattern, order in _DATE_PATTERNS:
+            for match in pattern.finditer(row.text):
+                groups = [g for g in match.groups() if g not in {"/", "-", "."}]
+                parsed = _to_date(groups, order)
+                if parsed is None or parsed > latest:
+                    continue
+                after = row.text[match.end() : match.end() + 8]
+                score = 0.55
+                score += 0.15 if labelled else 0.0
+                score += 0.1 if len(groups[-1]) == 4 and order != "dmy-compact" else 0.0
+                score += 0.1 if _TIME.search(after) else 0.0
+                score -= 0.15 if order == "dmy-compact" else 0.0
+                if best is None or score > best[0]:
+                    best = (score, parsed, row)
+    if best is None:
+        return None
+    score, parsed, row = best
+    return Found(parsed.isoformat(), min(score, 0.9) * _ocr_factor(row), row)
+
+
+def _to_date(groups: Sequence[str], order: str) -> dt.date | None:
+    try:
+        if order == "ymd":
+            year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
+        elif order in {"dmy", "dmy-compact"}:
+            day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
+            if month > 12 >= day:  # printed month-first after all
+                day, month = month, day
+        elif order == "dMy":
+            day, month, year = int(groups[0]), _MONTHS[groups[1][:3].upper()], int(groups[2])
+        else:
+            month, day, year = _MONTHS[groups[0][:3].upper()], int(groups[1]), int(groups[2])
+        year = year + 2000 if year < 100 else year
+        if not 1990 <= year <= 2100:
+            return None
+        return dt.date(year, month, day)
+    except (ValueError, KeyError):
+        return None
+
+
+# --- receipt / invoice number ---------------------------------------------------------------
+
+_NUMBER = re.compile(
+    r"(?:INVOICE|INV|RECEIPT|RCPT|BILL|DOC(?:UMENT)?|TRANS(?:ACTION)?|SLIP|CHECK|ORDER)\s*"
+    r"(?:NO|NUMBER|NUM|#)?\.?\s*[:#.]?\s*#?\s*([A-Z0-9][A-Z0-9\-/]{2,})",
+    re.IGNORECASE,
+)
+
+
+def find_number(rows: Sequence[Row]) -> Found | None:
+    for row in rows:
+        match = _NUMBER.search(row.text)
+        if match and any(c.isdigit() for c in match.group(1)):
+            return Found(match.group(1).upper(), 0.6 * _ocr_factor(row), row)
+    return None
+
+
+# --- total ----------------------------------------------------------------------------------
+
+# (pattern, priority): a stronger label wins over a weaker one.
+_TOTAL_LABELS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (
+        re.compile(
+            r"(GRAND|NETT?|ROUNDED)\s*TOTAL|TOTAL\s*(AMOUNT|AMT|PAYABLE|DUE)|AMOUNT\s*DUE|"
+            r"(AMT|AMOUNT)\s*PAID\s*INC",
+            re.I,
+        ),
+        3,
+    ),
+    (re.compile(r"TOTAL.*(INCL|INC\.|INCLUSIVE|AFTER|RM)|TOTAL\s*SALES", re.I), 2),
+    (re.compile(r"\bTOTAL\b|\bJUMLAH\b", re.I), 1),
+)
+_NOT_TOTAL = re.compile(
+    r"SUB[\s\-]*TOTAL|TOTAL\s*(QTY|QUANTITY|ITEM|DISC|SAVING|TAX|GST|EXCL|EXC\b|\(EXCL|POINT)|"
+    r"EXCLUDING|TOTAL\s*NO",
+    re.IGNORECASE,
+)
+_PAID = re.compile(r"\b(CASH|TUNAI|PAID|TENDERED|PAYMENT|VISA|MASTER|CARD)\b", re.I)
+_CHANGE = re.compile(r"\b(CHANGE|BAKI|BALANCE)\b", re.I)
+_LABEL_ONLY = re.compile(r"^[^\d]*$")
+
+
+def find_total(rows: Sequence[Row]) -> Found | None:
+    candidates: list[tuple[int, Decimal, Row, bool]] = []
+    for index, row in enumerate(rows):
+        priority = _total_priority(row.text)
+        if priority == 0:
+            continue
+        values = amounts(row.text)
+        if values:
+            candidates.append((priority, values[-1], row, True))
+        elif index + 1 < len(rows) and (following := amounts(rows[index + 1].text)):
+            # The amount was read onto the next row (skewed scan) or the label stands alone.
+            candidates.append((priority, following[-1], row, False))
+    paid = _paid_minus_change(rows)
+    if not candidates:
+        return Found(_money(paid), 0.35) if paid is not None and paid > 0 else None
+    top = max(priority for priority, *_ in candidates)
+    # Among the strongest labels the largest amount: totals include tax and service.
+    priority, amount, row, same_row = max(
+        (c for c in candidates if c[0] == top), key=lambda c: (c[1], c[3])
+    )
+    confidence = 0.45 + 0.1 * priority + (0.1 if same_row else -0.1)
+    if paid is not None:
+        confidence += 0.2 if paid == amount else -0.15
+    return Found(_money(amount), max(0.1, min(confidence, 0.95)) * _ocr_factor(row), row)
+
+
+def _total_priority(text: str) -> int:
+    if _NOT_TOTAL.search(text):
+        return 0
+    for pattern, priority in _TOTAL_LABELS:
+        if pattern.search(text):
+            return priority
+    return 0
+
+
+def _paid_minus_change(rows: Sequence[Row]) -> Decimal | None:
+    """Cash tendered minus change given: an independent witness of the total."""
+    paid = change = None
+    for row in rows:
+        values = amounts(row.text)
+        if not values:
+            continue
+        if paid is None and _PAID.search(row.text) and not _CHANGE.search(row.text):
+            paid = values[-1]
+        elif paid is not None and change is None and _CHANGE.search(row.text):
+            change = values[-1]
+    if paid is None:
+        return None
+    return paid - (change or Decimal(0))
+
+
+def _money(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
+
+
+# --- currency, tax id, type -----------------------------------------------------------------
+
+_CODES = ("MYR", "SGD", "USD", "EUR", "GBP", "CHF", "AUD", "CAD", "JPY", "IDR", "THB")
+_MALAYSIA = re.compile(r"SDN\.?\s*BHD|\bS/B\b|JALAN|\bJLN\b|MALAYSIA|SELANGOR|KUALA|JOHOR", re.I)
+
+
+def find_currency(rows: Sequence[Row]) -> Found | None:
+    text = "\n".join(row.text for row in rows)
+    for code in _CODES:
+        if re.search(rf"\b{code}\b", text):
+            return Found(code, 0.8)
+    if re.search(r"\bRM\s?\d|\bRM\b|\(RM\)", text):
+        return Found("MYR", 0.85)
+    if "€" in text:
+        return Found("EUR", 0.8)
+    if "£" in text:
+        return Found("GBP", 0.8)
+    if "$" in text:
+        # "$" alone names no country; printed on a Malaysian receipt it means ringgit.
+        return Found("MYR", 0.5) if _MALAYSIA.search(text) else Found("USD", 0.3)
+    if _MALAYSIA.search(text):
+        return Found("MYR", 0.45)
+    return None
+
+
+_TAX_ID = re.compile(
+    r"(?:GST|SST|VAT|TAX)\s*(?:REG(?:ISTRATION)?|ID|NO)?\.?\s*(?:NO|ID|#)?\.?\s*[:#.]?\s*"
+    r"([A-Z]{0,2}[\d][\d\s\-]{5,}\d)",
+    re.IGNORECASE,
+)
+
+
+def find_tax_id(rows: Sequence[Row]) -> Found | None:
+    for row in rows:
+        match = _TAX_ID.search(row.text)
+        if match:
+            return Found(re.sub(r"[\s\-]", "", match.group(1)), 0.6 * _ocr_factor(row), row)
+    return None
+
+
+def find_document_type(rows: Sequence[Row]) -> Found | None:
+    text = " ".join(row.text for row in rows).upper()
+    if "CREDIT NOTE" in text:
+        return Found("credit_note", 0.7)
+    if "INVOICE" in text and not re.search(r"RECEIPT|\bCASH\b|\bCHANGE\b", text):
+        return Found("invoice", 0.5)
+    return Found("receipt", 0.6) if rows else None
+
+
+def _ocr_factor(row: Row) -> float:
+    # A low recognition score on the source row lowers confidence in what was read from it.
+    return 0.5 + 0.5 * max(0.0, min(row.score, 1.0))

@@ -1,0 +1,54 @@
+"""Extractor settings: built once in `__main__` and passed in, never read from globals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import NoDecode
+
+from services.common.settings import WorkerSettings
+
+MB = 1024 * 1024
+
+
+class ExtractorSettings(WorkerSettings):
+    # The OpenAI SDK's own variable names, so an existing deployment's environment just works.
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "INVOICEFLOW_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "INVOICEFLOW_OPENAI_BASE_URL"),
+    )
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0)
+
+    # Where the gateway serves `/blobs/<id>`: such URLs are read straight from the object store.
+    public_url: str | None = None
+    # Hosts other URLs may be fetched from: exact names, `*.example.com`, or `*` (any public host).
+    fetch_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    max_file_bytes: int = Field(default=10 * MB, ge=1)
+    max_pages: int = Field(default=10, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    # Pages are scaled down to this longest side: enough for OCR and vision models, bounded memory.
+    max_image_side: int = Field(default=2048, ge=64)
+    ocr_threads: int = Field(default=2, ge=1)
+
+    @field_validator("openai_api_key", "openai_base_url", "public_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # docker-compose passes `${OPENAI_API_KEY:-}` as an empty string when it is unset.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("fetch_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
+        return value

@@ -1,0 +1,143 @@
+"""The gateway's FastAPI app: `create_app(settings)`, with a lifespan that owns the NATS link."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import Any
+
+import nats
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+
+from services.common.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
+from services.gateway.api import VERSION, build_routers
+from services.gateway.auth import ApiKeys
+from services.gateway.blobs import NatsObjectBlobStore
+from services.gateway.errors import install_error_handlers
+from services.gateway.hub import Hub
+from services.gateway.settings import GatewaySettings
+from services.gateway.state import Gateway
+from services.gateway.tasks import TaskService
+from services.gateway.ws import websocket_endpoint
+
+log = logging.getLogger(__name__)
+
+# Client frames are small JSON objects; nothing legitimate comes near this.
+WS_MAX_FRAME_BYTES = 64 * 1024
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    app = FastAPI(
+        title="invoiceflow gateway",
+        version=VERSION,
+        # Body limits are set per route (api.py), inside JsonErrorsMiddleware: an app-wide
+        # limit would answer with Starlette's plain-text 413 from outside every middleware.
+        lifespan=_lifespan(settings),
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    for router in build_routers(settings):
+        app.include_router(router)
+    app.add_api_websocket_route("/ws", websocket_endpoint)
+    page = resources.files("services.gateway").joinpath("static/index.html").read_text()
+
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    return app
+
+
+def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = await start(settings)
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await stop(gateway)
+
+    return lifespan
+
+
+async def start(settings: GatewaySettings) -> Gateway:
+    """Connect to NATS and declare what the gateway uses (create-or-update, every replica)."""
+    hubs: list[Hub] = []
+
+    async def reconnected() -> None:
+        # Core NATS does not keep what was published while we were away: read it back.
+        log.info("reconnected to NATS")
+        for hub in hubs:
+            hub.resync()
+
+    async def disconnected() -> None:
+        if not (nc.is_closed or nc.is_draining):  # not our own shutdown
+            log.warning("disconnected from NATS")
+
+    async def error(exc: Exception) -> None:
+        log.warning("NATS: %r", exc)
+
+    nc = await nats.connect(
+        settings.nats_url,
+        name="invoiceflow-gateway",
+        max_reconnect_attempts=-1,  # keep trying; /api/health says "degraded" meanwhile
+        reconnect_time_wait=1,
+        reconnected_cb=reconnected,
+        disconnected_cb=disconnected,
+        error_cb=error,
+    )
+    try:
+        js = nc.jetstream()
+        await declare_pipeline_streams(js, settings.progress_retention_hours)
+        kv = await tasks_bucket(js, settings.progress_retention_hours)
+        store = await blobs_bucket(js)
+    except BaseException:
+        await nc.close()
+        raise
+    hub = Hub(nc, js, settle_seconds=settings.ws_settle_seconds)
+    hubs.append(hub)
+    return Gateway(
+        settings=settings,
+        nc=nc,
+        js=js,
+        blobs=NatsObjectBlobStore(js, store),
+        tasks=TaskService(js, kv),
+        hub=hub,
+        keys=ApiKeys(settings.api_keys),
+    )
+
+
+async def stop(gateway: Gateway) -> None:
+    await gateway.hub.close()
+    if gateway.nc.is_connected:
+        with contextlib.suppress(Exception):
+            await gateway.nc.drain()
+    await gateway.nc.close()
+
+
+def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> uvicorn.Config:
+    """How uvicorn serves the gateway; tests pass `fd`/`port` overrides."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        # Compression costs ~50 KiB per socket and lets small frames expand: off.
+        "ws_per_message_deflate": False,
+        "ws_max_size": WS_MAX_FRAME_BYTES,
+        "access_log": settings.access_log,
+        "log_level": settings.log_level.lower(),
+        "server_header": False,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)

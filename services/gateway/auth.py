@@ -1,0 +1,67 @@
+"""API keys: `Authorization: Bearer <key>` names the tenant when keys are configured.
+
+Keys are kept as sha256 digests, so looking one up compares digests, not the secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contracts import TaskRecord
+from services.gateway.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a tenant, or None when the API is open (or a keyless socket)."""
+
+    tenant: str | None
+
+
+OPEN = Caller(tenant=None)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    def __init__(self, keys: Mapping[str, str]) -> None:
+        self._tenants = {_digest(key): tenant for key, tenant in keys.items()}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._tenants)
+
+    def tenant_for_key(self, key: str) -> str | None:
+        return self._tenants.get(_digest(key))
+
+    def caller(self, authorization: str | None) -> Caller:
+        """The caller of an `/api/*` request; raises 401 when keys are on and this one is bad."""
+        if not self.enabled:
+            return OPEN
+        tenant = self.tenant_for_key(bearer(authorization) or "")
+        if tenant is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "a valid API key is required: Authorization: Bearer <key>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Caller(tenant=tenant)
+
+
+def bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def may_see(caller: Caller, record: TaskRecord) -> bool:
+    """A tenant only ever sees its own tasks; an open caller relies on the task token."""
+    return caller.tenant is None or caller.tenant == record.tenant

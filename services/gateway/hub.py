@@ -1,0 +1,262 @@
+"""Live task updates for this replica's sockets.
+
+One core NATS subscription per followed task (`invoices.progress.<task_id>`), shared by every
+socket here that follows it and dropped when the last one leaves. A join subscribes (and
+flushes) before it reads the stored history, so nothing published meanwhile falls between the
+two; `Sequencer` (fanout.py) merges both sources so that each socket gets every seq once, in
+order. Sending never waits: frames go to each socket's bounded `Outbox`.
+
+Known limit of core NATS delivery: a publish the stream refuses (a lost race between two
+writers of the same seq) still reaches subscribers. Whenever a follower reads the stream, the
+stored copy of a seq wins; only an update taken live without a read can be such a copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+
+from contracts import progress_subject
+from contracts.progress import TERMINAL_TYPES
+from services.common.progress_log import read_history, read_last
+from services.gateway import frames
+from services.gateway.fanout import Sequencer
+
+log = logging.getLogger(__name__)
+
+_TERMINAL = frozenset(type_.value for type_ in TERMINAL_TYPES)
+
+
+class Sink(Protocol):
+    """Where a follower's frames go; never blocks. False: the socket is going away."""
+
+    def send(self, frame: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    frame: str
+    terminal: bool
+
+
+class Follow:
+    """One socket following one task."""
+
+    def __init__(self, task_id: str, sink: Sink, after_seq: int, feed: _Feed) -> None:
+        self.task_id = task_id
+        self.sink = sink
+        self.sequencer: Sequencer[Update] = Sequencer(after_seq)
+        self.feed = feed
+        self.reader: asyncio.Task[None] | None = None  # the running history read, if any
+        self.recheck = False  # read the history once more when the running read is done
+        self.ended = asyncio.Event()  # left, or nothing more will come
+
+    @property
+    def finished(self) -> bool:
+        return self.ended.is_set()
+
+
+class _Feed:
+    """The subscription to one task's progress subject and the follows sharing it."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.follows: set[Follow] = set()
+        self.subscription: Subscription | None = None
+        self.ready: asyncio.Task[None] | None = None  # subscribed and flushed
+        self.latest: tuple[int, Update] | None = None  # the highest seq seen live
+
+
+class Hub:
+    def __init__(
+        self, nc: NatsClient, js: JetStreamContext, *, settle_seconds: float = 1.0
+    ) -> None:
+        self._nc = nc
+        self._js = js
+        self._settle_seconds = settle_seconds
+        self._feeds: dict[str, _Feed] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def subscriptions(self) -> int:
+        return len(self._feeds)
+
+    def followers(self, task_id: str) -> int:
+        feed = self._feeds.get(task_id)
+        return len(feed.follows) if feed else 0
+
+    def follow(self, task_id: str, sink: Sink, after_seq: int = 0) -> Follow:
+        """Start sending `sink` the task's stored updates after `after_seq`, then live ones."""
+        feed = self._feeds.get(task_id) or self._open(task_id)
+        follow = Follow(task_id, sink, after_seq, feed)
+        feed.follows.add(follow)
+        if feed.latest is not None:
+            # Already seen live, maybe not stored yet: the replay alone could miss it.
+            follow.sequencer.live(*feed.latest)
+        follow.reader = self._spawn(self._catch_up(follow))
+        return follow
+
+    def leave(self, follow: Follow) -> None:
+        follow.ended.set()
+        if follow.reader is not None and follow.reader is not asyncio.current_task():
+            follow.reader.cancel()
+        self._detach(follow)
+
+    def resync(self) -> None:
+        """Re-read every follower's history, e.g. after a reconnect may have lost messages."""
+        for feed in self._feeds.values():
+            for follow in tuple(feed.follows):
+                self._recheck(follow)
+
+    async def close(self) -> None:
+        tasks = tuple(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for feed in self._feeds.values():
+            if feed.subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await feed.subscription.unsubscribe()
+        self._feeds.clear()
+
+    # --- subscriptions --------------------------------------------------------------------
+
+    def _open(self, task_id: str) -> _Feed:
+        feed = _Feed(task_id)
+        self._feeds[task_id] = feed
+        feed.ready = self._spawn(self._subscribe(feed))
+        return feed
+
+    async def _subscribe(self, feed: _Feed) -> None:
+        async def on_message(msg: Msg) -> None:
+            self._on_live(feed, msg.data)
+
+        feed.subscription = await self._nc.subscribe(progress_subject(feed.task_id), cb=on_message)
+        # Once the server has the subscription, everything published from now on arrives live.
+        await self._nc.flush()
+        self._spawn(self._settle_check(feed))
+
+    async def _settle_check(self, feed: _Feed) -> None:
+        # An update published just before the subscription may be stored only after the first
+        # replay read it: look at the stored last update once more, a moment later.
+        await asyncio.sleep(self._settle_seconds)
+        if self._feeds.get(feed.task_id) is not feed:
+            return
+        found = await read_last(self._js, feed.task_id)
+        if found is None:
+            return
+        stored_seq, ended = found[1].seq, found[1].type in TERMINAL_TYPES
+        for follow in tuple(feed.follows):
+            if follow.sequencer.last < stored_seq:
+                self._recheck(follow)
+            elif ended:
+                # Joined with after_seq at or past the end: nothing more will come.
+                follow.ended.set()
+                self._detach(follow)
+
+    def _detach(self, follow: Follow) -> None:
+        feed = follow.feed
+        feed.follows.discard(follow)
+        if not feed.follows and self._feeds.get(feed.task_id) is feed:
+            del self._feeds[feed.task_id]
+            self._spawn(self._unsubscribe(feed))
+
+    async def _unsubscribe(self, feed: _Feed) -> None:
+        if feed.ready is not None:
+            await asyncio.wait({feed.ready})
+        if feed.subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await feed.subscription.unsubscribe()
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def _on_live(self, feed: _Feed, raw: bytes) -> None:
+        try:
+            fields = json.loads(raw)
+            seq = int(fields["seq"])
+            update = Update(frames.task_update(raw.decode()), fields.get("type") in _TERMINAL)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("ignoring a malformed progress message of %s", feed.task_id)
+            return
+        if feed.latest is None or seq > feed.latest[0]:
+            feed.latest = (seq, update)
+        for follow in tuple(feed.follows):
+            delivery = follow.sequencer.live(seq, update)
+            self._send(follow, delivery.send)
+            if delivery.read_history and not follow.finished:
+                follow.reader = self._spawn(self._catch_up(follow))
+
+    def _send(self, follow: Follow, updates: list[Update]) -> None:
+        for update in updates:
+            if follow.finished:
+                return
+            if not follow.sink.send(update.frame):
+                self.leave(follow)  # the socket is closed for good
+                return
+            if update.terminal:
+                # Nothing follows a terminal update: stop listening on this follower's behalf.
+                follow.ended.set()
+                self._detach(follow)
+
+    def _recheck(self, follow: Follow) -> None:
+        if follow.finished:
+            return
+        if follow.sequencer.resync():
+            follow.reader = self._spawn(self._catch_up(follow))
+        else:
+            follow.recheck = True  # a read is under way; it reads once more when done
+
+    async def _catch_up(self, follow: Follow) -> None:
+        try:
+            assert follow.feed.ready is not None
+            # Shielded: a follower leaving must not cancel the subscription others wait for.
+            await asyncio.shield(follow.feed.ready)
+            while not follow.finished:
+                follow.recheck = False
+                after = follow.sequencer.reading()
+                delivery = follow.sequencer.caught_up(await self._stored(follow.task_id, after))
+                self._send(follow, delivery.send)
+                if follow.finished or not (delivery.read_history or follow.recheck):
+                    return
+                follow.sequencer.resync()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("could not replay %s: %r", follow.task_id, exc)
+            follow.sink.send(
+                frames.error("unavailable", f"could not read the updates of {follow.task_id}")
+            )
+            self.leave(follow)
+
+    async def _stored(self, task_id: str, after_seq: int) -> list[tuple[int, Update]]:
+        stored = await read_history(self._js, task_id, after_seq=after_seq)
+        return [
+            (
+                update.seq,
+                Update(frames.task_update(update.model_dump_json()), update.type in TERMINAL_TYPES),
+            )
+            for _, update in stored
+        ]
+
+    # --- tasks ----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("hub task failed: %r", exc)

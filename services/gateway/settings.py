@@ -1,0 +1,83 @@
+"""Gateway settings: built once in `__main__` (or a test) and passed in, never read globally."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MB = 1024 * 1024
+
+DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
+    "http://localhost:8000",
+    "http://127.0.0.1:8000",
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INVOICEFLOW_", extra="ignore", populate_by_name=True
+    )
+
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "INVOICEFLOW_NATS_URL"),
+    )
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Base of `blob_url`; unset: the base URL of the request that uploaded the file.
+    public_url: str | None = None
+    # Browser origins allowed for CORS and the /ws handshake ("*" allows any).
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CORS_ORIGINS
+    max_file_bytes: int = Field(default=10 * MB, ge=1)
+    max_batch_files: int = Field(default=20, ge=1)
+    # API key -> tenant; empty: the API is open (single tenant).
+    api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # Frames a socket may have waiting; a client further behind is closed (1013).
+    ws_send_queue: int = Field(default=1024, ge=1)
+    # Tasks one socket may follow at once.
+    ws_max_tasks: int = Field(default=1000, ge=1)
+    # Seconds after subscribing to a task before its stored last update is checked once more.
+    ws_settle_seconds: float = Field(default=1.0, gt=0)
+    progress_retention_hours: float = Field(default=168.0, ge=24.0)
+    log_level: str = "INFO"
+    access_log: bool = False
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            return value or None  # compose passes `${VAR:-}` as ""
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(
+                str(origin).strip().rstrip("/").lower() for origin in value if str(origin).strip()
+            )
+        return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _api_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        keys: dict[str, str] = {}
+        for entry in value.split(","):
+            if not entry.strip():
+                continue
+            key, sep, tenant = entry.strip().partition(":")
+            if not sep or not key.strip() or not tenant.strip():
+                raise ValueError("INVOICEFLOW_API_KEYS entries look like key:tenant")
+            keys[key.strip()] = tenant.strip()
+        return keys

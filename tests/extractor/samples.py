@@ -1,0 +1,98 @@
+"""Small documents made in the tests: images drawn with Pillow, PDFs written by hand."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+RECEIPT_LINES = (
+    "ACME TRADING SDN BHD",
+    "GST No: 000123456789",
+    "Receipt No: CS1001",
+    "Date: 15/01/2019",
+    "Widget 2 x 5.00 10.00",
+    "TOTAL RM 10.00",
+    "CASH 20.00",
+    "CHANGE 10.00",
+)
+
+
+def image_bytes(
+    lines: Sequence[str] = ("INVOICE",),
+    *,
+    size: tuple[int, int] = (400, 300),
+    mode: str = "RGB",
+    fmt: str = "PNG",
+    exif_orientation: int | None = None,
+) -> bytes:
+    image = Image.new(mode, size, "white" if mode != "RGBA" else (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=18)
+    for index, line in enumerate(lines):
+        draw.text((10, 10 + 26 * index), line, fill="black", font=font)
+    buffer = io.BytesIO()
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        image.save(buffer, fmt, exif=exif)
+    else:
+        image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def tiff_bytes(pages: int) -> bytes:
+    frames = [Image.new("L", (60, 80), 255) for _ in range(pages)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "TIFF", save_all=True, append_images=frames[1:])
+    return buffer.getvalue()
+
+
+def scanned_pdf(pages: int = 1) -> bytes:
+    """A PDF whose pages are only images (no text layer), as a scanner makes them."""
+    frames = [Image.open(io.BytesIO(image_bytes(RECEIPT_LINES))).convert("RGB")] * pages
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PDF", save_all=True, append_images=frames[1:], resolution=72)
+    return buffer.getvalue()
+
+
+def text_pdf(pages: Sequence[Sequence[str]] = (RECEIPT_LINES,)) -> bytes:
+    """A minimal valid PDF with a real text layer (Helvetica), one content stream per page."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    font_id = 3
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    kids = []
+    for lines in pages:
+        text = "BT /F1 12 Tf 14 TL 40 800 Td " + " ".join(
+            f"({_escape(line)}) Tj T*" for line in lines
+        )
+        stream = text.encode("latin-1") + b" ET"
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        content_id = len(objects)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (font_id, content_id)
+        )
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % kid for kid in kids),
+        len(kids),
+    )
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")

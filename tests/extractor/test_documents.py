@@ -1,0 +1,135 @@
+"""Sniffing and normalising documents into pages."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from PIL import Image
+
+from contracts import ErrorCode
+from services.common.errors import PermanentError
+from services.extractor.documents import DocumentLimits, load_document
+from tests.extractor.samples import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
+
+LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
+
+
+def failure(data: bytes, limits: DocumentLimits = LIMITS) -> str:
+    with pytest.raises(PermanentError) as caught:
+        load_document(data, limits)
+    return caught.value.code
+
+
+def test_png_becomes_one_rgb_page() -> None:
+    document = load_document(image_bytes(), LIMITS)
+
+    assert document.media_type == "image/png"
+    [page] = document.pages
+    assert page.number == 1 and page.text is None
+    assert page.image is not None and page.image.mode == "RGB" and page.image.size == (400, 300)
+
+
+def test_large_image_is_scaled_to_the_longest_side() -> None:
+    document = load_document(image_bytes(size=(1600, 1000), fmt="JPEG"), LIMITS)
+
+    image = document.pages[0].image
+    assert image is not None and image.size == (800, 500)
+
+
+def test_exif_orientation_is_applied() -> None:
+    # Orientation 6: the camera was turned; the upright page is taller than wide.
+    document = load_document(image_bytes(size=(400, 200), fmt="JPEG", exif_orientation=6), LIMITS)
+
+    image = document.pages[0].image
+    assert image is not None and image.size == (200, 400)
+
+
+def test_transparent_pixels_become_white_not_black() -> None:
+    document = load_document(image_bytes(mode="RGBA"), LIMITS)
+
+    image = document.pages[0].image
+    assert image is not None and image.getpixel((399, 299)) == (255, 255, 255)
+
+
+def test_webp_is_read() -> None:
+    assert load_document(image_bytes(fmt="WEBP"), LIMITS).media_type == "image/webp"
+
+
+def test_multi_frame_tiff_becomes_pages() -> None:
+    document = load_document(tiff_bytes(3), LIMITS)
+
+    assert [page.number for page in document.pages] == [1, 2, 3]
+    assert all(page.image is not None and page.image.mode == "RGB" for page in document.pages)
+
+
+def test_tiff_with_too_many_pages_is_refused() -> None:
+    assert failure(tiff_bytes(4)) == ErrorCode.TOO_MANY_PAGES
+
+
+def test_image_over_the_pixel_limit_is_refused_before_decoding() -> None:
+    # 1-bit and blank: a few hundred bytes on disk, 9 megapixels once decoded.
+    buffer = io.BytesIO()
+    Image.new("1", (3000, 3000), 1).save(buffer, "PNG")
+    assert len(buffer.getvalue()) < 10_000
+
+    assert failure(buffer.getvalue()) == ErrorCode.IMAGE_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 20,
+        image_bytes(fmt="JPEG")[:300],  # truncated
+        b"%PDF-1.4\nnot really a pdf\n",
+    ],
+    ids=["png-garbage", "truncated-jpeg", "broken-pdf"],
+)
+def test_corrupt_documents_are_refused(data: bytes) -> None:
+    assert failure(data) == ErrorCode.CORRUPT_DOCUMENT
+
+
+@pytest.mark.parametrize(
+    "data", [b"GIF89a" + b"\x00" * 30, b"<html></html>", b""], ids=["gif", "html", "empty"]
+)
+def test_other_types_are_unsupported(data: bytes) -> None:
+    assert failure(data) == ErrorCode.UNSUPPORTED_MEDIA_TYPE
+
+
+def test_pdf_text_layer_is_kept_as_text_without_rendering() -> None:
+    document = load_document(
+        text_pdf([RECEIPT_LINES, ["Second page with enough text here"]]), LIMITS
+    )
+
+    assert document.media_type == "application/pdf"
+    assert [page.number for page in document.pages] == [1, 2]
+    first = document.pages[0]
+    assert first.image is None and first.text is not None
+    assert "TOTAL RM 10.00" in first.text.splitlines()
+
+
+def test_scanned_pdf_pages_are_rendered_within_the_size_bound() -> None:
+    document = load_document(scanned_pdf(2), LIMITS)
+
+    assert len(document.pages) == 2
+    for page in document.pages:
+        assert page.text is None and page.image is not None
+        assert max(page.image.size) <= LIMITS.max_image_side
+
+
+def test_pdf_with_too_many_pages_is_refused() -> None:
+    assert failure(text_pdf([["page with some words on it, enough"]] * 4)) == (
+        ErrorCode.TOO_MANY_PAGES
+    )
+
+
+async def test_pdfs_load_safely_from_many_threads_at_once() -> None:
+    # PDFium is not thread-safe; the module's lock must serialise it (a crash would kill pytest).
+    documents = [scanned_pdf(1), text_pdf()] * 6
+
+    loaded = await asyncio.gather(
+        *(asyncio.to_thread(load_document, data, LIMITS) for data in documents)
+    )
+
+    assert [len(document.pages) for document in loaded] == [1] * 12

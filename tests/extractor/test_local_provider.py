@@ -1,0 +1,66 @@
+"""The offline provider: OCR plus rules on a real receipt; text-layer PDFs without OCR."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+from PIL import Image
+
+from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.local_provider import LocalProvider
+from services.extractor.ocr import OcrEngine, OcrLine
+from services.extractor.provider import no_report
+from tests.extractor.samples import text_pdf
+
+
+async def test_reads_a_real_receipt(receipts_dev: Path) -> None:
+    data = (receipts_dev / "images" / "receipt-000.jpg").read_bytes()
+    document = load_document(data, DocumentLimits())
+    reports: list[tuple[int, str]] = []
+
+    async def report(progress: int, message: str) -> None:
+        reports.append((progress, message))
+
+    extraction = await LocalProvider(OcrEngine()).extract(document, model=None, report=report)
+
+    invoice = extraction.invoice
+    assert invoice.total == Decimal("153.35")
+    assert invoice.invoice_date == dt.date(2018, 2, 12)
+    assert invoice.vendor.name == "TED HENG STATIONERY & BOOKS"
+    assert invoice.currency == "MYR"
+    assert extraction.provider == "local" and extraction.pages == 1
+    assert extraction.usage.input_tokens == 0 and extraction.usage.output_tokens == 0
+    assert reports == [(15, "OCR page 1/1")]
+    evidence = extraction.evidence["invoice_date"]
+    assert evidence.page == 1 and evidence.bbox is not None and "12/02/2018" in evidence.text
+
+
+class NoOcr(OcrEngine):
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        raise AssertionError("a text layer needs no OCR")
+
+
+async def test_text_layer_pdf_is_parsed_without_ocr() -> None:
+    document = load_document(text_pdf(), DocumentLimits())
+    reports: list[tuple[int, str]] = []
+
+    async def report(progress: int, message: str) -> None:
+        reports.append((progress, message))
+
+    extraction = await LocalProvider(NoOcr()).extract(document, model=None, report=report)
+
+    assert extraction.invoice.total == Decimal("10.00")
+    assert extraction.invoice.vendor.name == "ACME TRADING SDN BHD"
+    assert extraction.invoice.invoice_date == dt.date(2019, 1, 15)
+    assert extraction.evidence["total"].bbox is None
+    assert reports == []
+
+
+async def test_model_option_is_ignored() -> None:
+    document = load_document(text_pdf(), DocumentLimits())
+
+    extraction = await LocalProvider(NoOcr()).extract(document, model="gpt-4o", report=no_report)
+
+    assert extraction.model == LocalProvider.model

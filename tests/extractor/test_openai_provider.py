@@ -1,0 +1,180 @@
+"""The openai provider through the real SDK against the fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+
+from contracts import ErrorCode
+from services.common.errors import PermanentError, StageError, TransientError
+from services.extractor.documents import Document, Page
+from services.extractor.openai_provider import OpenAIProvider
+from services.extractor.provider import no_report
+from tests.fakes.asgi import serving
+from tests.fakes.openai_server import FakeOpenAI, RunningFake, running_fake_openai
+
+IMAGE_DOCUMENT = Document("image/png", (Page(1, image=Image.new("RGB", (64, 48), "white")),))
+TEXT_DOCUMENT = Document("application/pdf", (Page(1, text="ACME GmbH\nTotal 193.00 EUR"),))
+
+MakeProvider = Callable[..., OpenAIProvider]
+
+
+@pytest.fixture(scope="module")
+async def fake() -> AsyncIterator[RunningFake]:
+    async with running_fake_openai() as running:
+        yield running
+
+
+@pytest.fixture
+async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
+    made: list[OpenAIProvider] = []
+
+    def make(
+        *, timeout: float = 5.0, retries: int = 2, base_url: str | None = None
+    ) -> OpenAIProvider:
+        provider = OpenAIProvider(
+            api_key="test-key",
+            base_url=base_url or fake.base_url,
+            default_model="gpt-4o-mini",
+            timeout_seconds=timeout,
+            max_retries=retries,
+        )
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.close()
+
+
+async def extract_error(provider: OpenAIProvider, model: str) -> StageError:
+    with pytest.raises(StageError) as caught:
+        await provider.extract(IMAGE_DOCUMENT, model=model, report=no_report)
+    return caught.value
+
+
+async def test_image_is_extracted_into_the_contract_invoice(
+    fake: RunningFake, make_provider: MakeProvider
+) -> None:
+    extraction = await make_provider().extract(IMAGE_DOCUMENT, model=None, report=no_report)
+
+    invoice = extraction.invoice
+    assert invoice.total == Decimal("193.00") and invoice.currency == "EUR"
+    assert invoice.invoice_number == "INV-1001" and invoice.vendor.name == "ACME GmbH"
+    assert invoice.invoice_date == dt.date(2024, 3, 15)
+    assert sum(item.amount or 0 for item in invoice.line_items) == invoice.subtotal
+    assert extraction.provider == "openai" and extraction.model == "gpt-4o-mini"
+    assert extraction.usage.input_tokens == 1200 and extraction.usage.output_tokens == 350
+    assert extraction.confidence["total"] == 0.95
+    assert "customer.tax_id" not in extraction.confidence
+
+    request = fake.app.last_request
+    assert request is not None and request["model"] == "gpt-4o-mini"
+    response_format = request["response_format"]
+    assert response_format["type"] == "json_schema" and response_format["json_schema"]["strict"]
+    parts = request["messages"][1]["content"]
+    urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(urls) == 1 and urls[0].startswith("data:image/jpeg;base64,")
+
+
+async def test_text_layer_is_sent_as_text_not_as_an_image(
+    fake: RunningFake, make_provider: MakeProvider
+) -> None:
+    await make_provider().extract(TEXT_DOCUMENT, model="some-model", report=no_report)
+
+    request = fake.app.last_request
+    assert request is not None and request["model"] == "some-model"
+    parts = request["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["text"]
+    assert "Total 193.00 EUR" in parts[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("model", "code"),
+    [
+        ("fake-refuse", ErrorCode.PROVIDER_REFUSED),
+        ("fake-truncate", ErrorCode.PROVIDER_OUTPUT_TRUNCATED),
+        ("fake-invalid", ErrorCode.PROVIDER_INVALID_OUTPUT),
+        ("fake-401", ErrorCode.PROVIDER_NOT_CONFIGURED),
+    ],
+)
+async def test_bad_answers_fail_permanently_with_their_code(
+    make_provider: MakeProvider, model: str, code: ErrorCode
+) -> None:
+    error = await extract_error(make_provider(), model)
+
+    assert isinstance(error, PermanentError) and error.code == code
+
+
+async def test_server_errors_are_retried_by_the_sdk_then_transient(
+    fake: RunningFake, make_provider: MakeProvider
+) -> None:
+    before = fake.app.by_model["fake-500"]
+
+    error = await extract_error(make_provider(retries=1), "fake-500")
+
+    assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
+    assert fake.app.by_model["fake-500"] - before == 2  # the first call and one SDK retry
+
+
+def unique_document() -> Document:
+    # The fake rate-limits each distinct request body twice; a fresh text makes a fresh body.
+    return Document("application/pdf", (Page(1, text=f"receipt {uuid.uuid4().hex}"),))
+
+
+async def test_rate_limits_are_waited_out(fake: RunningFake, make_provider: MakeProvider) -> None:
+    before = fake.app.by_model["fake-429-then-ok"]
+
+    extraction = await make_provider(retries=2).extract(
+        unique_document(), model="fake-429-then-ok", report=no_report
+    )
+
+    assert extraction.invoice.total == Decimal("193.00")
+    assert fake.app.by_model["fake-429-then-ok"] - before == 3
+
+
+async def test_rate_limit_beyond_the_retries_is_transient(make_provider: MakeProvider) -> None:
+    with pytest.raises(TransientError) as caught:
+        await make_provider(retries=0).extract(
+            unique_document(), model="fake-429-then-ok", report=no_report
+        )
+    error = caught.value
+
+    assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
+
+
+async def test_a_hanging_provider_times_out_as_transient(make_provider: MakeProvider) -> None:
+    error = await extract_error(make_provider(timeout=0.3, retries=0), "fake-hang")
+
+    assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
+
+
+async def test_an_unreachable_provider_is_transient(make_provider: MakeProvider) -> None:
+    async with serving(FakeOpenAI()) as port:
+        pass  # closed again: nothing listens on the port now
+
+    error = await extract_error(
+        make_provider(retries=0, base_url=f"http://127.0.0.1:{port}/v1"), "gpt-4o-mini"
+    )
+
+    assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
+
+
+async def test_an_empty_answer_is_all_null_with_no_confidence(make_provider: MakeProvider) -> None:
+    extraction = await make_provider().extract(IMAGE_DOCUMENT, model="fake-empty", report=no_report)
+
+    assert extraction.invoice.total is None and extraction.invoice.vendor.name is None
+    assert extraction.confidence == {}
+
+
+async def test_the_models_own_confidence_is_kept(make_provider: MakeProvider) -> None:
+    extraction = await make_provider().extract(
+        IMAGE_DOCUMENT, model="fake-low-confidence", report=no_report
+    )
+
+    assert set(extraction.confidence.values()) == {0.3}

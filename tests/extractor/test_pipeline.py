@@ -1,0 +1,189 @@
+"""The extract pipeline's order of work, with its NATS side recorded in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any, cast
+
+import httpx
+import pytest
+from faststream.nats import NatsBroker
+
+from contracts import (
+    ErrorCode,
+    ExtractInvoice,
+    Extraction,
+    Invoice,
+    ProcessingOptions,
+    ValidateInvoice,
+)
+from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
+from services.common.errors import PermanentError
+from services.common.progress_log import ProgressLog
+from services.extractor.documents import Document
+from services.extractor.pipeline import ExtractionPipeline
+from services.extractor.provider import ExtractionProvider, ReportProgress
+from services.extractor.settings import ExtractorSettings
+from tests.extractor.doubles import RecordingBroker
+from tests.extractor.samples import image_bytes, tiff_bytes
+from tests.support.progress import MemoryProgress
+
+PNG = image_bytes()
+BLOB = hashlib.sha256(PNG).hexdigest()
+PUBLIC = "http://localhost:8000"
+
+
+class StubProvider:
+    def __init__(self, name: str, reports: tuple[int, ...] = ()) -> None:
+        self.name = name
+        self.reports = reports
+        self.calls: list[tuple[int, str | None]] = []
+
+    async def extract(
+        self, document: Document, *, model: str | None, report: ReportProgress
+    ) -> Extraction:
+        self.calls.append((len(document.pages), model))
+        for value in self.reports:
+            await report(value, f"step {value}")
+        return Extraction(invoice=Invoice(total="1.00"), provider=self.name, pages=1)
+
+
+async def read_blob(blob_id: str, max_bytes: int) -> bytes | None:
+    return {BLOB: PNG, "cd" * 32: tiff_bytes(2)}.get(blob_id)
+
+
+def command(blob: str = BLOB, **options: Any) -> ExtractInvoice:
+    return ExtractInvoice(
+        task_id=f"task_{uuid.uuid4().hex}",
+        tenant="tenant-a",
+        filename="receipt.png",
+        blob_url=f"{PUBLIC}/blobs/{blob}",
+        options=ProcessingOptions(**options),
+    )
+
+
+async def run(
+    cmd: ExtractInvoice, providers: dict[str, ExtractionProvider]
+) -> tuple[MemoryProgress, RecordingBroker]:
+    progress = MemoryProgress(cmd.task_id)
+    broker = RecordingBroker()
+    async with httpx.AsyncClient() as http:
+        pipeline = ExtractionPipeline(
+            ExtractorSettings(public_url=PUBLIC),
+            read_blob,
+            cast(NatsBroker, broker),
+            providers,
+            http,
+        )
+        await pipeline.work(cmd)(cast(ProgressLog, progress))
+    return progress, broker
+
+
+async def test_updates_in_order_then_the_validate_command() -> None:
+    openai = StubProvider("openai")
+    cmd = command(model="gpt-x")
+
+    progress, broker = await run(cmd, {"openai": openai, "local": StubProvider("local")})
+
+    assert progress.seen() == [
+        ("stage_start", "fetch", 5),
+        ("stage_complete", "fetch", 10),
+        ("stage_start", "llm_extraction", 10),
+        ("stage_complete", "llm_extraction", 80),
+    ]
+    assert progress.updates[1].message == "Fetched 1 page(s)"
+    assert "openai" in progress.updates[2].message
+    assert openai.calls == [(1, "gpt-x")]
+    [(subject, body, kwargs)] = broker.published
+    assert subject == VALIDATE_SUBJECT and kwargs["stream"] == WORK_STREAM
+    assert kwargs["headers"] == {"Nats-Msg-Id": f"{cmd.task_id}:{VALIDATE_SUBJECT}"}
+    sent = ValidateInvoice.model_validate_json(body)
+    assert sent.task_id == cmd.task_id and sent.tenant == "tenant-a"
+    assert sent.filename == "receipt.png" and sent.options == cmd.options
+    assert sent.sha256 == BLOB and sent.extraction.provider == "openai"
+
+
+async def test_provider_progress_stays_inside_the_stage() -> None:
+    local = StubProvider("local", reports=(10, 40, 80))
+
+    progress, _ = await run(command(blob="cd" * 32), {"local": local})
+
+    assert progress.seen()[3:] == [
+        ("progress", "llm_extraction", 11),
+        ("progress", "llm_extraction", 40),
+        ("progress", "llm_extraction", 79),
+        ("stage_complete", "llm_extraction", 80),
+    ]
+    assert progress.updates[1].message == "Fetched 2 page(s)"
+
+
+@pytest.mark.parametrize(
+    ("configured", "requested", "chosen"),
+    [
+        (("openai", "local"), None, "openai"),
+        (("local",), None, "local"),
+        (("openai", "local"), "local", "local"),
+    ],
+)
+async def test_provider_choice(
+    configured: tuple[str, ...], requested: str | None, chosen: str
+) -> None:
+    providers = {name: StubProvider(name) for name in configured}
+
+    await run(command(model_provider=requested), dict(providers))
+
+    assert [name for name, p in providers.items() if p.calls] == [chosen]
+
+
+async def test_openai_without_a_key_is_not_configured() -> None:
+    local = StubProvider("local")
+    progress = MemoryProgress("task_" + "0" * 32)
+
+    with pytest.raises(PermanentError) as caught:
+        async with httpx.AsyncClient() as http:
+            pipeline = ExtractionPipeline(
+                ExtractorSettings(public_url=PUBLIC),
+                read_blob,
+                cast(NatsBroker, RecordingBroker()),
+                {"local": local},
+                http,
+            )
+            work = pipeline.work(command(model_provider="openai"))
+            await work(cast(ProgressLog, progress))
+
+    assert caught.value.code == ErrorCode.PROVIDER_NOT_CONFIGURED
+    assert progress.seen()[-1] == ("stage_start", "llm_extraction", 10)
+    assert local.calls == []
+
+
+async def test_fetch_failure_stops_before_any_provider() -> None:
+    local = StubProvider("local")
+
+    with pytest.raises(PermanentError) as caught:
+        await run(command(blob="ef" * 32), {"local": local})
+
+    assert caught.value.code == ErrorCode.BLOB_NOT_FOUND
+    assert local.calls == []
+
+
+async def test_running_twice_repeats_no_update() -> None:
+    # A redelivered message runs the whole pipeline again on the same task.
+    cmd = command()
+    providers: dict[str, ExtractionProvider] = {"local": StubProvider("local")}
+    progress = MemoryProgress(cmd.task_id)
+    broker = RecordingBroker()
+    async with httpx.AsyncClient() as http:
+        pipeline = ExtractionPipeline(
+            ExtractorSettings(public_url=PUBLIC),
+            read_blob,
+            cast(NatsBroker, broker),
+            providers,
+            http,
+        )
+        await pipeline.work(cmd)(cast(ProgressLog, progress))
+        await pipeline.work(cmd)(cast(ProgressLog, progress))
+
+    assert len(progress.updates) == 4
+    # Both publishes carry the same Nats-Msg-Id, so JetStream keeps one.
+    assert len({kwargs["headers"]["Nats-Msg-Id"] for _, _, kwargs in broker.published}) == 1

@@ -1,0 +1,220 @@
+"""The rule-based receipt reader, on rows of text as OCR or a PDF text layer gives them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from services.extractor.receipt_parser import (
+    amounts,
+    find_currency,
+    find_date,
+    find_number,
+    find_total,
+    find_vendor,
+    parse_receipt,
+)
+from services.extractor.receipt_rows import Row
+
+
+def rows(*texts: str) -> list[Row]:
+    return [
+        Row(1, tuple(text.split(" | ")), (0.0, 30.0 * i, 300.0, 30.0 * i + 20), 0.98)
+        for i, text in enumerate(texts)
+    ]
+
+
+def value_of(found: object) -> object:
+    return getattr(found, "value", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TOTAL | 153.35", [Decimal("153.35")]),
+        ("Total Amount: $8.20", [Decimal("8.20")]),
+        ("TOTAL RM 1,234.50", [Decimal("1234.50")]),
+        ("ROUNDING | -0.01", [Decimal("-0.01")]),
+        ("SR | 6.00 | 144.68 | 8.68", [Decimal("6.00"), Decimal("144.68"), Decimal("8.68")]),
+        ("Total Qty: 18", []),
+        ("GST 6% 0.46", [Decimal("0.46")]),
+    ],
+)
+def test_amounts(text: str, expected: list[Decimal]) -> None:
+    assert amounts(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Date: 15/01/2019", "2019-01-15"),
+        ("05 MAR 2018 18:24", "2018-03-05"),
+        ("2019-01-15", "2019-01-15"),
+        ("Jan 5, 2019", "2019-01-05"),
+        ("5/3/2018", "2018-03-05"),  # day-first
+        ("BILL DT: 12/03/18 10:25 PM", "2018-03-12"),
+        ("10-03-201823:03:06", "2018-03-10"),  # OCR glued the time on
+        ("(06/12/2016)", "2016-12-06"),
+        ("00440010036 25032018 13:11:54", "2018-03-25"),
+        ("03/25/2018", "2018-03-25"),  # month-first when the day cannot be a month
+    ],
+)
+def test_dates(text: str, expected: str) -> None:
+    assert value_of(find_date(rows(text))) == expected
+
+
+def test_labelled_date_wins_over_item_codes_and_impossible_dates() -> None:
+    found = find_date(rows("IC12 12/72", "Item 31/13/2018", "Date: 17-04-16 14:01"))
+
+    assert value_of(found) == "2016-04-17"
+
+
+def test_dates_far_in_the_future_are_misreads() -> None:
+    future = dt.date.today().year + 5
+    assert find_date(rows(f"Code 01/01/{future}")) is None
+
+
+def test_total_label_and_amount_on_one_row() -> None:
+    found = find_total(
+        rows(
+            "SUB-TOTAL | 144.68",
+            "TOTAL TAX | 8.68",
+            "Total Qty: 18 | 144.68",
+            "ROUNDING | -0.01",
+            "TOTAL | 153.35",
+            "CASH | 200.00",
+            "CHANGE | 46.65",
+        )
+    )
+
+    assert found is not None and found.value == "153.35"
+    assert found.row is not None and found.row.text == "TOTAL 153.35"
+    assert found.confidence >= 0.8  # cash − change agrees
+
+
+def test_stronger_total_label_wins() -> None:
+    found = find_total(rows("Total | 295.00", "NET TOTAL | 343.95", "TOTAL : | 144.68 | 8.68"))
+
+    assert value_of(found) == "343.95"
+
+
+def test_total_amount_read_onto_the_next_row_is_found_less_surely() -> None:
+    found = find_total(rows("TOTAL", "CASH | 153.35", "CHANGE | 0.00"))
+
+    assert found is not None and found.value == "153.35"
+    same_row = find_total(rows("TOTAL | 153.35", "CASH | 153.35", "CHANGE | 0.00"))
+    assert same_row is not None and found.confidence < same_row.confidence
+
+
+def test_disagreeing_cash_lowers_confidence() -> None:
+    agrees = find_total(rows("TOTAL | 10.00", "CASH | 20.00", "CHANGE | 10.00"))
+    disagrees = find_total(rows("TOTAL | 10.00", "CASH | 20.00", "CHANGE | 5.00"))
+
+    assert agrees is not None and disagrees is not None
+    assert disagrees.confidence < agrees.confidence
+
+
+def test_no_total_label_falls_back_to_cash_minus_change_with_low_confidence() -> None:
+    found = find_total(rows("Widget | 9.90", "CASH | 20.00", "CHANGE | 10.10"))
+
+    assert found is not None and found.value == "9.90" and found.confidence < 0.5
+
+
+def test_no_amounts_no_total() -> None:
+    assert find_total(rows("THANK YOU", "PLEASE COME AGAIN")) is None
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (
+            ("TED HENG STATIONERY & BOOKS", "(001451637-M)", "NO. 53, JALAN BESAR"),
+            "TED HENG STATIONERY & BOOKS",
+        ),
+        (
+            ("A03096", "Timeless Kitchenette Sdn Bhd", "Company no : 1174703-K"),
+            "Timeless Kitchenette Sdn Bhd",
+        ),
+        (
+            ("PASARAYA BORONG PINTAR", "SDN BHD", "BR No.:(124525-H)"),
+            "PASARAYA BORONG PINTAR SDN BHD",
+        ),
+        (("POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)"), "POPULAR BOOK CO. (M) SDN BHD"),
+        (("99 SPEED MART S/B (519537-X)", "LOT P.T. 2811"), "99 SPEED MART S/B"),
+    ],
+)
+def test_vendor(texts: tuple[str, ...], expected: str) -> None:
+    found = find_vendor(rows(*texts))
+
+    assert found is not None and found.value == expected and found.confidence >= 0.7
+
+
+def test_vendor_without_a_company_suffix_is_a_guess() -> None:
+    found = find_vendor(rows("TAX INVOICE", "Corner Kiosk", "Tel: 03-1234"))
+
+    assert found is not None and found.value == "Corner Kiosk" and found.confidence < 0.5
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (("TOTAL (RM) | 10.00",), "MYR"),
+        (("Total Amount: $8.20", "12, JALAN TAMPOI"), "MYR"),
+        (("Summe 10,00 €",), "EUR"),
+        (("Total £4.50",), "GBP"),
+        (("Amount due USD 12.00",), "USD"),
+        (("TOTAL 10.00",), None),
+    ],
+)
+def test_currency(texts: tuple[str, ...], expected: str | None) -> None:
+    assert value_of(find_currency(rows(*texts))) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Receipt No.: CS1802/27714", "CS1802/27714"),
+        ("Invoice #:OR18030502160349", "OR18030502160349"),
+        ("INV No. | 504233", "504233"),
+        ("Thank you", None),
+    ],
+)
+def test_receipt_number(text: str, expected: str | None) -> None:
+    assert value_of(find_number(rows(text))) == expected
+
+
+def test_whole_receipt_with_confidence_and_evidence() -> None:
+    parsed = parse_receipt(
+        rows(
+            "ACME TRADING SDN BHD",
+            "GST No: 000123456789",
+            "Receipt No: CS1001",
+            "Date: 15/01/2019",
+            "Widget 2 x 5.00 | 10.00",
+            "TOTAL RM | 10.00",
+            "CASH | 20.00",
+            "CHANGE | 10.00",
+        )
+    )
+
+    invoice = parsed.invoice
+    assert invoice.vendor.name == "ACME TRADING SDN BHD"
+    assert invoice.vendor.tax_id == "000123456789"
+    assert invoice.invoice_number == "CS1001"
+    assert invoice.invoice_date == dt.date(2019, 1, 15)
+    assert invoice.total == Decimal("10.00") and invoice.amount_due == Decimal("10.00")
+    assert invoice.currency == "MYR" and invoice.document_type == "receipt"
+    assert invoice.line_items == []
+    assert all(0.0 <= value <= 1.0 for value in parsed.confidence.values())
+    assert parsed.confidence["total"] > parsed.confidence["vendor.name"] * 0.9
+    assert parsed.evidence["total"].text == "TOTAL RM 10.00"
+    assert parsed.evidence["total"].bbox == (0.0, 150.0, 300.0, 170.0)
+
+
+def test_nothing_readable_gives_an_empty_invoice() -> None:
+    parsed = parse_receipt([])
+
+    assert parsed.invoice.total is None and parsed.invoice.vendor.name is None
+    assert parsed.confidence == {}

@@ -1,0 +1,42 @@
+"""Grouping OCR boxes into printed rows."""
+
+from __future__ import annotations
+
+from services.extractor.ocr import OcrLine
+from services.extractor.receipt_rows import rows_from_ocr, rows_from_text
+
+
+def line(text: str, left: float, top: float, height: float = 20.0, score: float = 0.99) -> OcrLine:
+    return OcrLine(text, (left, top, left + 10 * len(text), top + height), score)
+
+
+def test_boxes_on_one_printed_line_become_one_row_left_to_right() -> None:
+    rows = rows_from_ocr(
+        [
+            line("153.35", 400, 103),  # slightly lower: scans are skewed
+            line("TOTAL", 10, 100),
+            line("CASH", 10, 140, score=0.7),
+            line("200.00", 400, 141),
+        ],
+        page=2,
+    )
+
+    assert [row.text for row in rows] == ["TOTAL 153.35", "CASH 200.00"]
+    assert rows[0].page == 2 and rows[0].box == (10, 100, 460, 123)
+    assert rows[1].score == 0.7  # the weakest piece
+
+
+def test_lines_a_full_line_apart_stay_apart() -> None:
+    rows = rows_from_ocr([line("A", 0, 0), line("B", 0, 22), line("C", 0, 44)], page=1)
+
+    assert [row.text for row in rows] == ["A", "B", "C"]
+
+
+def test_no_lines_no_rows() -> None:
+    assert rows_from_ocr([], page=1) == []
+
+
+def test_text_layer_rows_skip_blank_lines() -> None:
+    rows = rows_from_text("ACME\n\n  TOTAL 10.00  \n", page=1)
+
+    assert [(row.text, row.box) for row in rows] == [("ACME", None), ("TOTAL 10.00", None)]

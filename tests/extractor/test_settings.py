@@ -1,0 +1,49 @@
+"""Extractor settings from the environment, as docker-compose and `make dev` pass them."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.extractor.settings import ExtractorSettings
+
+
+def test_openai_variables_use_the_sdk_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8100/v1")
+    monkeypatch.setenv("INVOICEFLOW_OPENAI_MODEL", "llama3")
+
+    settings = ExtractorSettings()
+
+    assert settings.openai_api_key == "sk-test"
+    assert settings.openai_base_url == "http://127.0.0.1:8100/v1"
+    assert settings.openai_model == "llama3"
+
+
+def test_blank_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docker-compose's `${OPENAI_API_KEY:-}` passes an empty string.
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.setenv("OPENAI_BASE_URL", "  ")
+    monkeypatch.setenv("INVOICEFLOW_PUBLIC_URL", "")
+
+    settings = ExtractorSettings()
+
+    assert settings.openai_api_key is None and settings.openai_base_url is None
+    assert settings.public_url is None
+
+
+def test_allowed_hosts_are_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOICEFLOW_FETCH_ALLOWED_HOSTS", " Docs.Example.com, *.cdn.example ,")
+
+    assert ExtractorSettings().fetch_allowed_hosts == ("docs.example.com", "*.cdn.example")
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INVOICEFLOW_FETCH_ALLOWED_HOSTS"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = ExtractorSettings()
+
+    assert settings.openai_api_key is None and settings.openai_model == "gpt-4o-mini"
+    assert settings.openai_timeout_seconds == 60 and settings.openai_max_retries == 2
+    assert settings.max_file_bytes == 10 * 1024 * 1024 and settings.max_pages == 10
+    assert settings.fetch_allowed_hosts == () and settings.ocr_threads == 2

@@ -1,0 +1,313 @@
+"""A fast fake of an OpenAI-compatible Chat Completions server, for tests and the benchmark.
+
+`POST /v1/chat/completions` answers with a canned invoice shaped to the requested JSON schema;
+`GET /v1/models` lists the scripted models. Every call waits `latency` seconds first. The
+request's `model` picks a behaviour:
+
+| model               | answer                                                            |
+|---------------------|-------------------------------------------------------------------|
+| `fake-refuse`       | 200, `message.refusal` set, no content                            |
+| `fake-truncate`     | 200, `finish_reason: "length"`, half the JSON                     |
+| `fake-invalid`      | 200, content that is not JSON                                     |
+| `fake-500`          | HTTP 500 every time                                               |
+| `fake-401`          | HTTP 401 (bad API key)                                            |
+| `fake-429-then-ok`  | HTTP 429 (Retry-After) twice per distinct request, then success   |
+| `fake-hang`         | never answers; holds the request until the client goes away       |
+| `fake-empty`        | success, every invoice field null                                 |
+| `fake-low-confidence` | success, confidence 0.3 for every field                         |
+| anything else       | success: ACME GmbH, INV-1001, 2024-03-15, EUR, total 193.00       |
+
+In-process: `async with running_fake_openai(latency=0.1) as fake: fake.base_url`.
+As a process: `python -m tests.fakes.openai_server --port 8100 --latency 0.5`.
+Plain ASGI on uvicorn with no access log: it has to sustain hundreds of requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import copy
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from contracts import CONFIDENCE_FIELDS
+from tests.fakes.asgi import Receive, Scope, Send, read_body, respond, server_config, serving
+
+SCRIPTED_MODELS = (
+    "fake-refuse",
+    "fake-truncate",
+    "fake-invalid",
+    "fake-500",
+    "fake-401",
+    "fake-429-then-ok",
+    "fake-hang",
+    "fake-empty",
+    "fake-low-confidence",
+)
+USAGE = {"prompt_tokens": 1200, "completion_tokens": 350, "total_tokens": 1550}
+RATE_LIMITED_TIMES = 2
+
+# 180.37 + 7 % VAT (12.63) = 193.00; the line items add up to the subtotal.
+CANNED_INVOICE: dict[str, Any] = {
+    "document_type": "invoice",
+    "invoice_number": "INV-1001",
+    "invoice_date": "2024-03-15",
+    "due_date": "2024-04-14",
+    "currency": "EUR",
+    "vendor": {
+        "name": "ACME GmbH",
+        "address": "Hauptstraße 1, 10115 Berlin, Germany",
+        "tax_id": "DE123456789",
+        "email": "billing@acme.example",
+        "phone": "+49 30 1234567",
+    },
+    "customer": {
+        "name": "Globex Corporation",
+        "address": "Am Markt 5, 80331 München, Germany",
+        "tax_id": None,
+        "email": None,
+        "phone": None,
+    },
+    "purchase_order": "PO-77",
+    "payment_terms": "Net 30",
+    "subtotal": "180.37",
+    "total_discount": None,
+    "shipping": None,
+    "total_tax": "12.63",
+    "total": "193.00",
+    "amount_due": "193.00",
+    "tax_details": [{"rate": "7", "base": "180.37", "amount": "12.63"}],
+    "line_items": [
+        {
+            "description": "Widget A",
+            "quantity": "2",
+            "unit": "pcs",
+            "unit_price": "60.00",
+            "tax_rate": "7",
+            "amount": "120.00",
+            "product_code": "WA-1",
+        },
+        {
+            "description": "Widget B",
+            "quantity": "1",
+            "unit": "pcs",
+            "unit_price": "60.37",
+            "tax_rate": "7",
+            "amount": "60.37",
+            "product_code": "WB-2",
+        },
+    ],
+    "payment": {"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "reference": "INV-1001"},
+}
+
+
+def canned_answer(confidence: float = 0.95, *, empty: bool = False) -> dict[str, Any]:
+    invoice = {} if empty else CANNED_INVOICE
+    fields = () if empty else CONFIDENCE_FIELDS
+    return {
+        "invoice": copy.deepcopy(invoice),
+        "confidence": [{"field": f, "confidence": confidence} for f in fields],
+    }
+
+
+def conform(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """`value` shaped to `schema`: every property present (missing ones null), nothing extra."""
+    if "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return conform(value, target, root)
+    if "anyOf" in schema:
+        if value is None:
+            return None
+        variants = [v for v in schema["anyOf"] if v.get("type") != "null"]
+        return conform(value, variants[0], root) if variants else value
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        given = value if isinstance(value, dict) else {}
+        return {
+            key: conform(given.get(key), sub, root) for key, sub in schema["properties"].items()
+        }
+    if kind == "array":
+        items = schema.get("items", {})
+        return [conform(item, items, root) for item in value] if isinstance(value, list) else []
+    return value
+
+
+@dataclass
+class FakeOpenAI:
+    """The ASGI app. `requests` counts every chat request, `by_model` per model name."""
+
+    latency: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.requests = 0
+        self.by_model: Counter[str] = Counter()
+        self.last_request: dict[str, Any] | None = None
+        self._rate_limited: Counter[str] = Counter()
+        self._answers: dict[tuple[str, str], bytes] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan is off; nothing else is served
+        path, method = scope["path"], scope["method"]
+        if method == "GET" and path.rstrip("/") == "/v1/models":
+            await _send_json(send, 200, _models())
+            return
+        if method != "POST" or path.rstrip("/") != "/v1/chat/completions":
+            await _send_json(send, 404, _error("not found", "invalid_request_error"))
+            return
+        raw = await read_body(receive)
+        try:
+            body = json.loads(raw)
+            model = str(body["model"])
+        except (ValueError, KeyError, TypeError):
+            await _send_json(send, 400, _error("body must be JSON with a model", "invalid_json"))
+            return
+        self.requests += 1
+        self.by_model[model] += 1
+        self.last_request = body
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        await self._answer(model, body, raw, receive, send)
+
+    async def _answer(
+        self, model: str, body: dict[str, Any], raw: bytes, receive: Receive, send: Send
+    ) -> None:
+        if model == "fake-hang":
+            await _wait_for_disconnect(receive)
+            return
+        if model == "fake-500":
+            await _send_json(
+                send, 500, _error("the fake fails", "server_error"), {"retry-after-ms": "10"}
+            )
+            return
+        if model == "fake-401":
+            await _send_json(send, 401, _error("invalid api key", "invalid_api_key"))
+            return
+        if model == "fake-429-then-ok":
+            # SDK retries resend the very same body, so the body identifies "this request".
+            digest = hashlib.sha256(raw).hexdigest()
+            if self._rate_limited[digest] < RATE_LIMITED_TIMES:
+                self._rate_limited[digest] += 1
+                headers = {"retry-after": "1", "retry-after-ms": "20"}
+                await _send_json(send, 429, _error("slow down", "rate_limit_exceeded"), headers)
+                return
+        answer = self._content(model, body)
+        content: str | None = answer
+        refusal: str | None = None
+        finish = "stop"
+        if model == "fake-refuse":
+            content, refusal = None, "I'm sorry, I can't help with that document."
+        elif model == "fake-truncate":
+            content, finish = answer[: len(answer) // 2], "length"
+        elif model == "fake-invalid":
+            content = "Sure! Here is the invoice you asked for: total 193.00 EUR."
+        await respond(send, 200, _completion(model, content, refusal, finish))
+
+    def _content(self, model: str, body: dict[str, Any]) -> str:
+        schema = _requested_schema(body)
+        key = (model, json.dumps(schema, sort_keys=True) if schema else "")
+        cached = self._answers.get(key)
+        if cached is None:
+            answer = canned_answer(
+                0.3 if model == "fake-low-confidence" else 0.95, empty=model == "fake-empty"
+            )
+            if schema is not None:
+                answer = conform(answer, schema, schema)
+            cached = self._answers[key] = json.dumps(answer).encode()
+        return cached.decode()
+
+
+def _requested_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("json_schema", {}).get("schema")
+    return schema if isinstance(schema, dict) else None
+
+
+def _completion(model: str, content: str | None, refusal: str | None, finish: str) -> bytes:
+    return json.dumps(
+        {
+            "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": refusal},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+            ],
+            "usage": USAGE,
+        }
+    ).encode()
+
+
+def _models() -> dict[str, Any]:
+    names = ("fake-model", *SCRIPTED_MODELS)
+    return {
+        "object": "list",
+        "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names],
+    }
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": code, "param": None, "code": code}}
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_json(
+    send: Send, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    await respond(send, status, json.dumps(payload).encode(), headers)
+
+
+# --- running it -----------------------------------------------------------------------------
+
+
+@dataclass
+class RunningFake:
+    app: FakeOpenAI
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@contextlib.asynccontextmanager
+async def running_fake_openai(latency: float = 0.0) -> AsyncIterator[RunningFake]:
+    """The fake on a free loopback port in this event loop; stopped on exit."""
+    app = FakeOpenAI(latency=latency)
+    async with serving(app) as port:
+        yield RunningFake(app, port)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    config = server_config(FakeOpenAI(latency=args.latency), host=args.host, port=args.port)
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
