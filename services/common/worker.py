@@ -6,20 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
 
-from contracts import Stage
+from contracts import Message, Stage
 from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
 from services.common import jetstream
 from services.common.exhausted import MaxDeliveriesAdvisory, handle_exhausted
 from services.common.progress_log import ProgressLog
 from services.common.settings import WorkerSettings
-from services.common.stage import RetryPolicy, StageRunner
+from services.common.stage import RetryPolicy, StageRunner, Work
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,21 @@ class Worker:
 
     def _real_progress(self, task_id: str) -> ProgressLog:
         return ProgressLog(self.js, task_id)
+
+    def current_message(self) -> NatsMessage:
+        """The message the calling handler is handling.
+
+        Read from FastStream's context instead of injected as a `msg: NatsMessage` parameter:
+        fast_depends resolves injected context in a thread pool, one thread hop per message.
+        """
+        message = self.broker.context.get_local("message")
+        if message is None:
+            raise RuntimeError("no message is being handled")
+        return cast(NatsMessage, message)
+
+    async def run_stage(self, command: Message, work: Work) -> None:
+        """What every handler does: run the stage's work for the message being handled."""
+        await self.runner.run(self.current_message(), command, work)
 
     def subscribe(self, handler: Handler) -> Handler:
         """Decorator: the stage's handler on its durable pull consumer, with manual acks.
@@ -138,6 +153,18 @@ class Worker:
             await stop.wait()
         finally:
             await self.stop()
+
+
+Result = TypeVar("Result")
+
+
+def run(main: Coroutine[Any, Any, Result]) -> Result:
+    """Run a main coroutine on uvloop where it is installed (less CPU per message)."""
+    try:
+        import uvloop
+    except ImportError:  # Windows: uvloop does not exist there
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def configure_logging(level: str) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from services.common.worker import configure_logging
+from services.common.worker import configure_logging, run
 from services.extractor.app import build_worker
 from services.extractor.settings import ExtractorSettings
 
@@ -18,7 +17,7 @@ def main() -> None:
     configure_logging(settings.log_level)
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-    asyncio.run(build_worker(settings).serve())
+    run(build_worker(settings).serve())
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 
 import httpx
-from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
-from nats.js.errors import ObjectNotFoundError
-from nats.js.object_store import ObjectStore
+from nats.js.errors import NotFoundError
 
 from contracts import ErrorCode, ExtractInvoice, ProcessingOptions, Stage
 from contracts.names import EXTRACT_CONSUMER, EXTRACT_SUBJECT
+from services.common.blobs import BlobCorruptError, BlobTooLargeError, NatsObjectBlobStore
 from services.common.errors import PermanentError, TransientError
 from services.common.jetstream import blobs_bucket
 from services.common.worker import Worker
@@ -32,30 +30,27 @@ class BlobReader:
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
-        self._store: ObjectStore | None = None
+        self._store: NatsObjectBlobStore | None = None
 
     async def __call__(self, blob_id: str, max_bytes: int) -> bytes | None:
         try:
             if self._store is None:
-                self._store = await blobs_bucket(self._worker.js)
-            try:
-                info = await self._store.get_info(blob_id)
-            except ObjectNotFoundError:
-                return None
-            if info.size is not None and info.size > max_bytes:
-                raise PermanentError(
-                    ErrorCode.FILE_TOO_LARGE, f"the document is over the limit of {max_bytes} bytes"
-                )
-            # Chunks are written into one buffer rather than concatenated bytes (quadratic).
-            buffer = io.BytesIO()
-            await self._store.get(blob_id, writeinto=buffer)
-            return buffer.getvalue()
-        except ObjectNotFoundError:
-            return None  # deleted between the two reads
+                js = self._worker.js
+                self._store = NatsObjectBlobStore(js, await blobs_bucket(js))
+            blob = await self._store.get(blob_id, max_bytes)
+        except BlobTooLargeError as exc:
+            raise PermanentError(
+                ErrorCode.FILE_TOO_LARGE, f"the document is over the limit of {max_bytes} bytes"
+            ) from exc
+        except BlobCorruptError as exc:
+            raise PermanentError(ErrorCode.FETCH_FAILED, str(exc)) from exc
+        except NotFoundError:
+            return None  # deleted while it was read
         except (NatsError, TimeoutError) as exc:
             raise TransientError(
                 ErrorCode.FETCH_FAILED, f"cannot read blob {blob_id}: {exc}"
             ) from exc
+        return blob.data if blob is not None else None
 
 
 class ExtractorWorker(Worker):
@@ -93,8 +88,8 @@ def build_worker(settings: ExtractorSettings) -> ExtractorWorker:
     pipeline = worker.pipeline
 
     @worker.subscribe
-    async def extract(command: ExtractInvoice, msg: NatsMessage) -> None:
-        await worker.runner.run(msg, command, pipeline.work(command))
+    async def extract(command: ExtractInvoice) -> None:
+        await worker.run_stage(command, pipeline.work(command))
 
     log.info("default provider: %s", pipeline.provider_name(ProcessingOptions()))
     return worker

@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts import ProcessingOptions
+from services.common.blobs import StoredBlob
 from services.gateway.auth import Caller, may_see
-from services.gateway.blobs import StoredBlob
 from services.gateway.errors import ApiError, describe_validation
 from services.gateway.schemas import (
     BatchRequest,

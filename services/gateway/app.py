@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
+from services.common.blobs import NatsObjectBlobStore
 from services.common.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
 from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeys
-from services.gateway.blobs import NatsObjectBlobStore
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings

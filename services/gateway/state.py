@@ -9,8 +9,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from starlette.types import ASGIApp
 
+from services.common.blobs import BlobStore
 from services.gateway.auth import ApiKeys
-from services.gateway.blobs import BlobStore
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.tasks import TaskService

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from services.common.worker import configure_logging
+from services.common.worker import configure_logging, run
 from services.persister.app import build_worker
 from services.persister.settings import PersisterSettings
 
@@ -12,7 +10,7 @@ from services.persister.settings import PersisterSettings
 def main() -> None:
     settings = PersisterSettings()
     configure_logging(settings.log_level)
-    asyncio.run(build_worker(settings).serve())
+    run(build_worker(settings).serve())
 
 
 if __name__ == "__main__":

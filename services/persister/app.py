@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from faststream.nats import NatsMessage
 
 from contracts import PersistInvoice, Stage
 from contracts.names import PERSIST_CONSUMER, PERSIST_SUBJECT
@@ -71,7 +70,7 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
     worker = PersisterWorker(settings)
 
     @worker.subscribe
-    async def persist(command: PersistInvoice, msg: NatsMessage) -> None:
-        await worker.runner.run(msg, command, pipeline.work(command, worker.repository))
+    async def persist(command: PersistInvoice) -> None:
+        await worker.run_stage(command, pipeline.work(command, worker.repository))
 
     return worker

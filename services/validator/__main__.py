@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from services.common.worker import configure_logging
+from services.common.worker import configure_logging, run
 from services.validator.app import build_worker
 from services.validator.settings import ValidatorSettings
 
@@ -12,7 +10,7 @@ from services.validator.settings import ValidatorSettings
 def main() -> None:
     settings = ValidatorSettings()
     configure_logging(settings.log_level)
-    asyncio.run(build_worker(settings).serve())
+    run(build_worker(settings).serve())
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from faststream.nats import NatsMessage
-
 from contracts import Stage, ValidateInvoice
 from contracts.names import VALIDATE_CONSUMER, VALIDATE_SUBJECT
 from services.common.worker import Worker
@@ -20,7 +18,7 @@ def build_worker(settings: ValidatorSettings) -> Worker:
     )
 
     @worker.subscribe
-    async def validate(command: ValidateInvoice, msg: NatsMessage) -> None:
-        await worker.runner.run(msg, command, pipeline.work(command, worker.broker))
+    async def validate(command: ValidateInvoice) -> None:
+        await worker.run_stage(command, pipeline.work(command, worker.broker))
 
     return worker

@@ -1,7 +1,7 @@
 """Uploaded files, content-addressed: the key is the sha256 hex of the bytes (= `blob_id`).
 
-`BlobStore` is what the gateway needs; `NatsObjectBlobStore` keeps blobs in the JetStream object
-store `invoiceflow_blobs` (an S3 store could implement the same protocol later).
+`BlobStore` is what the gateway and the extractor need; `NatsObjectBlobStore` keeps blobs in the
+JetStream object store `invoiceflow_blobs` (an S3 store could implement the same protocol later).
 """
 
 from __future__ import annotations
@@ -44,10 +44,14 @@ class BlobCorruptError(RuntimeError):
     """The stored bytes do not hash to their key."""
 
 
+class BlobTooLargeError(ValueError):
+    """The stored blob is bigger than the reader accepts."""
+
+
 class BlobStore(Protocol):
     async def put(self, data: bytes, content_type: str) -> StoredBlob: ...
 
-    async def get(self, blob_id: str) -> Blob | None: ...
+    async def get(self, blob_id: str, max_bytes: int | None = None) -> Blob | None: ...
 
 
 async def sha256_hex(data: bytes) -> str:
@@ -78,12 +82,15 @@ class NatsObjectBlobStore:
         await self._store.put(blob_id, data, meta=meta)
         return StoredBlob(blob_id, len(data), content_type, created=True)
 
-    async def get(self, blob_id: str) -> Blob | None:
+    async def get(self, blob_id: str, max_bytes: int | None = None) -> Blob | None:
+        """The blob, or None when there is none; `BlobTooLargeError` past `max_bytes`."""
         if not is_blob_id(blob_id):
             return None
         info = await self._info(blob_id)
         if info is None:
             return None
+        if max_bytes is not None and (info.size or 0) > max_bytes:
+            raise BlobTooLargeError(f"blob {blob_id} has {info.size} bytes, over {max_bytes}")
         data = await self._read_chunks(info)
         if await sha256_hex(data) != blob_id:
             raise BlobCorruptError(f"blob {blob_id} does not match its digest")
