@@ -97,14 +97,25 @@ class TaskResult(_Frozen):
 # --- commands -------------------------------------------------------------------------------
 
 
-class ExtractInvoice(Message):
+class StageCommand(Message):
+    """A command that starts a stage of a task.
+
+    `progress_mark` is where the task's progress stood when the command was sent, so the stage
+    can append without reading the progress stream first. It is a hint: a stale mark is caught by
+    the stream's expected-sequence check, and redeliveries read the stream instead.
+    """
+
+    progress_mark: ProgressMark | None = None
+
+
+class ExtractInvoice(StageCommand):
     tenant: str | None = None
     filename: str
     blob_url: str
     options: ProcessingOptions = Field(default_factory=ProcessingOptions)
 
 
-class ValidateInvoice(Message):
+class ValidateInvoice(StageCommand):
     tenant: str | None = None
     filename: str
     options: ProcessingOptions
@@ -112,7 +123,7 @@ class ValidateInvoice(Message):
     sha256: str | None = None
 
 
-class PersistInvoice(Message):
+class PersistInvoice(StageCommand):
     tenant: str | None = None
     filename: str
     options: ProcessingOptions
@@ -135,6 +146,13 @@ class TaskUpdated(Message):
     timestamp: float
     result: TaskResult | None = None
     error: TaskError | None = None
+
+
+class ProgressMark(_Frozen):
+    """The last stored update of a task and its progress-stream sequence (0 and None: none)."""
+
+    stream_seq: int = Field(default=0, ge=0)
+    last: TaskUpdated | None = None
 
 
 class TaskDeadLettered(Message):
@@ -161,3 +179,8 @@ class TaskRecord(_Frozen):
 
 def task_error(code: ErrorCode | str, message: str) -> TaskError:
     return TaskError(code=str(code), message=message)
+
+
+# Commands name `ProgressMark`, defined after them with the events it holds.
+for _command in (StageCommand, ExtractInvoice, ValidateInvoice, PersistInvoice):
+    _command.model_rebuild()

@@ -14,7 +14,7 @@ import time
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
-from contracts import Stage, TaskError, TaskResult, TaskUpdated, UpdateType, position
+from contracts import ProgressMark, Stage, TaskError, TaskResult, TaskUpdated, UpdateType, position
 from contracts.names import PROGRESS_STREAM, progress_subject
 from contracts.progress import TERMINAL_TYPES
 
@@ -66,6 +66,14 @@ class ProgressLog:
         self._loaded = False
         self._stream_seq = 0
         self.last: TaskUpdated | None = None
+
+    def resume(self, mark: ProgressMark) -> None:
+        """Start from a known position instead of reading the stream (see `StageCommand`)."""
+        self._stream_seq, self.last, self._loaded = mark.stream_seq, mark.last, True
+
+    def mark(self) -> ProgressMark:
+        """Where this task's progress stands now, for the command that starts the next stage."""
+        return ProgressMark(stream_seq=self._stream_seq, last=self.last)
 
     async def _load(self) -> None:
         found = await read_last(self._js, self.task_id)

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from faststream.nats import NatsBroker, NatsMessage
 
-from contracts import ErrorCode, Message, Stage, TaskDeadLettered, UpdateType, task_error
+from contracts import (
+    ErrorCode,
+    Message,
+    Stage,
+    StageCommand,
+    TaskDeadLettered,
+    UpdateType,
+    task_error,
+)
 from contracts.names import DEAD_LETTER_STREAM, WORK_STREAM, dead_letter_subject
 from services.common.errors import StageError
 from services.common.progress_log import ProgressLog
@@ -108,13 +116,16 @@ class StageRunner:
         self.first_stage = first_stage
         self.policy = policy
 
-    async def run(self, msg: NatsMessage, command: Message, work: Work) -> None:
+    async def run(self, msg: NatsMessage, command: StageCommand, work: Work) -> None:
         progress = self._progress_factory(command.task_id)
+        deliveries = _deliveries(msg)
+        if deliveries == 1 and command.progress_mark is not None:
+            # A first delivery saves a read; a redelivery may be stale, so it reads the stream.
+            progress.resume(command.progress_mark)
         if await progress.is_finished():
             # A stale redelivery of a task that already completed or failed.
             await msg.ack()
             return
-        deliveries = _deliveries(msg)
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
             await work(progress)

@@ -13,7 +13,7 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
 
-from contracts import Message, Stage
+from contracts import Stage, StageCommand
 from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
 from services.common import jetstream
 from services.common.exhausted import MaxDeliveriesAdvisory, handle_exhausted
@@ -87,7 +87,7 @@ class Worker:
             raise RuntimeError("no message is being handled")
         return cast(NatsMessage, message)
 
-    async def run_stage(self, command: Message, work: Work) -> None:
+    async def run_stage(self, command: StageCommand, work: Work) -> None:
         """What every handler does: run the stage's work for the message being handled."""
         await self.runner.run(self.current_message(), command, work)
 

@@ -3,7 +3,6 @@ through the official SDK with a strict JSON-schema response format."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import io
@@ -22,7 +21,7 @@ from pydantic import ValidationError
 
 from contracts import ErrorCode, Extraction, Usage
 from services.common.errors import PermanentError, TransientError
-from services.extractor.documents import Document
+from services.extractor.documents import INLINE_PIXELS, Document, off_loop_if_big, pixels
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
 from services.extractor.provider import ReportProgress
 from services.extractor.settings import ExtractorSettings
@@ -82,7 +81,9 @@ class OpenAIProvider:
         self, document: Document, *, model: str | None, report: ReportProgress
     ) -> Extraction:
         model = model or self.default_model
-        content = await asyncio.to_thread(user_content, document)
+        content = await off_loop_if_big(
+            pixels(document) > INLINE_PIXELS, lambda: user_content(document)
+        )
         messages: list[ChatCompletionMessageParam] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": content},

@@ -7,7 +7,6 @@ the `ValidateInvoice` publish is deduplicated by its `Nats-Msg-Id`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -26,7 +25,13 @@ from contracts.names import VALIDATE_SUBJECT
 from services.common.errors import PermanentError
 from services.common.progress_log import ProgressLog
 from services.common.stage import publish_command
-from services.extractor.documents import Document, DocumentLimits, load_document
+from services.extractor.documents import (
+    Document,
+    DocumentLimits,
+    cheap_to_load,
+    load_document,
+    off_loop_if_big,
+)
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
@@ -74,7 +79,9 @@ class ExtractionPipeline:
                 command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
             )
             # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-            document, sha256 = await asyncio.to_thread(self._load, data)
+            document, sha256 = await off_loop_if_big(
+                not cheap_to_load(data), lambda: self._load(data)
+            )
             pages = len(document.pages)
             await progress.append(
                 UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, f"Fetched {pages} page(s)"
@@ -114,6 +121,7 @@ class ExtractionPipeline:
                     options=command.options,
                     extraction=extraction,
                     sha256=sha256,
+                    progress_mark=progress.mark(),
                 ),
             )
 

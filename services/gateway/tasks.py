@@ -16,7 +16,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
-from contracts import ExtractInvoice, ProcessingOptions, TaskRecord, TaskStatus, TaskUpdated
+from contracts import (
+    ExtractInvoice,
+    ProcessingOptions,
+    ProgressMark,
+    TaskRecord,
+    TaskStatus,
+    TaskUpdated,
+)
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM, is_task_id
 from services.common.progress_log import read_last
 
@@ -83,7 +90,12 @@ class TaskService:
         await self._kv.put(task_id, record.model_dump_json().encode())
         self._remember(record)
         command = ExtractInvoice(
-            task_id=task_id, tenant=tenant, filename=filename, blob_url=blob_url, options=options
+            task_id=task_id,
+            tenant=tenant,
+            filename=filename,
+            blob_url=blob_url,
+            options=options,
+            progress_mark=ProgressMark(),  # a new task: nothing reported yet
         )
         await self._js.publish(
             EXTRACT_SUBJECT,

@@ -6,6 +6,7 @@ from faststream.nats import NatsBroker
 
 from contracts import (
     PersistInvoice,
+    ProgressMark,
     Stage,
     TaskResult,
     UpdateType,
@@ -25,7 +26,9 @@ def summary(report: ValidationReport) -> str:
     return f"{count} issue" if count == 1 else f"{count} issues"
 
 
-def persist_command(command: ValidateInvoice, report: ValidationReport) -> PersistInvoice:
+def persist_command(
+    command: ValidateInvoice, report: ValidationReport, mark: ProgressMark | None = None
+) -> PersistInvoice:
     return PersistInvoice(
         task_id=command.task_id,
         tenant=command.tenant,
@@ -34,6 +37,7 @@ def persist_command(command: ValidateInvoice, report: ValidationReport) -> Persi
         extraction=command.extraction,
         validation=report,
         sha256=command.sha256,
+        progress_mark=mark,
     )
 
 
@@ -61,7 +65,9 @@ def work(command: ValidateInvoice, broker: NatsBroker) -> Work:
         await progress.append(UpdateType.STAGE_COMPLETE, Stage.VALIDATION, 90, summary(report))
         if command.options.auto_save:
             # The persister finishes the task; a redelivery's duplicate is dropped by Nats-Msg-Id.
-            await publish_command(broker, PERSIST_SUBJECT, persist_command(command, report))
+            await publish_command(
+                broker, PERSIST_SUBJECT, persist_command(command, report, progress.mark())
+            )
             return
         await progress.append(
             UpdateType.COMPLETE,

@@ -7,7 +7,7 @@ import uuid
 
 from nats.js import JetStreamContext
 
-from contracts import Stage, TaskUpdated, UpdateType, task_error
+from contracts import ProgressMark, Stage, TaskUpdated, UpdateType, task_error
 from services.common.jetstream import declare_pipeline_streams
 from services.common.progress_log import ProgressLog, read_history, read_last
 
@@ -108,3 +108,46 @@ async def test_history_after_seq(js: JetStreamContext) -> None:
     assert [u.seq for _, u in later] == [2, 3]
     assert await read_history(js, new_task_id()) == []
     assert await read_last(js, new_task_id()) is None
+
+
+async def test_a_mark_from_the_previous_stage_continues_the_sequence(js: JetStreamContext) -> None:
+    await declare_pipeline_streams(js, 24)
+    task_id = new_task_id()
+    extractor = ProgressLog(js, task_id)
+    await extractor.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
+    await extractor.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, "Extracted")
+
+    validator = ProgressLog(js, task_id)
+    validator.resume(extractor.mark())
+    stored = await validator.append(UpdateType.STAGE_START, Stage.VALIDATION, 80, "Validating")
+
+    assert stored is not None and stored.seq == 3
+    assert [u.seq for u in await history(js, task_id)] == [1, 2, 3]
+
+
+async def test_a_stale_mark_is_caught_and_nothing_repeats(js: JetStreamContext) -> None:
+    await declare_pipeline_streams(js, 24)
+    task_id = new_task_id()
+    first = ProgressLog(js, task_id)
+    await first.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
+    stale = first.mark()
+    await first.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched")
+
+    late = ProgressLog(js, task_id)
+    late.resume(stale)
+    assert await late.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched") is None
+    stored = await late.append(UpdateType.STAGE_START, Stage.LLM_EXTRACTION, 10, "Extracting")
+
+    assert stored is not None and stored.seq == 3
+    assert [u.seq for u in await history(js, task_id)] == [1, 2, 3]
+
+
+async def test_a_new_task_mark_needs_no_read(js: JetStreamContext) -> None:
+    await declare_pipeline_streams(js, 24)
+    task_id = new_task_id()
+    log = ProgressLog(js, task_id)
+    log.resume(ProgressMark())
+
+    assert not await log.is_finished()
+    stored = await log.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
+    assert stored is not None and stored.seq == 1

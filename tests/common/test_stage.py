@@ -11,7 +11,14 @@ import pytest
 from faststream.nats import NatsMessage
 from nats.js import JetStreamContext
 
-from contracts import ExtractInvoice, Stage, TaskDeadLettered, TaskUpdated, UpdateType
+from contracts import (
+    ExtractInvoice,
+    ProgressMark,
+    Stage,
+    TaskDeadLettered,
+    TaskUpdated,
+    UpdateType,
+)
 from contracts.names import (
     DEAD_LETTER_STREAM,
     EXTRACT_CONSUMER,
@@ -183,3 +190,22 @@ async def test_message_whose_worker_died_on_every_delivery_still_ends(
     finally:
         await client.drain()
         await worker.stop()
+
+
+async def test_a_command_marked_as_new_is_redelivered_without_repeats(
+    worker_with: Callable[[Behaviour], Awaitable[Worker]],
+) -> None:
+    async def flaky(attempt: int) -> None:
+        if attempt < 2:
+            raise TransientError("provider_unavailable", "try later")
+
+    worker = await worker_with(flaky)
+    cmd = command().model_copy(update={"progress_mark": ProgressMark()})
+    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+
+    # The mark says "nothing reported yet"; after the first attempt that is no longer true.
+    updates = await wait_for_terminal(worker.js, cmd.task_id)
+    assert [(u.seq, u.type) for u in updates] == [
+        (1, UpdateType.STAGE_START),
+        (2, UpdateType.COMPLETE),
+    ]

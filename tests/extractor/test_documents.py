@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 
 import pytest
 from PIL import Image
 
 from contracts import ErrorCode
 from services.common.errors import PermanentError
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import (
+    INLINE_BYTES,
+    DocumentLimits,
+    cheap_to_load,
+    load_document,
+    off_loop_if_big,
+)
 from tests.extractor.samples import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
@@ -133,3 +140,16 @@ async def test_pdfs_load_safely_from_many_threads_at_once() -> None:
     )
 
     assert [len(document.pages) for document in loaded] == [1] * 12
+
+
+def test_small_images_load_inline_pdfs_and_tiffs_never() -> None:
+    assert cheap_to_load(image_bytes())
+    assert not cheap_to_load(text_pdf())
+    assert not cheap_to_load(tiff_bytes(1))
+    assert not cheap_to_load(b"\x89PNG\r\n\x1a\n" + bytes(INLINE_BYTES))
+
+
+async def test_big_work_runs_in_another_thread() -> None:
+    loop_thread = threading.get_ident()
+    assert await off_loop_if_big(False, threading.get_ident) == loop_thread
+    assert await off_loop_if_big(True, threading.get_ident) != loop_thread
