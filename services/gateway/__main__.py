@@ -6,6 +6,7 @@ import logging
 
 import uvicorn
 
+from services.common.worker import tune_gc
 from services.gateway.app import create_app, server_config
 from services.gateway.settings import GatewaySettings
 
@@ -16,7 +17,9 @@ def main() -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    uvicorn.Server(server_config(create_app(settings), settings)).run()
+    server = uvicorn.Server(server_config(create_app(settings), settings))
+    tune_gc()
+    server.run()
 
 
 if __name__ == "__main__":
