@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C works even when started with SIGINT ignored (as `cmd &` in a script does).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if "NATS_URL" not in env:
             nats = EmbeddedNats(args.data / "nats", args.nats_port).start()

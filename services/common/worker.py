@@ -121,7 +121,9 @@ class Worker:
             max_deliveries_advisory_subject(self.consumer),
             stream=ADVISORY_JSTREAM,
             durable=f"{self.consumer}_exhausted",
-            pull_sub=PullSub(batch_size=10, timeout=5.0),
+            # One per fetch: nats-py times out a multi-message fetch with asyncio's TimeoutError,
+            # which FastStream does not expect and logs as a crash of the subscriber every 5 s.
+            pull_sub=PullSub(batch_size=1, timeout=5.0),
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )(exhausted)
 
