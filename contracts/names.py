@@ -30,6 +30,8 @@ MAX_DELIVERIES_ADVISORY_PREFIX = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{W
 # Key-value and object stores.
 TASKS_BUCKET = "invoiceflow_tasks"
 BLOBS_BUCKET = "invoiceflow_blobs"
+# Extractions by (file sha256, provider, model): the same file is not extracted twice.
+EXTRACTIONS_BUCKET = "invoiceflow_extractions"
 
 _TASK_ID = re.compile(r"^task_[0-9a-f]{32}$")
 

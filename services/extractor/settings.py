@@ -24,6 +24,13 @@ class ExtractorSettings(WorkerSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0)
+    # Calls to the model one replica makes at once (the rest wait, their messages kept alive).
+    openai_max_concurrency: int = Field(default=8, ge=1)
+    # Pages sent in one request; longer documents are refused with too_many_pages.
+    openai_max_pages_per_request: int = Field(default=10, ge=1)
+
+    # The same file (sha256) with the same provider and model is extracted once.
+    extraction_cache: bool = True
 
     # Where the gateway serves `/blobs/<id>`: such URLs are read straight from the object store.
     public_url: str | None = None
