@@ -107,18 +107,29 @@ async def declare_advisory_consumer(js: JetStreamContext, work_consumer: str) ->
     return durable
 
 
-async def tasks_bucket(js: JetStreamContext, ttl_hours: float) -> KeyValue:
+async def _key_value(js: JetStreamContext, bucket: str, ttl_seconds: float) -> KeyValue:
+    """Open the bucket, creating it (latest value only, entries expire) if it does not exist."""
     try:
-        return await js.key_value(names.TASKS_BUCKET)
+        return await js.key_value(bucket)
     except BucketNotFoundError:
         pass
     try:
-        return await js.create_key_value(
-            KeyValueConfig(bucket=names.TASKS_BUCKET, history=1, ttl=ttl_hours * 3600)
-        )
+        return await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=ttl_seconds))
     except BadRequestError:
         # Another replica created it first.
-        return await js.key_value(names.TASKS_BUCKET)
+        return await js.key_value(bucket)
+
+
+async def tasks_bucket(js: JetStreamContext, ttl_hours: float) -> KeyValue:
+    return await _key_value(js, names.TASKS_BUCKET, ttl_hours * 3600)
+
+
+# Extractions are worth keeping for re-uploads, not forever: the model or the parser changes.
+EXTRACTIONS_TTL_SECONDS = 30 * 24 * 3600
+
+
+async def extractions_bucket(js: JetStreamContext) -> KeyValue:
+    return await _key_value(js, names.EXTRACTIONS_BUCKET, EXTRACTIONS_TTL_SECONDS)
 
 
 async def blobs_bucket(js: JetStreamContext) -> ObjectStore:

@@ -13,8 +13,9 @@ from contracts import ErrorCode, ExtractInvoice, ProcessingOptions, Stage
 from contracts.names import EXTRACT_CONSUMER, EXTRACT_SUBJECT
 from services.common.blobs import BlobCorruptError, BlobTooLargeError, NatsObjectBlobStore
 from services.common.errors import PermanentError, TransientError
-from services.common.jetstream import blobs_bucket
+from services.common.jetstream import blobs_bucket, extractions_bucket
 from services.common.worker import Worker
+from services.extractor.cache import ExtractionCache, KeyValueCache, NoCache
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import OpenAIProvider, provider_from_settings
@@ -68,8 +69,13 @@ class ExtractorWorker(Worker):
         }
         if self.openai is not None:
             providers["openai"] = self.openai
+        cache: ExtractionCache = (
+            KeyValueCache(lambda: extractions_bucket(self.js))
+            if settings.extraction_cache
+            else NoCache()
+        )
         self.pipeline = ExtractionPipeline(
-            settings, BlobReader(self), self.broker, providers, self.http
+            settings, BlobReader(self), self.broker, providers, self.http, cache=cache
         )
 
     async def stop(self) -> None:

@@ -25,6 +25,7 @@ from contracts.names import VALIDATE_SUBJECT
 from services.common.errors import PermanentError
 from services.common.progress_log import ProgressLog
 from services.common.stage import publish_command
+from services.extractor.cache import ExtractionCache, NoCache, reused
 from services.extractor.documents import (
     Document,
     DocumentLimits,
@@ -47,8 +48,13 @@ class ExtractionPipeline:
         broker: NatsBroker,
         providers: Mapping[str, ExtractionProvider],
         http: httpx.AsyncClient,
+        *,
+        cache: ExtractionCache | None = None,
     ) -> None:
         self._read_blob = read_blob
+        self._cache: ExtractionCache = cache or NoCache()
+        # What "no model asked for" means per provider, so the cache tells models apart.
+        self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
         self._broker = broker
         self._providers = providers
         self._http = http
@@ -101,15 +107,18 @@ class ExtractionPipeline:
                 value = min(max(value, 11), 79)  # strictly inside the stage's 10–80
                 await progress.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, value, message)
 
-            extraction = await provider.extract(
-                document, model=command.options.model, report=report
-            )
-            await progress.append(
-                UpdateType.STAGE_COMPLETE,
-                Stage.LLM_EXTRACTION,
-                80,
-                f"Extracted {pages} page(s) with {provider.name}",
-            )
+            model = command.options.model or self._default_models.get(name, "default")
+            cached = await self._cache.get(sha256, name, model)
+            if cached is not None:
+                extraction = reused(cached)
+                done = f"Reused the extraction of an identical file ({provider.name})"
+            else:
+                extraction = await provider.extract(
+                    document, model=command.options.model, report=report
+                )
+                await self._cache.put(sha256, name, model, extraction)
+                done = f"Extracted {pages} page(s) with {provider.name}"
+            await progress.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, done)
             # Appended before publishing: the validator's updates must come after ours.
             await publish_command(
                 self._broker,

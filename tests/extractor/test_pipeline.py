@@ -21,6 +21,7 @@ from contracts import (
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
 from services.common.errors import PermanentError
 from services.common.progress_log import ProgressLog
+from services.extractor.cache import ExtractionCache
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
@@ -63,8 +64,21 @@ def command(blob: str = BLOB, **options: Any) -> ExtractInvoice:
     )
 
 
+class MemoryCache:
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, str], Extraction] = {}
+
+    async def get(self, sha256: str, provider: str, model: str) -> Extraction | None:
+        return self.entries.get((sha256, provider, model))
+
+    async def put(self, sha256: str, provider: str, model: str, extraction: Extraction) -> None:
+        self.entries[(sha256, provider, model)] = extraction
+
+
 async def run(
-    cmd: ExtractInvoice, providers: dict[str, ExtractionProvider]
+    cmd: ExtractInvoice,
+    providers: dict[str, ExtractionProvider],
+    cache: ExtractionCache | None = None,
 ) -> tuple[MemoryProgress, RecordingBroker]:
     progress = MemoryProgress(cmd.task_id)
     broker = RecordingBroker()
@@ -75,6 +89,7 @@ async def run(
             cast(NatsBroker, broker),
             providers,
             http,
+            cache=cache,
         )
         await pipeline.work(cmd)(cast(ProgressLog, progress))
     return progress, broker
@@ -187,3 +202,55 @@ async def test_running_twice_repeats_no_update() -> None:
     assert len(progress.updates) == 4
     # Both publishes carry the same Nats-Msg-Id, so JetStream keeps one.
     assert len({kwargs["headers"]["Nats-Msg-Id"] for _, _, kwargs in broker.published}) == 1
+
+
+async def test_the_same_file_is_extracted_once_with_the_cache() -> None:
+    openai = StubProvider("openai")
+    cache = MemoryCache()
+    providers: dict[str, ExtractionProvider] = {"openai": openai}
+
+    _, first = await run(command(), providers, cache)
+    progress, second = await run(command(), providers, cache)
+
+    assert openai.calls == [(1, None)]
+    assert progress.seen()[-1] == ("stage_complete", "llm_extraction", 80)
+    assert progress.updates[-1].message.startswith("Reused the extraction")
+    before = ValidateInvoice.model_validate_json(first.published[0][1]).extraction
+    after = ValidateInvoice.model_validate_json(second.published[0][1]).extraction
+    assert after.invoice == before.invoice and after.provider == "openai"
+    assert list(cache.entries) == [(BLOB, "openai", "gpt-4o-mini")]
+
+
+async def test_another_model_or_provider_is_extracted_again() -> None:
+    openai, local = StubProvider("openai"), StubProvider("local")
+    cache = MemoryCache()
+    providers: dict[str, ExtractionProvider] = {"openai": openai, "local": local}
+
+    await run(command(), providers, cache)
+    await run(command(model="gpt-4o"), providers, cache)
+    await run(command(model_provider="local"), providers, cache)
+
+    assert openai.calls == [(1, None), (1, "gpt-4o")] and local.calls == [(1, None)]
+
+
+async def test_without_a_cache_every_upload_is_extracted() -> None:
+    openai = StubProvider("openai")
+
+    await run(command(), {"openai": openai})
+    await run(command(), {"openai": openai})
+
+    assert len(openai.calls) == 2
+
+
+async def test_failed_extractions_are_not_cached() -> None:
+    class Failing(StubProvider):
+        async def extract(
+            self, document: Document, *, model: str | None, report: ReportProgress
+        ) -> Extraction:
+            raise PermanentError(ErrorCode.PROVIDER_REFUSED, "no")
+
+    cache = MemoryCache()
+    with pytest.raises(PermanentError):
+        await run(command(), {"openai": Failing("openai")}, cache)
+
+    assert cache.entries == {}
