@@ -3,6 +3,7 @@ through the official SDK with a strict JSON-schema response format."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import io
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from contracts import ErrorCode, Extraction, Usage
 from services.common.errors import PermanentError, TransientError
 from services.extractor.documents import INLINE_PIXELS, Document, off_loop_if_big, pixels
+from services.extractor.grounding import ground
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
 from services.extractor.provider import ReportProgress
 from services.extractor.settings import ExtractorSettings
@@ -64,8 +66,13 @@ class OpenAIProvider:
         default_model: str,
         timeout_seconds: float,
         max_retries: int,
+        max_concurrency: int = 8,
+        max_pages: int = 10,
     ) -> None:
         self.default_model = default_model
+        # Per replica: more calls at once only queue at the provider and draw 429s.
+        self._calls = asyncio.Semaphore(max_concurrency)
+        self._max_pages = max_pages
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             # Explicit: left unset, the SDK would read OPENAI_BASE_URL itself, even when blank.
@@ -81,6 +88,11 @@ class OpenAIProvider:
         self, document: Document, *, model: str | None, report: ReportProgress
     ) -> Extraction:
         model = model or self.default_model
+        if len(document.pages) > self._max_pages:
+            raise PermanentError(
+                ErrorCode.TOO_MANY_PAGES,
+                f"{len(document.pages)} pages, over the {self._max_pages} sent in one request",
+            )
         content = await off_loop_if_big(
             pixels(document) > INLINE_PIXELS, lambda: user_content(document)
         )
@@ -88,12 +100,16 @@ class OpenAIProvider:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": content},
         ]
-        completion = await self._complete(model, messages)
+        async with self._calls:
+            completion = await self._complete(model, messages)
         answer = parse_answer(completion)
         try:
             invoice, confidence = to_invoice(answer)
         except InvalidAnswerError as exc:
             raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, _short(exc)) from exc
+        text = document_text(document)
+        if text is not None:
+            confidence = ground(invoice, confidence, text)
         usage = completion.usage
         return Extraction(
             invoice=invoice,
@@ -183,7 +199,33 @@ def user_content(document: Document) -> list[ChatCompletionContentPartParam]:
     return parts
 
 
+def document_text(document: Document) -> str | None:
+    """The document's own text when every page has a text layer, else None (not checkable)."""
+    if not document.pages or any(page.text is None for page in document.pages):
+        return None
+    return "\n".join(page.text or "" for page in document.pages)
+
+
+# OpenAI's high-detail vision scales an image to fit 2048x2048, then its shortest side to 768,
+# and bills 512-px tiles of that: pixels beyond it cost upload bytes and buy nothing.
+VISION_MAX_SIDE = 2048
+VISION_MAX_SHORT_SIDE = 768
+
+
+def fit_for_vision(image: Image.Image) -> Image.Image:
+    """Scaled down (never up) to what the model will look at."""
+    width, height = image.size
+    scale = min(
+        1.0, VISION_MAX_SIDE / max(width, height), VISION_MAX_SHORT_SIDE / min(width, height)
+    )
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
 def data_url(image: Image.Image) -> str:
+    image = fit_for_vision(image)
     buffer = io.BytesIO()
     # No `optimize`: it halves encoding speed for a few percent of bytes.
     image.save(buffer, "JPEG", quality=JPEG_QUALITY)
@@ -205,4 +247,6 @@ def provider_from_settings(settings: ExtractorSettings) -> OpenAIProvider | None
         default_model=settings.openai_model,
         timeout_seconds=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
+        max_concurrency=settings.openai_max_concurrency,
+        max_pages=settings.openai_max_pages_per_request,
     )

@@ -12,9 +12,12 @@ request's `model` picks a behaviour:
 | `fake-500`          | HTTP 500 every time                                               |
 | `fake-401`          | HTTP 401 (bad API key)                                            |
 | `fake-429-then-ok`  | HTTP 429 (Retry-After) twice per distinct request, then success   |
+| `fake-429-wait-1s`  | HTTP 429 with `Retry-After: 1` once per distinct request, then ok  |
 | `fake-hang`         | never answers; holds the request until the client goes away       |
 | `fake-empty`        | success, every invoice field null                                 |
 | `fake-low-confidence` | success, confidence 0.3 for every field                         |
+| `fake-total-zero`   | success, but total "0.00" at confidence 0.99: a model that obeyed  |
+|                     | a prompt injection in the document                                |
 | anything else       | success: ACME GmbH, INV-1001, 2024-03-15, EUR, total 193.00       |
 
 In-process: `async with running_fake_openai(latency=0.1) as fake: fake.base_url`.
@@ -31,7 +34,7 @@ import copy
 import hashlib
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,9 +51,11 @@ SCRIPTED_MODELS = (
     "fake-500",
     "fake-401",
     "fake-429-then-ok",
+    "fake-429-wait-1s",
     "fake-hang",
     "fake-empty",
     "fake-low-confidence",
+    "fake-total-zero",
 )
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 350, "total_tokens": 1550}
 RATE_LIMITED_TIMES = 2
@@ -152,6 +157,10 @@ class FakeOpenAI:
         self.requests = 0
         self.by_model: Counter[str] = Counter()
         self.last_request: dict[str, Any] | None = None
+        # When each request arrived, per model; and how many were answered at once at most.
+        self.times: defaultdict[str, list[float]] = defaultdict(list)
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._rate_limited: Counter[str] = Counter()
         self._answers: dict[tuple[str, str], bytes] = {}
 
@@ -175,9 +184,15 @@ class FakeOpenAI:
         self.requests += 1
         self.by_model[model] += 1
         self.last_request = body
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        await self._answer(model, body, raw, receive, send)
+        self.times[model].append(time.monotonic())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            await self._answer(model, body, raw, receive, send)
+        finally:
+            self.in_flight -= 1
 
     async def _answer(
         self, model: str, body: dict[str, Any], raw: bytes, receive: Receive, send: Send
@@ -193,6 +208,15 @@ class FakeOpenAI:
         if model == "fake-401":
             await _send_json(send, 401, _error("invalid api key", "invalid_api_key"))
             return
+        if model == "fake-429-wait-1s":
+            # Longer than the SDK's own first backoff (at most 0.5 s): waiting this long proves
+            # the header was honoured.
+            digest = hashlib.sha256(raw).hexdigest()
+            if self._rate_limited[digest] < 1:
+                self._rate_limited[digest] += 1
+                headers = {"retry-after": "1"}
+                await _send_json(send, 429, _error("slow down", "rate_limit_exceeded"), headers)
+                return
         if model == "fake-429-then-ok":
             # SDK retries resend the very same body, so the body identifies "this request".
             digest = hashlib.sha256(raw).hexdigest()
@@ -221,6 +245,9 @@ class FakeOpenAI:
             answer = canned_answer(
                 0.3 if model == "fake-low-confidence" else 0.95, empty=model == "fake-empty"
             )
+            if model == "fake-total-zero":
+                answer["invoice"]["total"] = "0.00"
+                answer["confidence"] = [{"field": f, "confidence": 0.99} for f in CONFIDENCE_FIELDS]
             if schema is not None:
                 answer = conform(answer, schema, schema)
             cached = self._answers[key] = json.dumps(answer).encode()
