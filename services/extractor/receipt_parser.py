@@ -52,8 +52,10 @@ class ParsedReceipt:
 
 
 def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
+    vendor = find_vendor(rows)
     found: dict[str, Found | None] = {
-        "vendor.name": find_vendor(rows),
+        "vendor.name": vendor,
+        "vendor.address": find_address(rows, vendor),
         "invoice_date": find_date(rows),
         "invoice_number": find_number(rows),
         "total": find_total(rows),
@@ -74,7 +76,11 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
             "invoice_date": value("invoice_date"),
             "currency": value("currency"),
             "vendor": Party.model_validate(
-                {"name": value("vendor.name"), "tax_id": value("vendor.tax_id")}
+                {
+                    "name": value("vendor.name"),
+                    "address": value("vendor.address"),
+                    "tax_id": value("vendor.tax_id"),
+                }
             ),
             "total": value("total"),
             # On a receipt what is paid is the total.
@@ -163,6 +169,89 @@ def _merge(rows: Sequence[Row]) -> Row:
     )  # fmt: skip
     pieces = tuple(piece for row in rows for piece in row.pieces)
     return Row(rows[0].page, pieces, box, min(row.score for row in rows))
+
+
+# --- vendor address -------------------------------------------------------------------------
+
+# Rows that end the header's address block: contact lines, tax numbers, the document's title.
+_AFTER_ADDRESS = re.compile(
+    r"\b(TEL|FAX|PHONE|H/P|HP|E-?MAIL|SST|TAX|INVOICE|RECEIPT|DATE|CASHIER|WEBSITE)\b|\bGST|@|"
+    r"WWW\.|\b\d{2,4}[- ]?\d{3,4}[- ]?\d{4}\b",  # phone numbers
+    re.IGNORECASE,
+)
+_GST = re.compile(r"\bGST", re.IGNORECASE)
+_POSTCODE = re.compile(r"(?<!\d)\d{5}(?!\d)")
+# Company registration rows between the name and the address: "(519537-X)", "CO. REG: 123".
+_REGISTRATION_ROW = re.compile(
+    r"^\(?[\dA-Z]{4,}-[A-Z0-9]{1,2}\)?$|\bREG(ISTRATION)?\b|\b(CO|COMPANY|BR)\.?\s*NO\b", re.I
+)
+_ADDRESS_WORD = re.compile(
+    r"\d|\b(JALAN|JLN|LORONG|TAMAN|TMN|LOT|NO|BLOK|BLOCK|BANDAR|KAWASAN|STREET|ROAD|AVENUE|"
+    r"SELANGOR|JOHOR|KUALA|LUMPUR|PERAK|PAHANG|KEDAH|MELAKA|SABAH|SARAWAK|PENANG|PINANG|"
+    r"DARUL|EHSAN|TAKZIM|MALAYSIA)\b",
+    re.IGNORECASE,
+)
+_ADDRESS_ROWS = 5
+
+
+def find_address(rows: Sequence[Row], vendor: Found | None) -> Found | None:
+    """The rows under the vendor's name up to the first contact or tax line."""
+    if vendor is None or vendor.row is None or not rows:
+        return None
+    top = [row for row in rows if row.page == vendor.row.page][: _VENDOR_ROWS + _ADDRESS_ROWS]
+    start = _first_row_below(top, vendor.row)
+    if start is None:
+        return None
+    parts: list[Row] = []
+    postcode_seen = False
+    for row in top[start:]:
+        text = row.text.strip()
+        if len(parts) == _ADDRESS_ROWS:
+            break
+        if not parts:
+            # Before the block: registration and GST numbers and printing times are skipped
+            # (they often stand between the name and the address); contact lines end it.
+            if _REGISTRATION_ROW.search(text) or _GST.search(text) or _TIME.search(text):
+                continue
+            if _AFTER_ADDRESS.search(text):
+                break
+            if not _ADDRESS_WORD.search(text):
+                continue
+        elif _AFTER_ADDRESS.search(text) or _TIME.search(text):
+            break
+        elif postcode_seen:
+            # After the postcode only a state or country line still belongs to the address.
+            if _ADDRESS_WORD.search(text) and not any(c.isdigit() for c in text):
+                parts.append(row)
+            break
+        parts.append(row)
+        postcode_seen = postcode_seen or bool(_POSTCODE.search(text))
+    if not parts:
+        return None
+    # A trailing full stop is printed, and part of the address; a dangling comma is not.
+    text = " ".join(" ".join(row.text.split()) for row in parts).strip(" ,")
+    # Several rows each matching address words is a good sign; one row alone is a guess.
+    confidence = (0.75 if len(parts) >= 2 else 0.5) * _ocr_factor(_merge(parts))
+    return Found(text, confidence, _merge(parts))
+
+
+def _first_row_below(rows: Sequence[Row], vendor: Row) -> int | None:
+    vendor_box = vendor.box
+    if vendor_box is not None:
+        return next(
+            (
+                i
+                for i, row in enumerate(rows)
+                # Printed lines overlap their neighbours' boxes: compare centres with the edge.
+                if row.box is not None and (row.box[1] + row.box[3]) / 2 > vendor_box[3]
+            ),
+            None,
+        )
+    # A text layer has no boxes: the rows after the last one that is part of the name.
+    inside = [
+        i for i, row in enumerate(rows) if row.text.strip() and row.text.strip() in vendor.text
+    ]
+    return inside[-1] + 1 if inside and inside[-1] + 1 < len(rows) else None
 
 
 # --- dates ----------------------------------------------------------------------------------

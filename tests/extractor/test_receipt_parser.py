@@ -9,6 +9,7 @@ import pytest
 
 from services.extractor.receipt_parser import (
     amounts,
+    find_address,
     find_currency,
     find_date,
     find_number,
@@ -218,3 +219,49 @@ def test_nothing_readable_gives_an_empty_invoice() -> None:
 
     assert parsed.invoice.total is None and parsed.invoice.vendor.name is None
     assert parsed.confidence == {}
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (
+            ("GARDENIA BAKERIES (KL) SDN BHD", "(139386-X)", "Lot 3, Jalan Pelabur 23/1,",
+             "40300 Shah Alam, Selangor.", "Tel: 03-55423228", "TAX INVOICE"),
+            "Lot 3, Jalan Pelabur 23/1, 40300 Shah Alam, Selangor.",
+        ),
+        (
+            ("POPULAR BOOK CO. (M) SDN BHD", "(GST Reg No. 001492992000)",
+             "No 8, Jalan 7/118B, Desa Tun Razak", "56000 Kuala Lumpur, Malaysia",
+             "AEON SHAH ALAM"),
+            "No 8, Jalan 7/118B, Desa Tun Razak 56000 Kuala Lumpur, Malaysia",
+        ),
+        (
+            ("UNIHAKKA INTERNATIONAL SDN BHD", "29 Mar 2018 18:19", "12, Jalan Tampoi 7/4,",
+             "Kawasan Perindustrian Tampoi,", "81200 Johor Bahru, Johor", "TAN WOON YANN"),
+            "12, Jalan Tampoi 7/4, Kawasan Perindustrian Tampoi, 81200 Johor Bahru, Johor",
+        ),
+    ],
+)  # fmt: skip
+def test_address_is_the_block_under_the_name(texts: tuple[str, ...], expected: str) -> None:
+    lines = rows(*texts)
+
+    found = find_address(lines, find_vendor(lines))
+
+    assert found is not None and found.value == expected
+    assert 0 < found.confidence < 0.8  # a layout rule, not a reading the data set confirms
+
+
+def test_no_address_rows_no_address() -> None:
+    lines = rows("ACME TRADING SDN BHD", "Tel: 03-5542 3228", "TAX INVOICE", "1 x Tea 2.10")
+
+    assert find_address(lines, find_vendor(lines)) is None
+
+
+def test_the_address_reaches_the_invoice_with_its_evidence() -> None:
+    parsed = parse_receipt(
+        rows("ACME TRADING SDN BHD", "No 8, Jalan Besar", "56000 Kuala Lumpur", "TOTAL | 9.90")
+    )
+
+    assert parsed.invoice.vendor.address == "No 8, Jalan Besar 56000 Kuala Lumpur"
+    evidence = parsed.evidence["vendor.address"]
+    assert evidence.page == 1 and evidence.text == "No 8, Jalan Besar 56000 Kuala Lumpur"

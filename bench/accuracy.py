@@ -1,0 +1,187 @@
+"""Per-field accuracy of an extraction provider on a data set with ground truth.
+
+    python -m bench.accuracy [--provider local] [--data ../shared/data/receipts-dev]
+                             [--concurrency N] [--limit N] [-v]
+
+Compares vendor name and address, date and total with `truth.jsonl`, normalised as the data
+set's README says: totals as plain decimals, dates as ISO (day-first), names and addresses case-
+and whitespace-insensitively. Also reports calibration: of the fields reported with confidence
+>= 0.8, how many are right. Figures go to docs/accuracy.md; JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from contracts import Extraction
+from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.local_provider import LocalProvider
+from services.extractor.ocr import OcrEngine
+from services.extractor.provider import no_report
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts-dev"
+RESULTS = Path(__file__).resolve().parent / "results"
+_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d %b %Y", "%Y-%m-%d", "%d%m%Y")
+
+
+def truth_date(text: str) -> str | None:
+    text = text.strip("() ")
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def truth_total(text: str) -> str | None:
+    try:
+        return format(Decimal(re.sub(r"[^\d.]", "", text)).quantize(Decimal("0.01")), "f")
+    except InvalidOperation:
+        return None
+
+
+def squash(text: str | None) -> str:
+    return "".join((text or "").upper().split())
+
+
+FIELDS = ("vendor.name", "vendor.address", "invoice_date", "total")
+CONFIDENT = 0.8
+
+
+def got_values(extraction: Extraction) -> dict[str, str | None]:
+    invoice = extraction.invoice
+    return {
+        "vendor.name": invoice.vendor.name,
+        "vendor.address": invoice.vendor.address,
+        "invoice_date": invoice.invoice_date.isoformat() if invoice.invoice_date else None,
+        "total": None if invoice.total is None else format(invoice.total, "f"),
+    }
+
+
+def want_values(truth: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        "vendor.name": truth["company"],
+        "vendor.address": truth.get("address"),
+        "invoice_date": truth_date(truth["date"]),
+        "total": truth_total(truth["total"]),
+    }
+
+
+def same(field: str, got: str | None, want: str | None) -> bool:
+    if got is None or want is None:
+        return False
+    if field in ("vendor.name", "vendor.address"):
+        # The data set's README: names and addresses case- and whitespace-insensitively.
+        return squash(got) == squash(want)
+    return got == want
+
+
+@dataclass
+class FieldScore:
+    right: int = 0
+    confident: int = 0
+    confident_right: int = 0
+
+
+@dataclass
+class Score:
+    count: int = 0
+    fields: dict[str, FieldScore] = field(default_factory=lambda: {f: FieldScore() for f in FIELDS})
+
+    def add(self, truth: dict[str, Any], extraction: Extraction, verbose: bool) -> None:
+        self.count += 1
+        got, want = got_values(extraction), want_values(truth)
+        for name in FIELDS:
+            right = same(name, got[name], want[name])
+            score = self.fields[name]
+            score.right += right
+            if extraction.confidence.get(name, 0.0) >= CONFIDENT:
+                score.confident += 1
+                score.confident_right += right
+            if verbose and not right:
+                print(f"  {truth['file']}: {name} got {got[name]!r}, want {want[name]!r}")
+
+    def table(self) -> str:
+        lines = [
+            f"| field | right | % | confidence >= {CONFIDENT}: right / reported |",
+            "|---|---|---|---|",
+        ]
+        for name, s in self.fields.items():
+            calibrated = f"{s.confident_right}/{s.confident}" if s.confident else "–"
+            lines.append(
+                f"| {name} | {s.right}/{self.count} | {s.right / self.count:.0%} | {calibrated} |"
+            )
+        return "\n".join(lines)
+
+
+async def evaluate(data: Path, concurrency: int, limit: int | None, verbose: bool) -> Score:
+    truths = [json.loads(line) for line in (data / "truth.jsonl").read_text().splitlines()]
+    truths = truths[:limit] if limit else truths
+    provider = LocalProvider(OcrEngine(threads=concurrency))
+    # The first run loads the models; keep that out of the per-receipt time.
+    await provider.extract(
+        load_document((data / truths[0]["file"]).read_bytes(), DocumentLimits()),
+        model=None,
+        report=no_report,
+    )
+    score = Score()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(truth: dict[str, Any]) -> tuple[dict[str, Any], Extraction]:
+        async with gate:
+            content = (data / truth["file"]).read_bytes()
+            document = await asyncio.to_thread(load_document, content, DocumentLimits())
+            return truth, await provider.extract(document, model=None, report=no_report)
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one(truth) for truth in truths))
+    elapsed = time.perf_counter() - started
+    for truth, extraction in results:
+        score.add(truth, extraction, verbose)
+    print(f"local provider on {score.count} receipts from {data}")
+    print(score.table())
+    print(
+        f"{elapsed:.1f} s wall, {elapsed / score.count:.2f} s per receipt (one page each) "
+        f"with {concurrency} OCR run(s) at once (normalise + OCR + rules)"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"accuracy-local-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "data": str(data),
+                "count": score.count,
+                "seconds_per_page": elapsed / score.count,
+                "concurrency": concurrency,
+                "fields": {name: asdict(s) for name, s in score.fields.items()},
+            },
+            indent=2,
+        )
+    )
+    print(f"written to {out}")
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--provider", choices=("local",), default="local")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--limit", type=int, help="only the first N receipts")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
+    args = parser.parse_args()
+    asyncio.run(evaluate(args.data, args.concurrency, args.limit, args.verbose))
+
+
+if __name__ == "__main__":
+    main()
