@@ -229,10 +229,27 @@ def find_address(rows: Sequence[Row], vendor: Found | None) -> Found | None:
     if not parts:
         return None
     # A trailing full stop is printed, and part of the address; a dangling comma is not.
-    text = " ".join(" ".join(row.text.split()) for row in parts).strip(" ,")
+    text = _commas(" ".join(" ".join(row.text.split()) for row in parts).strip(" ,"))
     # Several rows each matching address words is a good sign; one row alone is a guess.
     confidence = (0.75 if len(parts) >= 2 else 0.5) * _ocr_factor(_merge(parts))
     return Found(text, confidence, _merge(parts))
+
+
+# OCR on thermal paper reads the commas between address parts as full stops ("Lot 38. 39
+# Boulevard. Jalan Kenari 5."); a full stop after an abbreviation ("NO. 53", "P.T.") is real.
+_STOP_BEFORE_SPACE = re.compile(r"(\S+)\.(?= \S)")
+_ABBREVIATIONS = frozenset({"NO", "JLN", "JL", "KG", "BDR", "TMN", "ST", "SG", "DR", "LOT", "P.T"})
+
+
+def _commas(address: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(1)
+        letters = word.rsplit(" ", 1)[-1].upper()
+        if letters in _ABBREVIATIONS or (len(letters) == 1 and letters.isalpha()) or "." in letters:
+            return match.group()
+        return f"{word},"
+
+    return _STOP_BEFORE_SPACE.sub(fix, address)
 
 
 def _first_row_below(rows: Sequence[Row], vendor: Row) -> int | None:

@@ -240,6 +240,11 @@ def test_nothing_readable_gives_an_empty_invoice() -> None:
              "Kawasan Perindustrian Tampoi,", "81200 Johor Bahru, Johor", "TAN WOON YANN"),
             "12, Jalan Tampoi 7/4, Kawasan Perindustrian Tampoi, 81200 Johor Bahru, Johor",
         ),
+        (
+            # Commas misread as full stops; the stops after "NO" and "P.T" are real.
+            ("ACME SDN BHD", "NO. 38. Lot P.T. 9 Boulevard. Jalan Kenari 5.", "47170 Puchong."),
+            "NO. 38, Lot P.T. 9 Boulevard, Jalan Kenari 5, 47170 Puchong.",
+        ),
     ],
 )  # fmt: skip
 def test_address_is_the_block_under_the_name(texts: tuple[str, ...], expected: str) -> None:
