@@ -296,15 +296,33 @@ _TIME = re.compile(r"\d{1,2}:\d{2}")
 _MAX_FUTURE = dt.timedelta(days=366)
 
 
+_NUMERIC_DATE = _DATE_PATTERNS[1][0]
+
+
+def month_first(rows: Sequence[Row]) -> bool:
+    """Whether this document writes numeric dates month-first (01/15/2019).
+
+    Decided per document from its unambiguous dates: a first number over 12 means day-first, a
+    second over 12 month-first. Without such a date, day-first, as most of the world prints.
+    """
+    votes = 0
+    for row in rows:
+        for match in _NUMERIC_DATE.finditer(row.text):
+            first, second = int(match.group(1)), int(match.group(3))
+            votes += (second > 12 >= first) - (first > 12 >= second)
+    return votes > 0
+
+
 def find_date(rows: Sequence[Row]) -> Found | None:
     best: tuple[float, dt.date, Row] | None = None
     latest = dt.date.today() + _MAX_FUTURE
+    us_order = month_first(rows)
     for row in rows:
         labelled = bool(_DATE_LABEL.search(row.text))
         for pattern, order in _DATE_PATTERNS:
             for match in pattern.finditer(row.text):
                 groups = [g for g in match.groups() if g not in {"/", "-", "."}]
-                parsed = _to_date(groups, order)
+                parsed = _to_date(groups, "mdy" if us_order and order == "dmy" else order)
                 if parsed is None or parsed > latest:
                     continue
                 after = row.text[match.end() : match.end() + 8]
@@ -325,9 +343,11 @@ def _to_date(groups: Sequence[str], order: str) -> dt.date | None:
     try:
         if order == "ymd":
             year, month, day = int(groups[0]), int(groups[1]), int(groups[2])
-        elif order in {"dmy", "dmy-compact"}:
+        elif order in {"dmy", "dmy-compact", "mdy"}:
             day, month, year = int(groups[0]), int(groups[1]), int(groups[2])
-            if month > 12 >= day:  # printed month-first after all
+            if order == "mdy":
+                day, month = month, day
+            if month > 12 >= day:  # the other order after all
                 day, month = month, day
         elif order == "dMy":
             day, month, year = int(groups[0]), _MONTHS[groups[1][:3].upper()], int(groups[2])

@@ -15,6 +15,7 @@ from services.extractor.receipt_parser import (
     find_number,
     find_total,
     find_vendor,
+    month_first,
     parse_receipt,
 )
 from services.extractor.receipt_rows import Row
@@ -270,3 +271,14 @@ def test_the_address_reaches_the_invoice_with_its_evidence() -> None:
     assert parsed.invoice.vendor.address == "No 8, Jalan Besar 56000 Kuala Lumpur"
     evidence = parsed.evidence["vendor.address"]
     assert evidence.page == 1 and evidence.text == "No 8, Jalan Besar 56000 Kuala Lumpur"
+
+
+def test_ambiguous_dates_follow_the_documents_own_order() -> None:
+    # 03/04/2019 alone is 3 April; on a document that also prints 12/25/2018 it is March 4.
+    us = rows("Invoice date 03/04/2019 10:00", "Order placed 12/25/2018")
+    world = rows("Invoice date 03/04/2019 10:00", "Delivered 25/12/2018")
+
+    assert month_first(us) and not month_first(world)
+    assert value_of(find_date(us)) == "2019-03-04"
+    assert value_of(find_date(world)) == "2019-04-03"
+    assert value_of(find_date(rows("Date 03/04/2019"))) == "2019-04-03"  # day-first default
