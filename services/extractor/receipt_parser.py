@@ -19,7 +19,7 @@ from services.extractor.receipt_rows import Row
 # --- amounts --------------------------------------------------------------------------------
 
 _AMOUNT = re.compile(
-    r"(?<![\d.,])(-?)\s?(?:RM|MYR|\$|€|£|EUR|USD|GBP)?\s?(\d{1,3}(?:,\d{3})+|\d+)[.,](\d{2})(?![\d%])"
+    r"(?<![\d.,])(-?)\s?(?:RM|MYR|\$|€|£|EUR|USD|GBP)?\s?(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d+)[.,](\d{2})(?![\d%])"
 )
 
 
@@ -28,7 +28,8 @@ def amounts(text: str) -> list[Decimal]:
     found = []
     for sign, whole, cents in _AMOUNT.findall(text.replace(" .", ".").replace(". ", ".")):
         try:
-            found.append(Decimal(f"{sign}{whole.replace(',', '')}.{cents}"))
+            # "1,234.56" and "1.234,56": the separator before the cents is the decimal one.
+            found.append(Decimal(f"{sign}{whole.replace(',', '').replace('.', '')}.{cents}"))
         except InvalidOperation:
             continue
     return found

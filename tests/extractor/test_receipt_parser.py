@@ -42,6 +42,8 @@ def value_of(found: object) -> object:
         ("SR | 6.00 | 144.68 | 8.68", [Decimal("6.00"), Decimal("144.68"), Decimal("8.68")]),
         ("Total Qty: 18", []),
         ("GST 6% 0.46", [Decimal("0.46")]),
+        ("Gesamt 12.287,92 EUR", [Decimal("12287.92")]),
+        ("Summe 1.234.567,80", [Decimal("1234567.80")]),
     ],
 )
 def test_amounts(text: str, expected: list[Decimal]) -> None:
