@@ -65,6 +65,8 @@ CONFIDENT = 0.8
 
 def invoice_values(invoice: Invoice) -> dict[str, str | None]:
     def text(value: object) -> str | None:
+        if isinstance(value, Decimal):
+            return format(value, "f")  # "10", never "1E+1"
         return None if value is None else str(value)
 
     items = [

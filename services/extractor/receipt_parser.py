@@ -65,6 +65,10 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
         "document_type": find_document_type(rows),
     }
     hits = {key: hit for key, hit in found.items() if hit is not None}
+    total = hits.get("total")
+    breakdown = find_breakdown(rows, Decimal(str(total.value)) if total else None)
+    if breakdown is not None:
+        hits.update(breakdown.found)
 
     def value(key: str) -> object:
         hit = hits.get(key)
@@ -86,6 +90,9 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
             "total": value("total"),
             # On a receipt what is paid is the total.
             "amount_due": value("total"),
+            "subtotal": value("subtotal"),
+            "total_tax": value("total_tax"),
+            "line_items": breakdown.items if breakdown else [],
         }
     )
     confidence = {key: round(hit.confidence, 2) for key, hit in hits.items()}
@@ -97,6 +104,97 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
         if hit.row is not None
     }
     return ParsedReceipt(invoice, confidence, evidence)
+
+
+# --- subtotal, tax and line items -----------------------------------------------------------
+
+_SUBTOTAL = re.compile(r"\bSUB\s*-?\s*TOTAL\b", re.IGNORECASE)
+_TAX_ROW = re.compile(r"\b(VAT|GST|SST|TAX|MWST|UST)\b", re.IGNORECASE)
+_NOT_TAX_ROW = re.compile(r"TOTAL|INVOICE|\bREG\b|\bNO\b|\bID\b|INCL", re.IGNORECASE)
+_QUANTITY = re.compile(r"(?<![\d.,])(\d{1,4}(?:[.,]\d{1,3})?)\s*[xX]?\s*$")
+_TOLERANCE = Decimal("0.01")
+
+
+@dataclass
+class Breakdown:
+    items: list[dict[str, str]]
+    found: dict[str, Found]
+
+
+def find_breakdown(rows: Sequence[Row], total: Decimal | None) -> Breakdown | None:
+    """Subtotal, tax and line items, reported only when they agree with each other and the
+    total: a partial table or a misread amount is left out rather than sent to the books."""
+    if total is None:
+        return None
+    subtotal = _labelled_amount(rows, _SUBTOTAL, None)
+    tax = _labelled_amount(rows, _TAX_ROW, _NOT_TAX_ROW)
+    items, item_rows = line_items(rows)
+    item_sum = sum((Decimal(item["amount"]) for item in items), Decimal(0))
+    found: dict[str, Found] = {}
+    if subtotal is not None and tax is not None and abs(subtotal[0] + tax[0] - total) <= _TOLERANCE:
+        found["subtotal"] = Found(_money(subtotal[0]), 0.85 * _ocr_factor(subtotal[1]), subtotal[1])
+        found["total_tax"] = Found(_money(tax[0]), 0.85 * _ocr_factor(tax[1]), tax[1])
+    target = subtotal[0] if subtotal is not None and "subtotal" in found else total
+    if items and abs(item_sum - target) <= _TOLERANCE:
+        confidence = 0.85 * min(_ocr_factor(row) for row in item_rows)
+        found["line_items"] = Found(len(items), confidence, _merge(item_rows))
+    else:
+        items = []
+    return Breakdown(items, found) if found else None
+
+
+def _labelled_amount(
+    rows: Sequence[Row], label: re.Pattern[str], exclude: re.Pattern[str] | None
+) -> tuple[Decimal, Row] | None:
+    for row in reversed(rows):  # the summary sits at the bottom
+        if label.search(row.text) and not (exclude and exclude.search(row.text)):
+            values = amounts(row.text)
+            if values:
+                return values[-1], row
+    return None
+
+
+def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
+    """Rows that read `description  quantity  unit price  amount` with quantity × unit price =
+    amount: the arithmetic is what tells an item row from an address or a phone number."""
+    items: list[dict[str, str]] = []
+    used: list[Row] = []
+    for row in rows:
+        text = row.text
+        printed = list(_AMOUNT.finditer(text))
+        if len(printed) < 2 or _SUBTOTAL.search(text) or _TAX_ROW.search(text):
+            continue
+        unit_price, amount = _amount_of(printed[-2]), _amount_of(printed[-1])
+        head = text[: printed[-2].start()].rstrip(" |\t")
+        quantity_match = _QUANTITY.search(head)
+        if quantity_match is None:
+            continue
+        try:
+            quantity = Decimal(quantity_match.group(1).replace(",", "."))
+        except InvalidOperation:
+            continue
+        if quantity <= 0 or abs(quantity * unit_price - amount) > _TOLERANCE:
+            continue
+        description = head[: quantity_match.start()].strip(" |\t")
+        if not any(c.isalpha() for c in description):
+            continue
+        items.append(
+            {
+                "description": description,
+                "quantity": str(quantity.normalize())
+                if quantity == quantity.to_integral()
+                else str(quantity),
+                "unit_price": _money(unit_price),
+                "amount": _money(amount),
+            }
+        )
+        used.append(row)
+    return items, used
+
+
+def _amount_of(match: re.Match[str]) -> Decimal:
+    sign, whole, cents = match.groups()
+    return Decimal(f"{sign}{whole.replace(',', '').replace('.', '')}.{cents}")
 
 
 # --- vendor ---------------------------------------------------------------------------------

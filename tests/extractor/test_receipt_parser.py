@@ -210,7 +210,14 @@ def test_whole_receipt_with_confidence_and_evidence() -> None:
     assert invoice.invoice_date == dt.date(2019, 1, 15)
     assert invoice.total == Decimal("10.00") and invoice.amount_due == Decimal("10.00")
     assert invoice.currency == "MYR" and invoice.document_type == "receipt"
-    assert invoice.line_items == []
+    [widget] = invoice.line_items  # 2 x 5.00 = 10.00, and that is the whole total
+    assert (widget.description, widget.quantity, widget.unit_price, widget.amount) == (
+        "Widget",
+        Decimal("2"),
+        Decimal("5.00"),
+        Decimal("10.00"),
+    )
+    assert parsed.evidence["line_items"].text == "Widget 2 x 5.00 10.00"  # the rows it read
     assert all(0.0 <= value <= 1.0 for value in parsed.confidence.values())
     assert parsed.confidence["total"] > parsed.confidence["vendor.name"] * 0.9
     assert parsed.evidence["total"].text == "TOTAL RM 10.00"
@@ -284,3 +291,30 @@ def test_ambiguous_dates_follow_the_documents_own_order() -> None:
     assert value_of(find_date(us)) == "2019-03-04"
     assert value_of(find_date(world)) == "2019-04-03"
     assert value_of(find_date(rows("Date 03/04/2019"))) == "2019-04-03"  # day-first default
+
+
+def test_items_subtotal_and_tax_are_kept_only_when_they_add_up() -> None:
+    lines = (
+        "ACME GmbH", "Copy paper A4, 500 sheets | 2 | 4,50 | 9,00",
+        "Toner black | 1 | 11,00 | 11,00", "Subtotal 20,00 EUR", "VAT 19% 3,80 EUR",
+        "Total 23,80 EUR",
+    )  # fmt: skip
+    parsed = parse_receipt(rows(*lines))
+
+    assert parsed.invoice.subtotal == Decimal("20.00")
+    assert parsed.invoice.total_tax == Decimal("3.80")
+    assert [item.description for item in parsed.invoice.line_items] == [
+        "Copy paper A4, 500 sheets",
+        "Toner black",
+    ]
+
+    # One item row misread: the table no longer adds up, so none of it is reported.
+    misread = parse_receipt(rows(*lines[:2], "Toner black | 1 | 11,00 | 17,00", *lines[3:]))
+    assert misread.invoice.line_items == [] and "line_items" not in misread.confidence
+    assert misread.invoice.subtotal == Decimal("20.00")
+
+
+def test_a_subtotal_and_tax_that_miss_the_total_are_left_out() -> None:
+    parsed = parse_receipt(rows("ACME GmbH", "Subtotal 20.00", "Tax 3.00", "Total 23.80"))
+
+    assert parsed.invoice.subtotal is None and parsed.invoice.total_tax is None
