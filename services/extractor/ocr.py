@@ -71,8 +71,16 @@ class OcrEngine:
             if self._engine is None:
                 from rapidocr import RapidOCR  # imported late: loading onnxruntime takes a while
 
-                # Only the log level differs from the defaults (it logs every model load at INFO).
-                self._engine = RapidOCR(params={"Global.log_level": "warning"})
+                # Defaults but for the log level (it logs every model load at INFO) and one
+                # onnxruntime thread per run: runs go in parallel up to `threads`, and several
+                # multi-threaded runs on few cores only fight over them.
+                self._engine = RapidOCR(
+                    params={
+                        "Global.log_level": "warning",
+                        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+                        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                    }
+                )
             return self._engine
 
 
