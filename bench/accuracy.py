@@ -1,6 +1,6 @@
 """Per-field accuracy of an extraction provider on a data set with ground truth.
 
-    python -m bench.accuracy [--provider local] [--data ../shared/data/receipts-dev]
+    python -m bench.accuracy [--provider local|openai] [--data ../shared/data/receipts-dev]
                              [--concurrency N] [--limit N] [-v]
 
 Compares vendor name and address, date and total with `truth.jsonl`, normalised as the data
@@ -26,7 +26,9 @@ from contracts import Extraction, Invoice
 from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
-from services.extractor.provider import no_report
+from services.extractor.openai_provider import provider_from_settings
+from services.extractor.provider import ExtractionProvider, no_report
+from services.extractor.settings import ExtractorSettings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts-dev"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -152,8 +154,25 @@ class Score:
         return "\n".join(lines)
 
 
-async def evaluate(
-    data: Path, concurrency: int, limit: int | None, verbose: bool, rendering: str = "digital"
+def make_provider(name: str, concurrency: int) -> ExtractionProvider:
+    if name == "local":
+        return LocalProvider(OcrEngine(threads=concurrency))
+    # OPENAI_API_KEY, OPENAI_BASE_URL, INVOICEFLOW_OPENAI_MODEL: as the extractor reads them.
+    provider = provider_from_settings(ExtractorSettings())
+    if provider is None:
+        raise SystemExit(
+            "--provider openai needs OPENAI_API_KEY (and OPENAI_BASE_URL if not OpenAI)"
+        )
+    return provider
+
+
+async def evaluate(  # noqa: PLR0917
+    data: Path,
+    concurrency: int,
+    limit: int | None,
+    verbose: bool,
+    rendering: str = "digital",
+    provider_name: str = "local",
 ) -> Score:
     truths = [json.loads(line) for line in (data / "truth.jsonl").read_text().splitlines()]
     truths = truths[:limit] if limit else truths
@@ -161,7 +180,7 @@ async def evaluate(
     if synthetic:
         # `bench.synthetic` output: each invoice as a digital PDF and as a scan.
         truths = [{**truth, "file": truth[rendering]} for truth in truths]
-    provider = LocalProvider(OcrEngine(threads=concurrency))
+    provider = make_provider(provider_name, concurrency)
     # The first run loads the models; keep that out of the per-receipt time.
     await provider.extract(
         load_document((data / truths[0]["file"]).read_bytes(), DocumentLimits()),
@@ -184,14 +203,21 @@ async def evaluate(
         score.add(truth, extraction, verbose)
     pages = max(1, sum(extraction.pages for _, extraction in results))
     what = f"{rendering} invoices" if synthetic else "receipts"
-    print(f"local provider on {score.count} {what} from {data}")
+    print(f"{provider_name} provider on {score.count} {what} from {data}")
     print(score.table())
     print(
         f"{elapsed:.1f} s wall, {elapsed / pages:.2f} s per page ({pages} pages) "
-        f"with {concurrency} OCR run(s) at once (normalise + OCR + rules)"
+        f"with {concurrency} extraction(s) at once"
     )
+    input_tokens = sum(extraction.usage.input_tokens for _, extraction in results)
+    output_tokens = sum(extraction.usage.output_tokens for _, extraction in results)
+    if input_tokens or output_tokens:
+        print(
+            f"tokens per page: {input_tokens / pages:.0f} in, {output_tokens / pages:.0f} out "
+            f"(as the endpoint reported them)"
+        )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"accuracy-local-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out = RESULTS / f"accuracy-{provider_name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(
         json.dumps(
             {
@@ -199,6 +225,8 @@ async def evaluate(
                 "count": score.count,
                 "seconds_per_page": elapsed / pages,
                 "concurrency": concurrency,
+                "provider": provider_name,
+                "tokens": {"input": input_tokens, "output": output_tokens},
                 "fields": {name: asdict(s) for name, s in score.fields.items()},
             },
             indent=2,
@@ -211,7 +239,7 @@ async def evaluate(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--provider", choices=("local",), default="local")
+    parser.add_argument("--provider", choices=("local", "openai"), default="local")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument(
         "--rendering", choices=("digital", "scan"), default="digital", help="synthetic set only"
@@ -219,7 +247,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N receipts")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
     args = parser.parse_args()
-    asyncio.run(evaluate(args.data, args.concurrency, args.limit, args.verbose, args.rendering))
+    asyncio.run(
+        evaluate(
+            args.data, args.concurrency, args.limit, args.verbose, args.rendering, args.provider
+        )
+    )
 
 
 if __name__ == "__main__":
