@@ -69,6 +69,9 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
     breakdown = find_breakdown(rows, Decimal(str(total.value)) if total else None)
     if breakdown is not None:
         hits.update(breakdown.found)
+        if total is not None and "subtotal" in breakdown.found:
+            # Subtotal + tax = total: the printed arithmetic confirms the total read.
+            hits["total"] = Found(total.value, min(0.95, total.confidence + 0.15), total.row)
 
     def value(key: str) -> object:
         hit = hits.get(key)
@@ -516,7 +519,9 @@ def find_total(rows: Sequence[Row]) -> Found | None:
             candidates.append((priority, following[-1], row, False))
     paid = _paid_minus_change(rows)
     if not candidates:
-        return Found(_money(paid), 0.35) if paid is not None and paid > 0 else None
+        if paid is not None and paid > 0:
+            return Found(_money(paid), 0.35)
+        return _largest_amount(rows)
     top = max(priority for priority, *_ in candidates)
     # Among the strongest labels the largest amount: totals include tax and service.
     priority, amount, row, same_row = max(
@@ -526,6 +531,16 @@ def find_total(rows: Sequence[Row]) -> Found | None:
     if paid is not None:
         confidence += 0.2 if paid == amount else -0.15
     return Found(_money(amount), max(0.1, min(confidence, 0.95)) * _ocr_factor(row), row)
+
+
+def _largest_amount(rows: Sequence[Row]) -> Found | None:
+    """The last resort without any total label: the largest amount, reported as a guess."""
+    best: tuple[Decimal, Row] | None = None
+    for row in rows:
+        for value in amounts(row.text):
+            if value > 0 and (best is None or value > best[0]):
+                best = (value, row)
+    return Found(_money(best[0]), 0.2 * _ocr_factor(best[1]), best[1]) if best else None
 
 
 def _total_priority(text: str) -> int:

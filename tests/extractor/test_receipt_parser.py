@@ -318,3 +318,16 @@ def test_a_subtotal_and_tax_that_miss_the_total_are_left_out() -> None:
     parsed = parse_receipt(rows("ACME GmbH", "Subtotal 20.00", "Tax 3.00", "Total 23.80"))
 
     assert parsed.invoice.subtotal is None and parsed.invoice.total_tax is None
+
+
+def test_without_any_total_label_the_largest_amount_is_a_guess() -> None:
+    found = find_total(rows("ACME", "Coffee | 3.50", "Cake | 12.90", "Thank you"))
+
+    assert found is not None and found.value == "12.90" and found.confidence <= 0.2
+
+
+def test_subtotal_and_tax_that_add_up_confirm_the_total() -> None:
+    alone = parse_receipt(rows("ACME GmbH", "Total 23.80"))
+    confirmed = parse_receipt(rows("ACME GmbH", "Subtotal 20.00", "VAT 3.80", "Total 23.80"))
+
+    assert confirmed.confidence["total"] > alone.confidence["total"]
