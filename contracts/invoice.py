@@ -99,6 +99,8 @@ class Invoice(_Model):
     shipping: Money | None = None
     total_tax: Money | None = None
     total: Money | None = None
+    # Printed as paid already (a deposit, a part payment); amount_due = total − amount_paid.
+    amount_paid: Money | None = None
     amount_due: Money | None = None
     tax_details: list[TaxDetail] = Field(default_factory=list)
     line_items: list[LineItem] = Field(default_factory=list)

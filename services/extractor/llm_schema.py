@@ -85,6 +85,7 @@ class InvoiceFields(_Answer):
     shipping: MoneyText | None
     total_tax: MoneyText | None
     total: MoneyText | None
+    amount_paid: MoneyText | None
     amount_due: MoneyText | None
     tax_details: list[TaxDetailAnswer]
     line_items: list[LineItemAnswer]
@@ -103,7 +104,7 @@ class InvoiceAnswer(_Answer):
     confidence: list[FieldConfidence]
 
 
-_TOP_MONEY = ("subtotal", "total_discount", "shipping", "total_tax", "total", "amount_due")
+_TOP_MONEY = ("subtotal", "total_discount", "shipping", "total_tax", "total", "amount_paid", "amount_due")
 _ITEM_MONEY = ("quantity", "unit_price", "tax_rate", "amount")
 _TAX_MONEY = ("rate", "base", "amount")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

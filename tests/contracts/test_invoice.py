@@ -39,5 +39,5 @@ def test_schema_names_every_field_of_the_spec() -> None:
     assert fields == {
         "document_type", "invoice_number", "invoice_date", "due_date", "currency", "vendor",
         "customer", "purchase_order", "payment_terms", "subtotal", "total_discount", "shipping",
-        "total_tax", "total", "amount_due", "tax_details", "line_items", "payment",
+        "total_tax", "total", "amount_paid", "amount_due", "tax_details", "line_items", "payment",
     }  # fmt: skip

@@ -88,6 +88,7 @@ CANNED_INVOICE: dict[str, Any] = {
     "shipping": None,
     "total_tax": "12.63",
     "total": "193.00",
+    "amount_paid": None,
     "amount_due": "193.00",
     "tax_details": [{"rate": "7", "base": "180.37", "amount": "12.63"}],
     "line_items": [
