@@ -1,7 +1,7 @@
 """invoiceflow contracts: the only code the services share.
 
-Event and command models, the invoice schema, processing options, progress stages and the
-NATS subject, stream, consumer and bucket names.
+Event and command models, the invoice schema, how printed amounts are read, processing
+options, progress stages and the NATS subject, stream, consumer and bucket names.
 """
 
 from contracts.errors import ErrorCode
@@ -26,6 +26,7 @@ from contracts.messages import (
     ValidationReport,
     task_error,
 )
+from contracts.money import PrintedAmount, find_amounts, iter_amounts, parse_amount
 from contracts.names import progress_subject
 from contracts.options import ProcessingOptions, Provider
 from contracts.progress import STAGE_PROGRESS, Stage, TaskStatus, UpdateType, position, status_for
@@ -45,6 +46,7 @@ __all__ = [
     "Party",
     "Payment",
     "PersistInvoice",
+    "PrintedAmount",
     "ProcessingOptions",
     "ProgressMark",
     "Provider",
@@ -62,6 +64,9 @@ __all__ = [
     "ValidateInvoice",
     "ValidationIssue",
     "ValidationReport",
+    "find_amounts",
+    "iter_amounts",
+    "parse_amount",
     "position",
     "progress_subject",
     "sniff_media_type",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from contracts.money import parse_amount
 
 MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
 
@@ -20,10 +22,9 @@ def _to_decimal(value: object) -> object:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise ValueError(f"not a decimal amount: {value!r}") from exc
+        # A model or a form may hand over the amount as printed ("1.234,56", "$8.20"): it is
+        # read here, once, by the same rules as everywhere else.
+        return parse_amount(value)
     raise ValueError(f"not a decimal amount: {value!r}")
 
 

@@ -58,3 +58,13 @@ def consumer_for_subject(subject: str) -> str:
         VALIDATE_SUBJECT: VALIDATE_CONSUMER,
         PERSIST_SUBJECT: PERSIST_CONSUMER,
     }[subject]
+
+
+# Request-reply (core NATS, one queue group per service): the gateway asks the invoice store
+# (the persister) and the store asks the rules (the validator). Not captured by any stream.
+LIST_INVOICES_SUBJECT = "invoices.store.list"
+GET_INVOICE_SUBJECT = "invoices.store.get"
+REVIEW_INVOICE_SUBJECT = "invoices.store.review"
+CHECK_INVOICE_SUBJECT = "invoices.rules.check"
+STORE_QUEUE = "persister"
+RULES_QUEUE = "validator"

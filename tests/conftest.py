@@ -12,9 +12,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -112,3 +115,23 @@ def receipts_dev() -> Path:
     if not RECEIPTS_DEV.exists():
         pytest.skip(f"receipts-dev data set not found at {RECEIPTS_DEV}")
     return RECEIPTS_DEV
+
+
+def with_search_path(dsn: str, schema: str) -> str:
+    # asyncpg passes unknown query parameters to the server as settings.
+    parts = urlsplit(dsn)
+    query = [*parse_qsl(parts.query), ("search_path", schema)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pytest.fixture
+async def schema_dsn(database_url: str) -> AsyncIterator[str]:
+    """A DSN whose connections live in a fresh, empty schema (dropped afterwards)."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f"CREATE SCHEMA {schema}")
+        yield with_search_path(database_url, schema)
+    finally:
+        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await admin.close()

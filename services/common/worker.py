@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from contracts import Stage, StageCommand
@@ -25,6 +26,7 @@ from services.common.stage import RetryPolicy, StageRunner, Work
 log = logging.getLogger(__name__)
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
+Responder = TypeVar("Responder", bound=Callable[..., Awaitable[Any]])
 
 # Streams are declared by `Worker.start` (create-or-update), not by FastStream.
 WORK_JSTREAM = JStream(name=WORK_STREAM, declare=False)
@@ -52,6 +54,7 @@ class Worker:
             settings.nats_url, graceful_timeout=15.0, log_level=logging.DEBUG
         )
         self._js: JetStreamContext | None = None
+        self._nc: NatsClient | None = None
         self.progress_factory: Callable[[str], ProgressLog] = self._real_progress
         self.policy = RetryPolicy(
             ack_wait_seconds=settings.ack_wait_seconds,
@@ -67,6 +70,12 @@ class Worker:
             policy=self.policy,
         )
         self._register_exhausted()
+
+    @property
+    def nc(self) -> NatsClient:
+        if self._nc is None:
+            raise RuntimeError("worker not started")
+        return self._nc
 
     @property
     def js(self) -> JetStreamContext:
@@ -107,6 +116,20 @@ class Worker:
         )(handler)
         return handler
 
+    def respond(self, subject: str, queue: str) -> Callable[[Responder], Responder]:
+        """Decorator: a request-reply handler on core NATS; what it returns is the reply.
+
+        Replicas join one queue group, so each request is answered once.
+        """
+
+        def register(handler: Responder) -> Responder:
+            self.broker.subscriber(subject, queue=queue, max_workers=self.settings.max_in_flight)(
+                handler
+            )
+            return handler
+
+        return register
+
     def _register_exhausted(self) -> None:
         async def exhausted(advisory: MaxDeliveriesAdvisory) -> None:
             await handle_exhausted(
@@ -129,6 +152,7 @@ class Worker:
 
     async def start(self) -> None:
         connection = await self.broker.connect()
+        self._nc = connection
         self._js = connection.jetstream()
         await jetstream.declare_pipeline_streams(self._js, self.settings.progress_retention_hours)
         await jetstream.declare_work_consumer(

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from contracts import Invoice
+from contracts import Invoice, find_amounts
 
 UNGROUNDED_CONFIDENCE = 0.3
 
-# Amounts as printed: 1,234.56 / 1.234,56 / 1 234,56 / 193.00 / 12,50 — always with decimals:
-# a bare "0" or "2024" in a sentence is not an amount.
-_AMOUNT = re.compile(
-    r"(?<![\d.,])-?\d{1,3}(?:[ .,\u00a0\u202f]\d{3})*[.,]\d{2}(?!\d)|-?\d+[.,]\d{2}(?!\d)"
-)
 _MONTHS = (
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 )  # fmt: skip
@@ -33,17 +28,12 @@ TEXT_FIELDS = ("invoice_number", "vendor.name", "vendor.tax_id", "customer.name"
 
 
 def amounts_in(text: str) -> set[Decimal]:
-    """Every amount printed with decimals, whatever the locale's separators."""
-    found: set[Decimal] = set()
-    for match in _AMOUNT.finditer(text):
-        raw = match.group()
-        # The last separator is the decimal one; the others group thousands.
-        whole = re.sub(r"[^\d\-]", "", raw[:-3])
-        try:
-            found.add(Decimal(f"{whole}.{raw[-2:]}"))
-        except InvalidOperation:
-            continue
-    return found
+    """Every amount printed with decimals, whatever the locale's separators.
+
+    "2 100.00" is 2100.00 in a French-style text but a quantity and a price in a table row:
+    both readings count, as either may be the one printed.
+    """
+    return {*find_amounts(text), *find_amounts(text, space_groups=False)}
 
 
 def date_spellings(day: dt.date) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
-from contracts import CONFIDENCE_FIELDS, Invoice
+from contracts import CONFIDENCE_FIELDS, Invoice, parse_amount
 from contracts.invoice import MONEY_PATTERN
 
 MoneyText = Annotated[
@@ -104,7 +104,15 @@ class InvoiceAnswer(_Answer):
     confidence: list[FieldConfidence]
 
 
-_TOP_MONEY = ("subtotal", "total_discount", "shipping", "total_tax", "total", "amount_paid", "amount_due")
+_TOP_MONEY = (
+    "subtotal",
+    "total_discount",
+    "shipping",
+    "total_tax",
+    "total",
+    "amount_paid",
+    "amount_due",
+)
 _ITEM_MONEY = ("quantity", "unit_price", "tax_rate", "amount")
 _TAX_MONEY = ("rate", "base", "amount")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -139,13 +147,10 @@ def clean_money(value: str | None) -> str | None:
     """A plain decimal string from "1,234.50", "$8.20", "RM 12" or "1.234,50"; else None."""
     if value is None:
         return None
-    text = re.sub(r"[^\d.,\-]", "", value)
-    if "," in text and ("." in text and text.rfind(",") > text.rfind(".")):
-        text = text.replace(".", "").replace(",", ".")  # 1.234,50
-    elif re.fullmatch(r"-?\d+,\d{1,2}", text):
-        text = text.replace(",", ".")  # 12,50
-    text = text.replace(",", "")
-    return text if re.fullmatch(MONEY_PATTERN, text) else None
+    try:
+        return format(parse_amount(value), "f")
+    except ValueError:
+        return None  # not an amount: this value is lost, not the whole answer
 
 
 def clean_date(value: str | None) -> str | None:

@@ -13,26 +13,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from contracts import Evidence, Invoice, Party
+from contracts import Evidence, Invoice, Party, PrintedAmount, iter_amounts
 from services.extractor.receipt_rows import Row
 
 # --- amounts --------------------------------------------------------------------------------
 
-_AMOUNT = re.compile(
-    r"(?<![\d.,])(-?)\s?(?:RM|MYR|\$|€|£|EUR|USD|GBP)?\s?(\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+|\d+)[.,](\d{2})(?![\d%])"
-)
-
 
 def amounts(text: str) -> list[Decimal]:
     """Every money-looking value (two decimals) in a row, left to right."""
-    found = []
-    for sign, whole, cents in _AMOUNT.findall(text.replace(" .", ".").replace(". ", ".")):
-        try:
-            # "1,234.56" and "1.234,56": the separator before the cents is the decimal one.
-            found.append(Decimal(f"{sign}{whole.replace(',', '').replace('.', '')}.{cents}"))
-        except InvalidOperation:
-            continue
-    return found
+    # OCR on thermal paper sets a space beside the decimal point: "12 .50", "12. 50".
+    return [
+        printed.value for printed in _printed_amounts(text.replace(" .", ".").replace(". ", "."))
+    ]
+
+
+def _printed_amounts(text: str) -> list[PrintedAmount]:
+    # A row joins its OCR boxes with spaces, so a space separates columns, never thousands.
+    return list(iter_amounts(text, space_groups=False))
 
 
 # --- results --------------------------------------------------------------------------------
@@ -164,11 +161,11 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
     used: list[Row] = []
     for row in rows:
         text = row.text
-        printed = list(_AMOUNT.finditer(text))
+        printed = _printed_amounts(text)
         if len(printed) < 2 or _SUBTOTAL.search(text) or _TAX_ROW.search(text):
             continue
-        unit_price, amount = _amount_of(printed[-2]), _amount_of(printed[-1])
-        head = text[: printed[-2].start()].rstrip(" |\t")
+        unit_price, amount = printed[-2].value, printed[-1].value
+        head = text[: printed[-2].start].rstrip(" |\t")
         quantity_match = _QUANTITY.search(head)
         if quantity_match is None:
             continue
@@ -193,11 +190,6 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
         )
         used.append(row)
     return items, used
-
-
-def _amount_of(match: re.Match[str]) -> Decimal:
-    sign, whole, cents = match.groups()
-    return Decimal(f"{sign}{whole.replace(',', '').replace('.', '')}.{cents}")
 
 
 # --- vendor ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The HTTP endpoints of spec section 1 (the saved-invoice listing lives elsewhere).
+"""The HTTP endpoints of spec section 1 (saved invoices live in `invoices.py`).
 
 Handlers stay thin: parse, call one of the plain modules, answer. They return JSON responses
 directly, so nothing is validated twice on the way out.
@@ -19,11 +19,13 @@ from pydantic import ValidationError
 
 from contracts import ProcessingOptions
 from services.common.blobs import StoredBlob
-from services.gateway.auth import Caller, may_see
+from services.gateway import invoices
+from services.gateway.auth import may_see
+from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.errors import ApiError, describe_validation
 from services.gateway.schemas import (
+    API_ERRORS,
     BatchRequest,
-    ErrorResponse,
     HealthResponse,
     TaskAccepted,
     TasksAccepted,
@@ -32,7 +34,7 @@ from services.gateway.schemas import (
     UploadResponse,
 )
 from services.gateway.settings import GatewaySettings
-from services.gateway.state import Gateway, gateway, gateway_of
+from services.gateway.state import Gateway
 from services.gateway.status import task_status
 from services.gateway.tasks import AcceptedTask, token_matches
 from services.gateway.uploads import Upload, clean_filename, read_upload
@@ -53,20 +55,6 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree that is not installed
     VERSION = "0.0.0"
 
-GatewayDep = Annotated[Gateway, Depends(gateway)]
-
-
-async def authenticate(request: Request) -> Caller:
-    # async: FastAPI would run a plain `def` dependency in a worker thread, per request.
-    return gateway_of(request.app).keys.caller(request.headers.get("authorization"))
-
-
-CallerDep = Annotated[Caller, Depends(authenticate)]
-
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 503)
-}
-
 
 def build_routers(settings: GatewaySettings) -> list[APIRouter]:
     file_limit = settings.max_file_bytes + MULTIPART_OVERHEAD
@@ -79,11 +67,11 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         get_blob,
         methods=["GET"],
         response_class=Response,
-        responses=_ERRORS,
+        responses=API_ERRORS,
         tags=["blobs"],
     )
     # Every /api/* call but health needs an API key when keys are configured.
-    api = APIRouter(prefix="/api", dependencies=[Depends(authenticate)], responses=_ERRORS)
+    api = APIRouter(prefix="/api", dependencies=[Depends(authenticate)], responses=API_ERRORS)
     api.add_api_route(
         "/upload",
         upload_blob,
@@ -127,7 +115,8 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         response_model=TaskStatusResponse,
         tags=["tasks"],
     )
-    return [public, api]
+    # After `api`: its fixed paths (/invoices/upload, /invoices/status/...) are matched first.
+    return [public, api, invoices.router]
 
 
 async def health(gw: GatewayDep) -> JSONResponse:

@@ -22,6 +22,7 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
+from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 from services.gateway.ws import websocket_endpoint
 
@@ -116,6 +117,7 @@ async def start(settings: GatewaySettings) -> Gateway:
         tasks=TaskService(js, kv),
         hub=hub,
         keys=ApiKeys(settings.api_keys),
+        store=InvoiceStore(nc, settings.store_timeout_seconds),
     )
 
 

@@ -44,6 +44,8 @@ class GatewaySettings(BaseSettings):
     ws_max_tasks: int = Field(default=1000, ge=1)
     # Seconds after subscribing to a task before its stored last update is checked once more.
     ws_settle_seconds: float = Field(default=1.0, gt=0)
+    # How long a saved-invoice request waits for the invoice store (the persister).
+    store_timeout_seconds: float = Field(default=10.0, gt=0)
     progress_retention_hours: float = Field(default=168.0, ge=24.0)
     log_level: str = "INFO"
     access_log: bool = False

@@ -13,6 +13,7 @@ from services.common.blobs import BlobStore
 from services.gateway.auth import ApiKeys
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
+from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 
 
@@ -25,6 +26,7 @@ class Gateway:
     tasks: TaskService
     hub: Hub
     keys: ApiKeys
+    store: InvoiceStore
 
 
 def gateway_of(app: ASGIApp | FastAPI) -> Gateway:

@@ -9,13 +9,25 @@ from __future__ import annotations
 import logging
 
 import asyncpg
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 
-from contracts import PersistInvoice, Stage
-from contracts.names import PERSIST_CONSUMER, PERSIST_SUBJECT
+from contracts import PersistInvoice, Stage, ValidationReport
+from contracts.names import (
+    CHECK_INVOICE_SUBJECT,
+    GET_INVOICE_SUBJECT,
+    LIST_INVOICES_SUBJECT,
+    PERSIST_CONSUMER,
+    PERSIST_SUBJECT,
+    REVIEW_INVOICE_SUBJECT,
+    STORE_QUEUE,
+)
+from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.common.worker import Worker
-from services.persister import pipeline
+from services.persister import answers, pipeline
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
+from services.persister.reviews import ReviewRefusedError
 from services.persister.settings import PersisterSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +66,24 @@ class PersisterWorker(Worker):
             await self._close_pool()
             raise
 
+    async def check(self, request: CheckInvoice) -> ValidationReport:
+        """The validator's verdict on an invoice (a review re-validates through it)."""
+        try:
+            reply = await self.nc.request(
+                CHECK_INVOICE_SUBJECT,
+                request.model_dump_json().encode(),
+                timeout=self.db_settings.rules_timeout_seconds,
+            )
+        except NoRespondersError as exc:
+            raise ReviewRefusedError(
+                503, "validator_unavailable", "no validator is running to re-check the invoice"
+            ) from exc
+        except NatsTimeoutError as exc:
+            raise ReviewRefusedError(
+                504, "validator_timeout", "the validator did not answer in time"
+            ) from exc
+        return ValidationReport.model_validate_json(reply.data)
+
     async def stop(self) -> None:
         try:
             await super().stop()
@@ -72,5 +102,17 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
     @worker.subscribe
     async def persist(command: PersistInvoice) -> None:
         await worker.run_stage(command, pipeline.work(command, worker.repository))
+
+    @worker.respond(LIST_INVOICES_SUBJECT, STORE_QUEUE)
+    async def list_invoices(request: ListInvoices) -> StoreReply:
+        return await answers.list_invoices(worker.repository, request)
+
+    @worker.respond(GET_INVOICE_SUBJECT, STORE_QUEUE)
+    async def get_invoice(request: GetInvoice) -> StoreReply:
+        return await answers.get_invoice(worker.repository, request)
+
+    @worker.respond(REVIEW_INVOICE_SUBJECT, STORE_QUEUE)
+    async def review(request: ReviewInvoice) -> StoreReply:
+        return await answers.review(worker.repository, request, worker.check)
 
     return worker

@@ -6,18 +6,19 @@ from contracts import ErrorCode, PersistInvoice, Stage, TaskResult, UpdateType
 from services.common.errors import PermanentError
 from services.common.progress_log import ProgressLog
 from services.common.stage import Work
-from services.persister.repository import InvoiceNotStorableError, Repository, SavedInvoice
+from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
 
 
-def saved_result(command: PersistInvoice, saved: SavedInvoice) -> TaskResult:
+def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:
     extraction = command.extraction
     return TaskResult(
         invoice=extraction.invoice,
         confidence=extraction.confidence,
-        validation=command.validation,
+        # As stored: a duplicate carries its `duplicate_invoice` warning.
+        validation=saved.validation or command.validation,
         saved=True,
         invoice_id=saved.invoice_id,
-        duplicate_of=None,  # duplicate detection comes later; file_sha256 is stored for it
+        duplicate_of=saved.duplicate_of,
         provider=extraction.provider,
         usage=extraction.usage,
     )
@@ -34,6 +35,7 @@ def work(command: PersistInvoice, repository: Repository) -> Work:
                 file_sha256=command.sha256,
                 extraction=command.extraction,
                 validation=command.validation,
+                confidence_threshold=command.options.confidence_threshold,
             )
         except InvoiceNotStorableError as exc:
             # The same values would be refused on every delivery: fail now, not after retries.
@@ -41,6 +43,8 @@ def work(command: PersistInvoice, repository: Repository) -> Work:
                 ErrorCode.INVOICE_NOT_STORABLE, f"the invoice cannot be stored: {exc}"
             ) from exc
         message = "Saved" if saved.created else "Already saved"
+        if saved.duplicate_of is not None:
+            message += f" (duplicate of {saved.duplicate_of})"
         await progress.append(UpdateType.STAGE_COMPLETE, Stage.SAVE, 95, message)
         await progress.append(
             UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done", result=saved_result(command, saved)

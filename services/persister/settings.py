@@ -18,6 +18,8 @@ class PersisterSettings(WorkerSettings):
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_command_timeout_seconds: float = Field(default=30.0, gt=0)
+    # How long a review waits for the validator to re-check the corrected invoice.
+    rules_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> PersisterSettings:

@@ -28,10 +28,52 @@ def test_unknown_values_are_null_and_dates_iso() -> None:
     assert dumped["line_items"] == [] and dumped["tax_details"] == []
 
 
-@pytest.mark.parametrize("bad", [{"currency": "eur"}, {"currency": "EURO"}, {"total": "1,00"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"currency": "eur"},
+        {"currency": "EURO"},
+        {"total": "1,00,0"},
+        {"total": "12 EUR 50"},
+        {"total": "NaN"},
+        {"total": "1E+3"},
+    ],
+)
 def test_bad_values_are_refused(bad: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         Invoice.model_validate(bad)
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("1.234,56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("1 234,56", "1234.56"),
+        ("1,00", "1.00"),  # a single comma before two digits is a decimal comma
+        ("$8.20", "8.20"),
+        ("(12.50)", "-12.50"),
+    ],
+)
+def test_money_printed_in_any_locale_is_read(printed: str, expected: str) -> None:
+    invoice = Invoice(total=printed)
+    assert invoice.total == Decimal(expected)
+    assert invoice.model_dump(mode="json")["total"] == expected
+
+
+def test_rates_are_read_like_money() -> None:
+    detail = Invoice.model_validate({"tax_details": [{"rate": "7,5", "amount": "1.234,56"}]})
+    assert detail.tax_details[0].rate == Decimal("7.5")
+    assert detail.tax_details[0].amount == Decimal("1234.56")
+
+
+@pytest.mark.parametrize(("given", "expected"), [(5, Decimal(5)), (Decimal("1.5"), Decimal("1.5"))])
+def test_ints_and_decimals_are_kept(given: object, expected: Decimal) -> None:
+    assert Invoice.model_validate({"total": given}).total == expected
+
+
+def test_null_money_stays_null() -> None:
+    assert Invoice.model_validate({"total": None}).total is None
 
 
 def test_schema_names_every_field_of_the_spec() -> None:

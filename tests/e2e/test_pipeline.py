@@ -157,3 +157,43 @@ async def test_local_provider_reads_a_real_receipt(
     assert result["provider"] == "local"
     assert result["usage"] == {"input_tokens": 0, "output_tokens": 0}
     assert result["invoice"]["total"] == "153.35"
+
+
+async def test_a_saved_invoice_is_found_reviewed_and_a_second_copy_flagged(
+    http: httpx.AsyncClient, socket: Socket
+) -> None:
+    png = invoice_png("review")
+
+    async def run_once(name: str) -> dict[str, object]:
+        blob = await upload(http, name, png, "image/png")
+        task = await trigger(http, blob["blob_url"], name)
+        await socket.join(task["task_id"], task["token"])
+        final = (await socket.until_done(task["task_id"]))[-1]
+        assert final["type"] == "complete"
+        result: dict[str, object] = final["result"]  # type: ignore[assignment]
+        return result
+
+    first = await run_once("first.png")
+    second = await run_once("second.png")
+
+    # The same file again: saved, flagged, never dropped.
+    assert second["saved"] is True and second["duplicate_of"] == first["invoice_id"]
+    listed = (await http.get("/api/invoices", params={"duplicate": "true"})).json()
+    assert second["invoice_id"] in [item["invoice_id"] for item in listed["items"]]
+
+    one = await http.get(f"/api/invoices/{first['invoice_id']}")
+    assert one.status_code == 200
+    saved = one.json()
+    assert saved["invoice"]["total"] == "193.00" and saved["invoice"]["line_items"]
+
+    review = {
+        "decision": "reject",
+        "reviewer": "e2e",
+        "corrections": {"invoice_number": "INV-REVIEWED"},
+        "expected_version": saved["version"],
+    }
+    reviewed = await http.post(f"/api/invoices/{first['invoice_id']}/review", json=review)
+    assert reviewed.status_code == 200, reviewed.text
+    body = reviewed.json()
+    assert body["status"] == "rejected" and body["invoice"]["invoice_number"] == "INV-REVIEWED"
+    assert body["reviews"][0]["changes"][0]["field"] == "invoice_number"

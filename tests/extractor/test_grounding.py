@@ -26,6 +26,10 @@ from services.extractor.grounding import (
         ("TOTAL $1,234.56", "1234.56"),
         ("Betrag 12,50", "12.50"),
         ("Refund -5.00", "-5.00"),
+        ("Total 1\u202f234,56 €", "1234.56"),
+        ("Credit -$5.00", "-5.00"),
+        ("Coffee 2 100.00 200.00", "100.00"),  # a quantity beside a price
+        ("Coffee 2 100.00 200.00", "2100.00"),  # or a French thousands group
     ],
 )
 def test_amounts_are_read_in_any_locale(printed: str, value: str) -> None:

@@ -44,6 +44,9 @@ def value_of(found: object) -> object:
         ("GST 6% 0.46", [Decimal("0.46")]),
         ("Gesamt 12.287,92 EUR", [Decimal("12287.92")]),
         ("Summe 1.234.567,80", [Decimal("1234567.80")]),
+        ("TOTAL 12 .50", [Decimal("12.50")]),  # OCR's space beside the point
+        # Boxes are joined with spaces: a quantity before a price is not a thousands group.
+        ("COFFEE | 2 | 100.00 | 200.00", [Decimal("100.00"), Decimal("200.00")]),
     ],
 )
 def test_amounts(text: str, expected: list[Decimal]) -> None:
@@ -312,6 +315,15 @@ def test_items_subtotal_and_tax_are_kept_only_when_they_add_up() -> None:
     misread = parse_receipt(rows(*lines[:2], "Toner black | 1 | 11,00 | 17,00", *lines[3:]))
     assert misread.invoice.line_items == [] and "line_items" not in misread.confidence
     assert misread.invoice.subtotal == Decimal("20.00")
+
+
+def test_a_quantity_before_a_three_digit_price_is_not_a_thousands_group() -> None:
+    parsed = parse_receipt(rows("ACME GmbH", "Chair | 2 | 150.00 | 300.00", "Total 300.00"))
+
+    [chair] = parsed.invoice.line_items
+    assert (chair.quantity, chair.unit_price, chair.amount) == (
+        Decimal(2), Decimal("150.00"), Decimal("300.00"),
+    )  # fmt: skip
 
 
 def test_a_subtotal_and_tax_that_miss_the_total_are_left_out() -> None:

@@ -294,33 +294,6 @@ async def test_the_gateways_own_page_may_connect(server: Served) -> None:
         await client.close()
 
 
-async def test_tenants_cannot_join_each_others_tasks(
-    settings_for: Callable[..., GatewaySettings],
-) -> None:
-    keys = {"key-a": "tenant-a", "key-b": "tenant-b"}
-    async with served(settings_for(api_keys=keys)) as server:
-        task = await new_task(server, api_key="key-a")
-        join = {"task_id": task["task_id"], "token": task["token"]}
-
-        other = await Ws.open(server.ws_url, additional_headers={"Authorization": "Bearer key-b"})
-        owner = await Ws.open(server.ws_url, additional_headers={"Authorization": "Bearer key-a"})
-        try:
-            await other.expect("connected")
-            await other.send("join_task", join)
-            assert (await other.expect("error"))["code"] == "task_not_found"
-
-            await owner.expect("connected")
-            await owner.send("join_task", join)
-            assert await owner.expect("joined_task") == {"task_id": task["task_id"]}
-        finally:
-            await other.close()
-            await owner.close()
-
-        with pytest.raises(InvalidStatus) as refused:
-            await Ws.open(server.ws_url, additional_headers={"Authorization": "Bearer wrong"})
-        assert refused.value.response.status_code == 401
-
-
 async def test_permessage_deflate_is_off(server: Served) -> None:
     # The client offers compression; the server must decline it.
     connection = await websockets.connect(server.ws_url, compression="deflate")

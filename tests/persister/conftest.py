@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
-
-
-def with_search_path(dsn: str, schema: str) -> str:
-    # asyncpg passes unknown query parameters to the server as settings.
-    parts = urlsplit(dsn)
-    query = [*parse_qsl(parts.query), ("search_path", schema)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@pytest.fixture
-async def schema_dsn(database_url: str) -> AsyncIterator[str]:
-    """A DSN whose connections live in a fresh, empty schema (dropped afterwards)."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f"CREATE SCHEMA {schema}")
-        yield with_search_path(database_url, schema)
-    finally:
-        await admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        await admin.close()
 
 
 @pytest.fixture

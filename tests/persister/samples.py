@@ -13,6 +13,7 @@ from contracts import (
     Usage,
     ValidationReport,
 )
+from services.persister.repository import Repository
 
 INVOICE: dict[str, Any] = {
     "document_type": "invoice",
@@ -78,3 +79,19 @@ def persist_command(**changes: Any) -> PersistInvoice:
         validation=REPORT,
         sha256="cd" * 32,
     )
+
+
+async def save_sample(
+    repository: Repository, tenant: str | None = "tenant-a", threshold: float = 0.8, **changes: Any
+) -> str:
+    """Save the sample invoice with `changes` as a new task of `tenant`, from its own file."""
+    outcome = await repository.save_invoice(
+        task_id=new_task_id(),
+        tenant=tenant,
+        filename="invoice.pdf",
+        file_sha256=uuid.uuid4().hex * 2,
+        extraction=extraction(**changes),
+        validation=REPORT,
+        confidence_threshold=threshold,
+    )
+    return outcome.invoice_id

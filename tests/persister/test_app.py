@@ -8,20 +8,28 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import nats
+import nats.aio.client
 import pytest
 from nats.js import JetStreamContext
+from pydantic import BaseModel
 
 from contracts import PersistInvoice, Stage, TaskDeadLettered, TaskUpdated, UpdateType
 from contracts.names import (
     DEAD_LETTER_STREAM,
+    GET_INVOICE_SUBJECT,
+    LIST_INVOICES_SUBJECT,
     PERSIST_CONSUMER,
     PERSIST_SUBJECT,
+    REVIEW_INVOICE_SUBJECT,
     WORK_STREAM,
     dead_letter_subject,
 )
+from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.common.progress_log import read_history
 from services.persister.app import PersisterWorker, build_worker
 from services.persister.settings import PersisterSettings
+from services.validator.app import build_worker as build_validator
+from services.validator.settings import ValidatorSettings
 from tests.persister.samples import persist_command
 from tests.support.waiting import updates_until_terminal, wait_until
 
@@ -181,3 +189,121 @@ async def test_stop_closes_the_pool(private_nats_url: str, schema_dsn: str) -> N
     await worker.stop()
     with pytest.raises(RuntimeError, match="not started"):
         _ = worker.repository
+
+
+# --- the store on request -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def requester(private_nats_url: str) -> AsyncIterator[nats.aio.client.Client]:
+    client = await nats.connect(private_nats_url)
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
+@pytest.fixture
+async def validator(private_nats_url: str) -> AsyncIterator[None]:
+    worker = build_validator(ValidatorSettings(nats_url=private_nats_url))
+    await worker.start()
+    try:
+        yield
+    finally:
+        await worker.stop()
+
+
+async def ask(client: nats.aio.client.Client, subject: str, request: BaseModel) -> StoreReply:
+    reply = await client.request(subject, request.model_dump_json().encode(), timeout=10)
+    return StoreReply.model_validate_json(reply.data)
+
+
+async def test_a_second_copy_completes_as_a_duplicate_of_the_first(
+    persister: PersisterWorker, private_js: JetStreamContext
+) -> None:
+    first, second = persist_command(), persist_command()
+
+    await publish(private_js, first)
+    original = (await updates_until_terminal(private_js, first.task_id))[-1].result
+    await publish(private_js, second)
+    updates = await updates_until_terminal(private_js, second.task_id)
+
+    result = updates[-1].result
+    assert original is not None and result is not None
+    assert result.saved is True and result.duplicate_of == original.invoice_id
+    assert result.invoice_id != original.invoice_id
+    assert [i.code for i in result.validation.issues][-1] == "duplicate_invoice"
+    assert f"duplicate of {original.invoice_id}" in updates[1].message
+
+
+async def test_saved_invoices_are_listed_and_read_on_request(
+    persister: PersisterWorker,
+    private_js: JetStreamContext,
+    requester: nats.aio.client.Client,
+) -> None:
+    command = persist_command()
+    await publish(private_js, command)
+    result = (await updates_until_terminal(private_js, command.task_id))[-1].result
+    assert result is not None and result.invoice_id is not None
+
+    page = await ask(requester, LIST_INVOICES_SUBJECT, ListInvoices(tenant="tenant-a"))
+    assert page.data is not None
+    assert result.invoice_id in [item["invoice_id"] for item in page.data["items"]]
+    one = await ask(
+        requester, GET_INVOICE_SUBJECT, GetInvoice(tenant="tenant-a", invoice_id=result.invoice_id)
+    )
+    assert one.data is not None and len(one.data["invoice"]["line_items"]) == 2
+    other = await ask(
+        requester, GET_INVOICE_SUBJECT, GetInvoice(tenant="tenant-b", invoice_id=result.invoice_id)
+    )
+    assert other.error is not None and (other.error.status, other.error.code) == (
+        404,
+        "invoice_not_found",
+    )
+    bad = await ask(requester, LIST_INVOICES_SUBJECT, ListInvoices(cursor="nope"))
+    assert bad.error is not None and (bad.error.status, bad.error.code) == (400, "invalid_cursor")
+
+
+async def test_a_review_is_revalidated_by_the_running_validator(
+    persister: PersisterWorker,
+    validator: None,
+    private_js: JetStreamContext,
+    requester: nats.aio.client.Client,
+) -> None:
+    command = persist_command(total="187.50")  # 150.00 + 28.50 is 178.50
+    await publish(private_js, command)
+    result = (await updates_until_terminal(private_js, command.task_id))[-1].result
+    assert result is not None and result.invoice_id is not None
+    review = ReviewInvoice(
+        tenant="tenant-a", invoice_id=result.invoice_id, reviewer="rita", decision="approve"
+    )
+
+    refused = await ask(requester, REVIEW_INVOICE_SUBJECT, review)
+    assert refused.error is not None and refused.error.code == "invoice_invalid"
+    assert "total_mismatch" in [i.code for i in refused.error.issues or []]
+
+    fixed = review.model_copy(update={"corrections": {"total": "178.50"}})
+    approved = await ask(requester, REVIEW_INVOICE_SUBJECT, fixed)
+    assert approved.data is not None, approved.error
+    assert approved.data["status"] == "approved"
+    assert approved.data["reviews"][0]["changes"] == [
+        {"field": "total", "old": "187.50", "new": "178.50"}
+    ]
+
+
+async def test_a_review_without_a_validator_running_is_refused_as_unavailable(
+    persister: PersisterWorker, private_js: JetStreamContext, requester: nats.aio.client.Client
+) -> None:
+    command = persist_command()
+    await publish(private_js, command)
+    result = (await updates_until_terminal(private_js, command.task_id))[-1].result
+    assert result is not None and result.invoice_id is not None
+
+    reply = await ask(
+        requester,
+        REVIEW_INVOICE_SUBJECT,
+        ReviewInvoice(invoice_id=result.invoice_id, reviewer="rita", decision="reject"),
+    )
+
+    assert reply.error is not None
+    assert (reply.error.status, reply.error.code) == (503, "validator_unavailable")

@@ -48,19 +48,51 @@ def test_loading_ignores_other_files_and_refuses_duplicate_versions(tmp_path: Pa
         load_migrations(twice)
 
 
+SHIPPED = [m.version for m in load_migrations()]
+
+
 async def test_migrate_creates_the_schema_once(pool: Pool) -> None:
-    assert await migrate(pool) == [1]
-    assert {"schema_migrations", "invoices", "invoice_line_items"} <= await tables(pool)
+    assert await migrate(pool) == SHIPPED
+    assert {
+        "schema_migrations",
+        "invoices",
+        "invoice_line_items",
+        "invoice_reviews",
+    } <= await tables(pool)
 
     assert await migrate(pool) == []
-    assert await applied(pool) == [1]
+    assert await applied(pool) == SHIPPED
 
 
 async def test_replicas_starting_together_apply_each_migration_once(pool: Pool) -> None:
     results = await asyncio.gather(*(migrate(pool) for _ in range(6)))
 
-    assert sorted(results) == [[], [], [], [], [], [1]]
-    assert await applied(pool) == [1]
+    assert sorted(results) == [[], [], [], [], [], SHIPPED]
+    assert await applied(pool) == SHIPPED
+
+
+async def test_the_review_migration_keeps_invoices_saved_before_it(
+    pool: Pool, tmp_path: Path
+) -> None:
+    shipped = {m.version: m for m in load_migrations()}
+    first = write(tmp_path, {"0001_initial.sql": shipped[1].sql})
+    await migrate(pool, first)
+    await pool.execute(
+        """
+        INSERT INTO invoices (id, task_id, tenant, filename, invoice_number, vendor_name,
+            validation_status, provider, data, validation, usage)
+        VALUES ('inv_1', 'task_1', NULL, 'a.pdf', 'INV-0042', 'ACME GmbH', 'needs_review',
+            'local', '{"customer": {"name": "Example Ltd"}}', '{}', '{}')
+        """
+    )
+
+    assert await migrate(pool) == SHIPPED[1:]
+
+    row = await pool.fetchrow("SELECT * FROM invoices WHERE id = 'inv_1'")
+    assert row is not None
+    assert (row["tenant"], row["status"], row["version"]) == ("", "needs_review", 1)
+    assert (row["vendor_key"], row["number_key"]) == ("acme", "inv0042")
+    assert row["customer_name"] == "Example Ltd" and row["duplicate_of"] is None
 
 
 async def test_only_new_migrations_run(pool: Pool, tmp_path: Path) -> None:

@@ -10,18 +10,18 @@ import pytest
 from contracts import Stage, UpdateType
 from services.common.errors import PermanentError
 from services.persister import pipeline
-from services.persister.repository import InvoiceNotStorableError, Repository, SavedInvoice
+from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
 from tests.persister.samples import persist_command
 from tests.support.progress import MemoryProgress
 
 
 class StubRepository(Repository):
-    def __init__(self, outcome: SavedInvoice | Exception) -> None:
+    def __init__(self, outcome: SaveOutcome | Exception) -> None:
         super().__init__(cast("asyncpg.Pool[asyncpg.Record]", None))
         self.outcome = outcome
         self.calls: list[dict[str, Any]] = []
 
-    async def save_invoice(self, **kwargs: Any) -> SavedInvoice:
+    async def save_invoice(self, **kwargs: Any) -> SaveOutcome:
         self.calls.append(kwargs)
         if isinstance(self.outcome, Exception):
             raise self.outcome
@@ -31,7 +31,7 @@ class StubRepository(Repository):
 @pytest.mark.parametrize(("created", "message"), [(True, "Saved"), (False, "Already saved")])
 async def test_saves_then_completes_with_the_invoice_id(created: bool, message: str) -> None:
     command = persist_command()
-    repository = StubRepository(SavedInvoice(invoice_id="inv_" + "0" * 32, created=created))
+    repository = StubRepository(SaveOutcome(invoice_id="inv_" + "0" * 32, created=created))
     progress = MemoryProgress("task")
 
     await pipeline.work(command, repository)(progress)

@@ -5,17 +5,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import uuid
 from decimal import Decimal
 from typing import Any, TypeAlias
 
 import asyncpg
 import pytest
 
-from contracts import Invoice
-from services.persister.repository import InvoiceNotStorableError, Repository
+from contracts import Invoice, ValidationReport
+from contracts.store import FieldChange, InvoiceStatus, ListInvoices
+from services.persister.paging import CursorError
+from services.persister.repository import (
+    InvoiceNotStorableError,
+    Repository,
+    ReviewChange,
+    SaveOutcome,
+)
 from tests.persister.samples import REPORT, extraction, new_task_id
 
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+VALID = ValidationReport(status="valid")
 
 
 async def save(repository: Repository, task_id: str, **changes: Any) -> Any:
@@ -148,3 +157,256 @@ async def test_an_amount_beyond_the_column_is_not_storable(repository: Repositor
 
 async def test_an_unknown_task_has_no_invoice(repository: Repository) -> None:
     assert await repository.get_invoice_by_task(new_task_id()) is None
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+
+def random_sha() -> str:
+    return uuid.uuid4().hex * 2
+
+
+async def save_one(
+    repository: Repository,
+    *,
+    tenant: str | None = "tenant-a",
+    sha256: str | None = None,
+    report: ValidationReport = VALID,
+    **changes: Any,
+) -> SaveOutcome:
+    return await repository.save_invoice(
+        task_id=new_task_id(),
+        tenant=tenant,
+        filename="invoice.pdf",
+        file_sha256=sha256 or random_sha(),
+        extraction=extraction(**changes),
+        validation=report,
+    )
+
+
+async def test_the_same_vendor_and_number_is_flagged_duplicate_of_the_first(
+    repository: Repository,
+) -> None:
+    first = await save_one(repository)
+    second = await save_one(repository, vendor={"name": "Acme"}, invoice_number="inv 42")
+
+    assert first.duplicate_of is None and first.validation == VALID
+    assert second.created is True  # kept, never dropped
+    assert second.duplicate_of == first.invoice_id
+    assert second.validation is not None and second.validation.status == "needs_review"
+    assert [i.code for i in second.validation.issues] == ["duplicate_invoice"]
+    stored = await repository.get_invoice(None, second.invoice_id)
+    assert stored is not None and stored.duplicate_of == first.invoice_id
+    assert stored.status == "needs_review" and stored.validation == second.validation
+
+
+async def test_the_same_file_is_a_duplicate_whatever_was_read_from_it(
+    repository: Repository,
+) -> None:
+    sha = random_sha()
+    first = await save_one(repository, sha256=sha)
+    second = await save_one(repository, sha256=sha, invoice_number="OTHER-1")
+    third = await save_one(repository, invoice_number="OTHER-1")  # same number as the second
+
+    assert second.duplicate_of == first.invoice_id
+    assert second.validation is not None and second.validation.issues[0].field is None
+    # A duplicate of a duplicate points at the first of them all.
+    assert third.duplicate_of == first.invoice_id
+
+
+async def test_other_numbers_other_vendors_and_other_tenants_are_not_duplicates(
+    repository: Repository,
+) -> None:
+    first = await save_one(repository)
+    others = [
+        await save_one(repository, invoice_number="INV-43"),
+        await save_one(repository, vendor={"name": "Other Corp"}),
+        await save_one(repository, tenant="tenant-b"),
+        await save_one(repository, invoice_number=None),
+    ]
+
+    assert first.duplicate_of is None
+    assert [o.duplicate_of for o in others] == [None, None, None, None]
+
+
+async def test_concurrent_saves_of_one_invoice_flag_all_but_the_first(
+    repository: Repository,
+) -> None:
+    sha = random_sha()
+
+    results = await asyncio.gather(*(save_one(repository, sha256=sha) for _ in range(6)))
+
+    originals = [r for r in results if r.duplicate_of is None]
+    assert len(originals) == 1
+    assert {r.duplicate_of for r in results if r is not originals[0]} == {originals[0].invoice_id}
+
+
+async def test_a_redelivered_duplicate_answers_what_was_stored(repository: Repository) -> None:
+    first = await save_one(repository)
+    task_id = new_task_id()
+    kwargs: dict[str, Any] = {
+        "task_id": task_id,
+        "tenant": "tenant-a",
+        "filename": "again.pdf",
+        "file_sha256": random_sha(),
+        "extraction": extraction(),
+        "validation": VALID,
+    }
+
+    saved = await repository.save_invoice(**kwargs)
+    again = await repository.save_invoice(**kwargs)
+
+    assert again.created is False
+    assert again.duplicate_of == saved.duplicate_of == first.invoice_id
+    assert again.validation == saved.validation
+
+
+# --- listing and reading ----------------------------------------------------------------------
+
+
+async def test_pages_walk_every_invoice_once_newest_first(repository: Repository) -> None:
+    saved = [
+        (await save_one(repository, tenant="pages", invoice_number=f"P-{n}")).invoice_id
+        for n in range(7)
+    ]
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await repository.list_invoices(ListInvoices(tenant="pages", limit=3, cursor=cursor))
+        seen += [item.invoice_id for item in page.items]
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert pages == 3
+    assert seen == list(reversed(saved))
+
+
+async def test_filters_by_status_vendor_dates_and_duplicates(repository: Repository) -> None:
+    t = "filters"
+    valid = await save_one(repository, tenant=t, invoice_date="2026-01-15")
+    review = await save_one(
+        repository,
+        tenant=t,
+        report=REPORT,
+        vendor={"name": "Zeta Ltd"},
+        invoice_number="Z-1",
+        invoice_date="2026-03-01",
+    )
+    dup = await save_one(repository, tenant=t, invoice_date="2026-01-15")
+
+    async def ids(**query: Any) -> list[str]:
+        page = await repository.list_invoices(ListInvoices(tenant=t, **query))
+        return [item.invoice_id for item in page.items]
+
+    assert await ids(status="valid") == [valid.invoice_id]
+    assert await ids(status="needs_review") == [dup.invoice_id, review.invoice_id]
+    assert await ids(vendor="ZETA") == [review.invoice_id]
+    assert await ids(vendor="acme gmbh") == [dup.invoice_id, valid.invoice_id]
+    assert await ids(vendor="Zeta Ltd.") == [review.invoice_id]
+    assert await ids(vendor="acme tools") == []
+    assert await ids(date_from=dt.date(2026, 2, 1)) == [review.invoice_id]
+    assert await ids(date_to=dt.date(2026, 1, 15)) == [dup.invoice_id, valid.invoice_id]
+    assert await ids(duplicate=True) == [dup.invoice_id]
+    assert await ids(duplicate=False) == [review.invoice_id, valid.invoice_id]
+
+
+async def test_summaries_carry_the_listed_columns(repository: Repository) -> None:
+    saved = await save_one(repository, tenant="summary")
+
+    (item,) = (await repository.list_invoices(ListInvoices(tenant="summary"))).items
+
+    assert item.invoice_id == saved.invoice_id
+    assert (item.vendor_name, item.invoice_number, item.total, item.currency) == (
+        "ACME GmbH",
+        "INV-42",
+        "178.50",
+        "EUR",
+    )
+    assert (item.status, item.validation_status, item.review_status) == ("valid", "valid", None)
+    assert item.issue_count == 0 and item.version == 1
+
+
+async def test_a_bad_cursor_is_refused(repository: Repository) -> None:
+    with pytest.raises(CursorError):
+        await repository.list_invoices(ListInvoices(cursor="garbage"))
+
+
+async def test_one_invoice_whole_and_only_for_its_tenant(repository: Repository) -> None:
+    saved = await save_one(repository, tenant="tenant-a")
+
+    found = await repository.get_invoice("tenant-a", saved.invoice_id)
+    assert found is not None
+    assert found.invoice == extraction().invoice
+    assert [item.description for item in found.invoice.line_items] == ["Widget", "Gadget"]
+    assert found.validation == VALID and found.reviews == []
+    assert found.confidence_threshold == 0.8
+    assert await repository.get_invoice("tenant-b", saved.invoice_id) is None
+    assert await repository.get_invoice(None, saved.invoice_id) is not None  # open API
+    assert await repository.get_invoice("tenant-a", "inv_" + "0" * 32) is None
+
+
+async def test_open_invoices_are_not_listed_to_a_tenant(repository: Repository) -> None:
+    saved = await save_one(repository, tenant=None)
+
+    listed = await repository.list_invoices(ListInvoices(tenant="tenant-a", limit=200))
+    assert saved.invoice_id not in [i.invoice_id for i in listed.items]
+    opened = await repository.list_invoices(ListInvoices(tenant=None, limit=200))
+    assert saved.invoice_id in [i.invoice_id for i in opened.items]
+
+
+# --- review writes ----------------------------------------------------------------------------
+
+
+def review_change(invoice: Invoice, status: InvoiceStatus = "approved") -> ReviewChange:
+    return ReviewChange(
+        invoice=invoice,
+        confidence={"total": 1.0},
+        validation=VALID,
+        status=status,
+        reviewer="rita",
+        decision="approve" if status == "approved" else "reject",
+        changes=[FieldChange(field="total", old="178.50", new="178.40")],
+        note="checked against the paper copy",
+    )
+
+
+async def test_a_review_rewrites_the_invoice_and_appends_to_the_trail(
+    repository: Repository,
+) -> None:
+    saved = await save_one(repository, report=REPORT)
+    current = await repository.get_invoice(None, saved.invoice_id)
+    assert current is not None
+    corrected = extraction(total="178.40", line_items=[]).invoice
+
+    assert await repository.apply_review(current, review_change(corrected)) is True
+
+    after = await repository.get_invoice(None, saved.invoice_id)
+    assert after is not None
+    assert after.invoice.total == Decimal("178.40") and after.invoice.line_items == []
+    assert (after.status, after.review_status, after.version) == ("approved", "approved", 2)
+    assert after.validation == VALID and after.confidence == {"total": 1.0}
+    (entry,) = after.reviews
+    assert (entry.reviewer, entry.decision, entry.status_before, entry.status_after) == (
+        "rita",
+        "approve",
+        "needs_review",
+        "approved",
+    )
+    assert entry.changes[0].new == "178.40" and entry.note == "checked against the paper copy"
+
+
+async def test_a_review_of_a_stale_version_writes_nothing(repository: Repository) -> None:
+    saved = await save_one(repository, report=REPORT)
+    current = await repository.get_invoice(None, saved.invoice_id)
+    assert current is not None
+    assert await repository.apply_review(current, review_change(current.invoice)) is True
+
+    stale = await repository.apply_review(current, review_change(current.invoice, "rejected"))
+
+    after = await repository.get_invoice(None, saved.invoice_id)
+    assert stale is False
+    assert after is not None and after.status == "approved" and len(after.reviews) == 1

@@ -1,9 +1,13 @@
-"""ISO 4217 currency codes an invoice may be issued in.
+"""ISO 4217 currency codes an invoice may be issued in, and their minor units.
 
 Circulating currencies of ISO 4217 list one (2025 edition). Fund codes (BOV, CHE, CHW, CLF,
 COU, MXV, USN, UYI, UYW), precious metals (XAG, XAU, XPD, XPT), SDR/unit-of-account codes and
 the testing codes (XTS, XXX) are left out on purpose: no invoice is billed in them. ANG and BGN
 stay while their replacements (XCG, EUR) phase in, so recent documents still validate.
+
+`minor_units` is the number of decimals ISO 4217 gives a currency (JPY 0, EUR 2, KWD 3). The
+list's own column is followed, not local practice: HUF and IDR keep 2 although their cents no
+longer circulate, since invoices still print them.
 """
 
 from __future__ import annotations
@@ -20,3 +24,25 @@ _CODES = """
 """
 
 ACTIVE_CURRENCIES: frozenset[str] = frozenset(_CODES.split())
+
+# Every active currency not listed here has 2 decimals.
+_ZERO_DECIMALS: frozenset[str] = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"}
+    | {"PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMALS: frozenset[str] = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+
+DEFAULT_MINOR_UNITS = 2
+"""What an unknown or missing currency is assumed to have: most currencies use cents."""
+
+
+def minor_units(code: str | None) -> int:
+    """The decimals of `code`'s minor unit: 0 (JPY), 3 (KWD, BHD, …) or 2 (the rest, or unknown)."""
+    if code is None:
+        return DEFAULT_MINOR_UNITS
+    code = code.strip().upper()
+    if code in _ZERO_DECIMALS:
+        return 0
+    if code in _THREE_DECIMALS:
+        return 3
+    return DEFAULT_MINOR_UNITS

@@ -1,0 +1,155 @@
+"""The invoice store's requests and replies (NATS request-reply) and the saved-invoice shapes
+the HTTP API returns (spec section 1: `GET /api/invoices`, `GET /api/invoices/{id}`).
+
+`tenant` None in a request means "no tenant scoping" (the API is open); with API keys the
+gateway always names the caller's tenant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.invoice import Invoice
+from contracts.messages import Usage, ValidationIssue, ValidationReport, ValidationStatus
+
+# What a saved invoice's `status` may be: the validation status until a person reviews it.
+InvoiceStatus = Literal["valid", "needs_review", "invalid", "approved", "rejected"]
+INVOICE_STATUSES: tuple[str, ...] = ("valid", "needs_review", "invalid", "approved", "rejected")
+ReviewDecision = Literal["approve", "reject"]
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class ListInvoices(_Frozen):
+    tenant: str | None = None
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = None
+    status: InvoiceStatus | None = None
+    # Prefix of the normalised vendor name: "acme" finds "ACME GmbH" and "Acme, Inc.".
+    vendor: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    # True: only duplicates; False: only originals; None: both.
+    duplicate: bool | None = None
+
+
+class GetInvoice(_Frozen):
+    tenant: str | None = None
+    invoice_id: str
+
+
+class ReviewInvoice(_Frozen):
+    """A person's decision on a saved invoice, with the fields they corrected.
+
+    `corrections` maps field paths (`total`, `vendor.name`, `line_items`, ...) to new values in
+    the invoice's JSON shape. `expected_version` refuses the review if someone else changed the
+    invoice since the reviewer loaded it.
+    """
+
+    tenant: str | None = None
+    invoice_id: str
+    reviewer: str
+    decision: ReviewDecision
+    corrections: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+    expected_version: int | None = None
+
+
+class CheckInvoice(_Frozen):
+    """Run the validation rules on an invoice (a review re-validates the corrected one)."""
+
+    invoice: Invoice
+    confidence: dict[str, float] = Field(default_factory=dict)
+    threshold: float = Field(ge=0.0, le=1.0)
+
+
+# --- saved invoices -------------------------------------------------------------------------
+
+
+class FieldChange(_Frozen):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class Review(_Frozen):
+    """One entry of an invoice's audit trail: who decided what, changing which fields, when."""
+
+    review_id: str
+    reviewer: str
+    decision: ReviewDecision
+    changes: list[FieldChange]
+    note: str | None
+    status_before: InvoiceStatus
+    status_after: InvoiceStatus
+    created_at: dt.datetime
+
+
+class InvoiceSummary(_Frozen):
+    """A saved invoice as listed: the columns people filter and sort on."""
+
+    invoice_id: str
+    task_id: str
+    filename: str
+    sha256: str | None
+    status: InvoiceStatus
+    validation_status: ValidationStatus
+    review_status: Literal["approved", "rejected"] | None
+    duplicate_of: str | None
+    document_type: str | None
+    invoice_number: str | None
+    invoice_date: dt.date | None
+    due_date: dt.date | None
+    currency: str | None
+    vendor_name: str | None
+    total: str | None
+    issue_count: int
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SavedInvoice(InvoiceSummary):
+    """One saved invoice whole: the invoice with its line items, findings and audit trail."""
+
+    invoice: Invoice
+    confidence: dict[str, float]
+    validation: ValidationReport
+    confidence_threshold: float
+    provider: str
+    usage: Usage
+    reviews: list[Review] = Field(default_factory=list)
+
+
+class InvoicePage(_Frozen):
+    items: list[InvoiceSummary]
+    next_cursor: str | None
+
+
+# --- replies --------------------------------------------------------------------------------
+
+
+class StoreError(_Frozen):
+    """Why a request was refused; `status` is the HTTP status the gateway answers with."""
+
+    status: int
+    code: str
+    message: str
+    issues: list[ValidationIssue] | None = None
+
+
+class StoreReply(_Frozen):
+    """Every store reply: `data` (the JSON of the answer) or `error`."""
+
+    data: dict[str, Any] | None = None
+    error: StoreError | None = None

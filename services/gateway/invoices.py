@@ -1,0 +1,101 @@
+"""Saved invoices over HTTP: the list, one invoice, and a person's review of it.
+
+Thin: the query or body becomes a store request scoped to the caller's tenant; the store's
+answer is returned as it came.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.store import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    GetInvoice,
+    InvoicePage,
+    InvoiceStatus,
+    ListInvoices,
+    ReviewDecision,
+    ReviewInvoice,
+    SavedInvoice,
+)
+from services.gateway.deps import CallerDep, GatewayDep
+from services.gateway.errors import ApiError
+from services.gateway.schemas import API_ERRORS
+
+_INVOICE_ID = re.compile(r"^inv_[0-9a-f]{32}$")
+
+
+class ListQuery(BaseModel):
+    """The query of `GET /api/invoices`; an unknown parameter is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=512)
+    status: InvoiceStatus | None = None
+    vendor: str | None = Field(default=None, max_length=200)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    duplicate: bool | None = None
+
+    @field_validator("cursor", "vendor", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # `?cursor=` (a first page built by string concatenation) means no cursor.
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class ReviewRequest(BaseModel):
+    """`POST /api/invoices/{invoice_id}/review`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: ReviewDecision
+    reviewer: str = Field(min_length=1, max_length=200)
+    # Field path -> corrected value, in the invoice's JSON shape: {"total": "193.00",
+    # "vendor.name": "ACME GmbH", "line_items": [...]}.
+    corrections: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+    # The `version` the reviewer saw; a newer one refuses the review with 409.
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+router = APIRouter(prefix="/api/invoices", tags=["invoices"], responses=API_ERRORS)
+
+
+@router.get("", response_model=InvoicePage)
+async def list_invoices(
+    query: Annotated[ListQuery, Query()], caller: CallerDep, gw: GatewayDep
+) -> JSONResponse:
+    request = ListInvoices(tenant=caller.tenant, **query.model_dump(exclude_none=True))
+    return JSONResponse(await gw.store.list(request))
+
+
+@router.get("/{invoice_id}", response_model=SavedInvoice)
+async def get_invoice(invoice_id: str, caller: CallerDep, gw: GatewayDep) -> JSONResponse:
+    _check_id(invoice_id)
+    found = await gw.store.get(GetInvoice(tenant=caller.tenant, invoice_id=invoice_id))
+    return JSONResponse(found)
+
+
+@router.post("/{invoice_id}/review", response_model=SavedInvoice)
+async def review_invoice(
+    invoice_id: str, body: ReviewRequest, caller: CallerDep, gw: GatewayDep
+) -> JSONResponse:
+    _check_id(invoice_id)
+    request = ReviewInvoice(
+        tenant=caller.tenant, invoice_id=invoice_id, **body.model_dump(exclude_none=True)
+    )
+    return JSONResponse(await gw.store.review(request))
+
+
+def _check_id(invoice_id: str) -> None:
+    if not _INVOICE_ID.match(invoice_id):
+        raise ApiError(404, "invoice_not_found", "no such invoice")

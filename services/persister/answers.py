@@ -1,0 +1,54 @@
+"""The store's answers to the gateway's requests: a `StoreReply` with data or a coded error.
+
+Knows nothing of NATS; `app.py` subscribes these to their subjects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from pydantic import BaseModel
+
+from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreError, StoreReply
+from services.persister.paging import CursorError
+from services.persister.repository import Repository
+from services.persister.reviews import Check, ReviewRefusedError, review_invoice
+
+log = logging.getLogger(__name__)
+
+
+def refused(status: int, code: str, message: str) -> StoreReply:
+    return StoreReply(error=StoreError(status=status, code=code, message=message))
+
+
+async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
+    try:
+        found = await work
+    except ReviewRefusedError as exc:
+        return StoreReply(
+            error=StoreError(
+                status=exc.status, code=exc.code, message=exc.message, issues=exc.issues
+            )
+        )
+    except CursorError as exc:
+        return refused(400, "invalid_cursor", f"cursor: {exc}")
+    except Exception:
+        # The gateway must hear something: a silent failure would be a timeout there.
+        log.exception("store request failed")
+        return refused(500, "internal_error", "the invoice store failed; try again")
+    if found is None:
+        return refused(404, "invoice_not_found", "no such invoice")
+    return StoreReply(data=found.model_dump(mode="json"))
+
+
+async def list_invoices(repository: Repository, request: ListInvoices) -> StoreReply:
+    return await _answer(repository.list_invoices(request))
+
+
+async def get_invoice(repository: Repository, request: GetInvoice) -> StoreReply:
+    return await _answer(repository.get_invoice(request.tenant, request.invoice_id))
+
+
+async def review(repository: Repository, request: ReviewInvoice, check: Check) -> StoreReply:
+    return await _answer(review_invoice(repository, request, check))

@@ -1,0 +1,94 @@
+"""A person's review of a saved invoice: apply the corrections, re-validate, record who did what.
+
+Knows nothing of NATS: the rules are reached through `check`, a callable the wiring provides.
+Concurrent reviews are serialised by the invoice's version: the loser re-reads and re-applies its
+corrections on the new state, unless its reviewer asked for a specific version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from contracts import ValidationIssue, ValidationReport
+from contracts.store import CheckInvoice, ReviewInvoice, SavedInvoice
+from services.persister.corrections import CorrectionError, apply_corrections
+from services.persister.duplicates import duplicate_warnings, with_warnings
+from services.persister.repository import InvoiceNotStorableError, Repository, ReviewChange
+
+Check = Callable[[CheckInvoice], Awaitable[ValidationReport]]
+ATTEMPTS = 3
+
+
+class ReviewRefusedError(Exception):
+    """The review cannot be taken; `status` and `code` become the HTTP answer."""
+
+    def __init__(
+        self, status: int, code: str, message: str, issues: list[ValidationIssue] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.issues = issues
+
+
+async def review_invoice(
+    repository: Repository, request: ReviewInvoice, check: Check
+) -> SavedInvoice:
+    for _ in range(ATTEMPTS):
+        current = await repository.get_invoice(request.tenant, request.invoice_id)
+        if current is None:
+            raise ReviewRefusedError(404, "invoice_not_found", "no such invoice")
+        if request.expected_version is not None and request.expected_version != current.version:
+            raise ReviewRefusedError(
+                409,
+                "version_conflict",
+                f"the invoice is at version {current.version}, not {request.expected_version}: "
+                "reload it and review again",
+            )
+        try:
+            corrected = apply_corrections(current.invoice, current.confidence, request.corrections)
+        except CorrectionError as exc:
+            raise ReviewRefusedError(422, "invalid_correction", str(exc)) from exc
+        report = await check(
+            CheckInvoice(
+                invoice=corrected.invoice,
+                confidence=corrected.confidence,
+                threshold=current.confidence_threshold,
+            )
+        )
+        # Being a duplicate is a fact about the store, not about the values: it survives.
+        report = with_warnings(report, duplicate_warnings(current.validation))
+        errors = [issue for issue in report.issues if issue.severity == "error"]
+        if request.decision == "approve" and errors:
+            codes = ", ".join(sorted({f"{issue.code} ({issue.field})" for issue in errors}))
+            raise ReviewRefusedError(
+                422,
+                "invoice_invalid",
+                f"an invoice with errors cannot be approved: {codes}; correct it or reject it",
+                issues=report.issues,
+            )
+        change = ReviewChange(
+            invoice=corrected.invoice,
+            confidence=corrected.confidence,
+            validation=report,
+            status="approved" if request.decision == "approve" else "rejected",
+            reviewer=request.reviewer,
+            decision=request.decision,
+            changes=corrected.changes,
+            note=request.note,
+        )
+        try:
+            applied = await repository.apply_review(current, change)
+        except InvoiceNotStorableError as exc:
+            raise ReviewRefusedError(
+                422, "invoice_not_storable", f"the corrected invoice cannot be stored: {exc}"
+            ) from exc
+        if applied:
+            saved = await repository.get_invoice(request.tenant, request.invoice_id)
+            if saved is None:  # deleted right after the review
+                raise ReviewRefusedError(404, "invoice_not_found", "no such invoice")
+            return saved
+    raise ReviewRefusedError(
+        409, "version_conflict", "the invoice kept changing during the review: try again"
+    )
