@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: dev test test-fast lint typecheck check bench install clean
 
-$(STAMP): pyproject.toml contracts/pyproject.toml
+$(STAMP): pyproject.toml contracts/pyproject.toml clients/python/pyproject.toml clients/js/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./contracts -e ".[dev]"
+	$(PY) -m pip install --quiet -e ./contracts -e ./clients/python -e ".[dev]"
+	# The JS client's dev dependencies (react, socket.io-client) for its tests; no runtime ones.
+	if command -v npm >/dev/null; then npm ci --prefix clients/js --no-audit --no-fund --silent; fi
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,7 +30,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy contracts services deploy bench tests
+	$(PY) -m mypy contracts services deploy bench tests clients/python/invoiceflow
 
 check: lint typecheck test
 
@@ -36,4 +38,4 @@ bench: $(STAMP)
 	$(PY) -m bench.pipeline
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache clients/js/node_modules

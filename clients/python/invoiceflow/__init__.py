@@ -1,0 +1,1 @@
+"""invoiceflow's Python SDK: `Client` and `AsyncClient` for a gateway (see the README)."""
