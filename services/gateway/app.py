@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -12,7 +12,7 @@ import nats
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.common.blobs import NatsObjectBlobStore
 from services.common.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
@@ -21,6 +21,7 @@ from services.gateway.auth import ApiKeys
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
+from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
 from services.gateway.state import Gateway
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
@@ -51,13 +52,47 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     for router in build_routers(settings):
         app.include_router(router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
-    page = resources.files("services.gateway").joinpath("static/index.html").read_text()
+    _serve_page(app)
+    # Socket.IO at /socket.io/ (same events as /ws). Added last, so outermost: Engine.IO answers
+    # its own CORS and origin checks, and every other request (and the lifespan) goes on.
+    sio = SocketIOGateway(app, settings)
+    app.state.socketio = sio
+    app.add_middleware(SocketIOMiddleware, socketio_gateway=sio)
+    return app
+
+
+# The upload page: plain files from static/, no build step, nothing loaded from elsewhere.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+def _serve_page(app: FastAPI) -> None:
+    """`/` is static/index.html; `/static/app.js` and `/static/app.css` are what it loads."""
+    static = resources.files("services.gateway").joinpath("static")
+    page = static.joinpath("index.html").read_text()
+    headers = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"}
 
     async def index() -> HTMLResponse:
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={**headers, "Cache-Control": "no-cache"})
 
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
-    return app
+    for name, media_type in PAGE_ASSETS.items():
+        asset = _asset_route(static.joinpath(name).read_bytes(), media_type, headers)
+        app.add_api_route(f"/static/{name}", asset, methods=["GET"], include_in_schema=False)
+
+
+def _asset_route(
+    body: bytes, media_type: str, headers: dict[str, str]
+) -> Callable[[], Awaitable[Response]]:
+    async def asset() -> Response:
+        return Response(
+            body, media_type=media_type, headers={**headers, "Cache-Control": "no-cache"}
+        )
+
+    return asset
 
 
 def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
@@ -68,6 +103,9 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
         try:
             yield
         finally:
+            sio = getattr(app.state, "socketio", None)
+            if isinstance(sio, SocketIOGateway):
+                await sio.close()
             await stop(gateway)
 
     return lifespan

@@ -52,9 +52,16 @@ class Session:
     """One socket's protocol state: the tasks it follows."""
 
     def __init__(
-        self, *, tasks: TaskService, hub: Hub, outbox: Outbox, caller: Caller, max_tasks: int
+        self,
+        *,
+        tasks: TaskService,
+        hub: Hub,
+        outbox: Outbox,
+        caller: Caller,
+        max_tasks: int,
+        sid: str | None = None,
     ) -> None:
-        self.sid = secrets.token_hex(12)
+        self.sid = sid or secrets.token_hex(12)
         self._tasks = tasks
         self._hub = hub
         self._outbox = outbox
@@ -72,16 +79,20 @@ class Session:
         return frozenset(self._follows)
 
     async def handle(self, text: str) -> None:
+        """One /ws text frame: `{"event": …, "data": {…}}`."""
         try:
             frame = json.loads(text)
         except ValueError:
             return self._error("bad_frame", 'frames are JSON objects {"event": …, "data": {…}}')
         if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
             return self._error("bad_frame", 'frames are JSON objects {"event": …, "data": {…}}')
-        handler = self._handlers.get(frame["event"])
+        return await self.handle_event(frame["event"], frame.get("data"))
+
+    async def handle_event(self, event: str, data: Any) -> None:
+        """One client event, whatever the transport (/ws frame or Socket.IO message)."""
+        handler = self._handlers.get(event)
         if handler is None:
-            return self._error("unknown_event", f"unknown event {frame['event'][:50]!r}")
-        data = frame.get("data")
+            return self._error("unknown_event", f"unknown event {event[:50]!r}")
         data = {} if data is None else data
         if not isinstance(data, dict):
             return self._error("invalid_data", "data must be a JSON object")
@@ -90,10 +101,10 @@ class Session:
         except ValidationError as exc:
             self._error("invalid_data", describe_validation(exc.errors()))
         except nats.errors.Error as exc:
-            log.warning("NATS unavailable for a %s: %r", frame["event"], exc)
+            log.warning("NATS unavailable for a %s: %r", event, exc)
             self._error("unavailable", "the message broker is unavailable, try again")
         except Exception:
-            log.exception("failed to handle a %s", frame["event"])
+            log.exception("failed to handle a %s", event)
             self._error("internal_error", "internal server error")
         return None
 
@@ -184,9 +195,16 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 def _caller(gateway: Gateway, authorization: str | None) -> Caller | None:
     """A socket with an API key is scoped to its tenant; without one, task tokens alone count."""
-    if authorization is None or not gateway.keys.enabled:
+    if authorization is None:
         return OPEN
-    tenant = gateway.keys.tenant_for_key(bearer(authorization) or "")
+    return caller_for_key(gateway, bearer(authorization) or "")
+
+
+def caller_for_key(gateway: Gateway, key: str | None) -> Caller | None:
+    """The socket's caller for an API key (None: no key given); None when the key is wrong."""
+    if key is None or not gateway.keys.enabled:
+        return OPEN
+    tenant = gateway.keys.tenant_for_key(key)
     return Caller(tenant) if tenant is not None else None
 
 

@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.embedded import EmbeddedNats, free_port, wait_for_port
+from deploy.embedded import free_port, wait_for_port
 from tests.e2e.client import Socket
-from tests.e2e.stack import REPO, Stack
+from tests.e2e.stack import REPO, Stack, Stacks
 
 pytestmark = pytest.mark.e2e
 
@@ -53,24 +53,9 @@ async def fresh_database(database_url: str) -> str:
 @pytest.fixture
 async def make_stack(database_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Stack]]:
     """Start stacks with a nats-server and database of their own; stop them all afterwards."""
-    running: list[tuple[Stack, EmbeddedNats]] = []
-    database = await fresh_database(database_url)
-
-    def make(model_url: str, **env: str) -> Stack:
-        nats = EmbeddedNats(tmp_path / f"nats-{len(running)}", free_port()).start()
-        stack = Stack(
-            nats_url=nats.url,
-            database_url=database,
-            log_dir=tmp_path / f"logs-{len(running)}",
-            env={"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": model_url, **env},
-        )
-        running.append((stack, nats))
-        return stack.start()
-
-    yield make
-    for stack, nats in running:
-        stack.stop()
-        nats.stop()
+    stacks = Stacks(await fresh_database(database_url), tmp_path)
+    yield stacks.make
+    stacks.stop()
 
 
 @pytest.fixture(scope="module")

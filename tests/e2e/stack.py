@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.embedded import free_port
+from deploy.embedded import EmbeddedNats, free_port
 
 SERVICES = ("extractor", "validator", "persister", "gateway")
 REPO = Path(__file__).resolve().parents[2]
@@ -109,3 +109,29 @@ class Stack:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Stacks:
+    """Stacks with a nats-server each, on one database, started on demand and stopped together."""
+
+    def __init__(self, database_url: str, base: Path) -> None:
+        self.database_url = database_url
+        self.base = base
+        self.running: list[tuple[Stack, EmbeddedNats]] = []
+
+    def make(self, model_url: str, **env: str) -> Stack:
+        index = len(self.running)
+        nats = EmbeddedNats(self.base / f"nats-{index}", free_port()).start()
+        stack = Stack(
+            nats_url=nats.url,
+            database_url=self.database_url,
+            log_dir=self.base / f"logs-{index}",
+            env={"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": model_url, **env},
+        )
+        self.running.append((stack, nats))
+        return stack.start()
+
+    def stop(self) -> None:
+        for stack, nats in self.running:
+            stack.stop()
+            nats.stop()

@@ -352,7 +352,16 @@ async def test_the_upload_page_is_served_at_the_root(app: Running) -> None:
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "/api/invoices" in response.text and "join_task" in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert '<script type="module" src="/static/app.js"' in response.text
+    script = await app.http.get("/static/app.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    # The page speaks the spec's protocol: upload + trigger in one call, resume with after_seq.
+    assert "/api/invoices" in script.text and "join_task" in script.text
+    assert "after_seq" in script.text
+    assert (await app.http.get("/static/app.css")).status_code == 200
+    assert (await app.http.get("/static/nothing.js")).status_code == 404
 
 
 async def test_cors_allows_only_the_configured_origins(app: Running) -> None:
