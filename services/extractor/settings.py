@@ -25,7 +25,9 @@ class ExtractorSettings(WorkerSettings):
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0)
     # Calls to the model one replica makes at once (the rest wait, their messages kept alive).
-    openai_max_concurrency: int = Field(default=8, ge=1)
+    # As many as the messages it takes at once (max_in_flight): a batch of 10 to 16 files runs
+    # in one round of model latency; lower it for a rate-limited account.
+    openai_max_concurrency: int = Field(default=16, ge=1)
     # Pages sent in one request; longer documents are refused with too_many_pages.
     openai_max_pages_per_request: int = Field(default=10, ge=1)
 
