@@ -42,6 +42,7 @@ from services.persister.repository import Repository
 from tests.e2e.stack import Stack
 
 VENDORS = ("ACME GmbH", "Zeta Ltd", "Globex Inc.", "Initech LLC", "Umbrella AG", "Hooli")
+API_KEY = "bench-key"
 LOW = ValidationIssue(code="low_confidence", field="total", message="low", severity="warning")
 
 
@@ -114,7 +115,8 @@ async def timed(
 
 async def measure(stack: Stack, ids: list[str], requests: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, headers=headers) as http:
         results["list"] = await timed(requests, lambda n: http.get("/api/invoices"))
         results["review queue"] = await timed(
             requests, lambda n: http.get("/api/invoices", params={"status": "needs_review"})
@@ -162,7 +164,7 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> dict[str, dict[
             nats_url=nats.url,
             database_url=postgres.url,
             log_dir=workdir / "logs",
-            env={"INVOICEFLOW_LOG_LEVEL": "WARNING"},
+            env={"INVOICEFLOW_LOG_LEVEL": "WARNING", "INVOICEFLOW_API_KEYS": f"{API_KEY}:bench"},
         ).start()
         try:
             return await measure(stack, ids, args.requests)

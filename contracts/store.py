@@ -1,8 +1,8 @@
 """The invoice store's requests and replies (NATS request-reply) and the saved-invoice shapes
 the HTTP API returns (spec section 1: `GET /api/invoices`, `GET /api/invoices/{id}`).
 
-`tenant` None in a request means "no tenant scoping" (the API is open); with API keys the
-gateway always names the caller's tenant.
+`tenant` None in a request is the open (keyless) deployment's single tenant, stored as "";
+with API keys the gateway always names the caller's tenant.
 """
 
 from __future__ import annotations

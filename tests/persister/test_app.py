@@ -302,7 +302,9 @@ async def test_a_review_without_a_validator_running_is_refused_as_unavailable(
     reply = await ask(
         requester,
         REVIEW_INVOICE_SUBJECT,
-        ReviewInvoice(invoice_id=result.invoice_id, reviewer="rita", decision="reject"),
+        ReviewInvoice(
+            tenant="tenant-a", invoice_id=result.invoice_id, reviewer="rita", decision="reject"
+        ),
     )
 
     assert reply.error is not None

@@ -195,7 +195,7 @@ async def test_the_same_vendor_and_number_is_flagged_duplicate_of_the_first(
     assert second.duplicate_of == first.invoice_id
     assert second.validation is not None and second.validation.status == "needs_review"
     assert [i.code for i in second.validation.issues] == ["duplicate_invoice"]
-    stored = await repository.get_invoice(None, second.invoice_id)
+    stored = await repository.get_invoice("tenant-a", second.invoice_id)
     assert stored is not None and stored.duplicate_of == first.invoice_id
     assert stored.status == "needs_review" and stored.validation == second.validation
 
@@ -345,7 +345,7 @@ async def test_one_invoice_whole_and_only_for_its_tenant(repository: Repository)
     assert found.validation == VALID and found.reviews == []
     assert found.confidence_threshold == 0.8
     assert await repository.get_invoice("tenant-b", saved.invoice_id) is None
-    assert await repository.get_invoice(None, saved.invoice_id) is not None  # open API
+    assert await repository.get_invoice(None, saved.invoice_id) is None  # the open tenant
     assert await repository.get_invoice("tenant-a", "inv_" + "0" * 32) is None
 
 
@@ -378,13 +378,13 @@ async def test_a_review_rewrites_the_invoice_and_appends_to_the_trail(
     repository: Repository,
 ) -> None:
     saved = await save_one(repository, report=REPORT)
-    current = await repository.get_invoice(None, saved.invoice_id)
+    current = await repository.get_invoice("tenant-a", saved.invoice_id)
     assert current is not None
     corrected = extraction(total="178.40", line_items=[]).invoice
 
     assert await repository.apply_review(current, review_change(corrected)) is True
 
-    after = await repository.get_invoice(None, saved.invoice_id)
+    after = await repository.get_invoice("tenant-a", saved.invoice_id)
     assert after is not None
     assert after.invoice.total == Decimal("178.40") and after.invoice.line_items == []
     assert (after.status, after.review_status, after.version) == ("approved", "approved", 2)
@@ -401,12 +401,12 @@ async def test_a_review_rewrites_the_invoice_and_appends_to_the_trail(
 
 async def test_a_review_of_a_stale_version_writes_nothing(repository: Repository) -> None:
     saved = await save_one(repository, report=REPORT)
-    current = await repository.get_invoice(None, saved.invoice_id)
+    current = await repository.get_invoice("tenant-a", saved.invoice_id)
     assert current is not None
     assert await repository.apply_review(current, review_change(current.invoice)) is True
 
     stale = await repository.apply_review(current, review_change(current.invoice, "rejected"))
 
-    after = await repository.get_invoice(None, saved.invoice_id)
+    after = await repository.get_invoice("tenant-a", saved.invoice_id)
     assert stale is False
     assert after is not None and after.status == "approved" and len(after.reviews) == 1
