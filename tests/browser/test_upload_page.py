@@ -279,3 +279,46 @@ def test_more_than_twenty_files_are_refused_with_a_clear_message(
     expect(message).to_contain_text("at most 20")
     expect(page.locator("#cards .card")).to_have_count(0)
     shot(page, "too-many")
+
+
+def test_a_gateway_with_api_keys_asks_for_one_and_keeps_tenants_apart(
+    page: Page,
+    make_stack: Callable[..., Stack],
+    model_url: str,
+    tmp_path: Path,
+    shot: Shot,
+) -> None:
+    stack = make_stack(model_url, INVOICEFLOW_API_KEYS="page-key:tenant-page,other-key:other")
+    open_page(page, stack)
+    (document,) = write_invoices(tmp_path, 1, prefix="keyed")
+
+    # No key yet: the upload is refused and the card says where the key goes.
+    page.locator("#file-input").set_input_files(document)
+    refused = card(page, document.name)
+    expect(refused).to_have_attribute("data-status", "error", timeout=DONE_TIMEOUT_MS)
+    expect(refused.locator(".error-code")).to_have_text("unauthorized")
+    expect(refused.locator(".error-message")).to_contain_text("API key")
+    shot(page, "no-key")
+
+    # With the key: Retry runs the same file for that tenant; the socket needs only the token.
+    page.locator("summary", has_text="Options").click()
+    page.get_by_label("API key").fill("page-key")
+    page.get_by_label("API key").dispatch_event("change")
+    refused.get_by_role("button", name=f"Retry {document.name}").click()
+    done = expect_completed(page, document.name)
+    assert_every_update_once(done)
+    shot(page, "with-key")
+
+    task_id = done.get_attribute("data-task-id")
+    mine = httpx.get(
+        f"{stack.base_url}/api/invoices",
+        headers={"Authorization": "Bearer page-key"},
+        timeout=10,
+    ).json()
+    theirs = httpx.get(
+        f"{stack.base_url}/api/invoices",
+        headers={"Authorization": "Bearer other-key"},
+        timeout=10,
+    ).json()
+    assert [item["task_id"] for item in mine["items"]] == [task_id]
+    assert theirs["items"] == []

@@ -48,6 +48,19 @@ def test_unit_tests_pass() -> None:
     assert "# pass 0" not in output
 
 
+def test_the_type_declarations_describe_a_frontends_use() -> None:
+    # test/types-usage.ts uses the client as a TypeScript frontend would, with lines that must
+    # stay type errors; `tsc` (a dev dependency) checks it against src/*.d.ts.
+    done = subprocess.run(
+        [str(CLIENT / "node_modules" / ".bin" / "tsc"), "-p", str(CLIENT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.e2e
 async def test_integration_against_the_stack(
     make_stack: Callable[..., Stack],
