@@ -29,6 +29,7 @@ from services.gateway.ws import websocket_endpoint
 
 log = logging.getLogger(__name__)
 
+GRACEFUL_SHUTDOWN_SECONDS = 5.0
 # Client frames are small JSON objects; nothing legitimate comes near this.
 WS_MAX_FRAME_BYTES = 64 * 1024
 
@@ -178,6 +179,9 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         "access_log": settings.access_log,
         "log_level": settings.log_level.lower(),
         "server_header": False,
+        # An open Socket.IO long-poll (up to 25 s) or a slow client must not hold a restart:
+        # clients resume with after_seq anyway.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)

@@ -17,13 +17,14 @@ from tests.gateway.conftest import make_settings
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_server_config_turns_compression_off() -> None:
+def test_server_config_turns_compression_off_and_bounds_shutdown() -> None:
     settings = make_settings("nats://127.0.0.1:1", host="127.0.0.1", port=8123)
 
     config = server_config(create_app(settings), settings)
 
     assert (config.host, config.port) == ("127.0.0.1", 8123)
     assert config.ws_per_message_deflate is False
+    assert config.timeout_graceful_shutdown == 5.0
 
 
 def test_the_module_runs_the_gateway(nats_url: str, tmp_path: Path) -> None:
