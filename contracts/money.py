@@ -41,6 +41,8 @@ _LEADING = re.compile(rf"^(?P<sign>{_SIGN})?\s*(?:{_CURRENCY}\s*)?(?P<sign2>{_SI
 _TRAILING = re.compile(rf"\s*(?:{_CURRENCY})?\s*(?P<sign>[{re.escape(_MINUS)}])?$")
 _BODY = re.compile(r"\d+(?:[^\d]\d+)*|[.,]\d+")
 _TOKENS = re.compile(r"\d+|[^\d]")
+# What machines emit ("193.00", "-5"): most values every message carries, read at Decimal's speed.
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def parse_amount(text: str) -> Decimal:
@@ -49,6 +51,8 @@ def parse_amount(text: str) -> Decimal:
     Raises ValueError, naming the text, when it is not an amount: empty, letters inside,
     thousands groups that are not three digits, two decimal separators.
     """
+    if _PLAIN.fullmatch(text):
+        return Decimal(text)
     body = " ".join(text.split())  # any run of whitespace, NBSP included, counts as one space
     negative = False
     if body.startswith("(") and body.endswith(")"):

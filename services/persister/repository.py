@@ -160,6 +160,19 @@ ON CONFLICT (task_id) DO NOTHING
 RETURNING id
 """
 
+# A summary needs two values from the JSON columns: computed by PostgreSQL, so a list page
+# neither fetches nor parses the whole extraction of every row.
+_DERIVED_COLUMNS = (
+    # As printed ("178.50"), not as the numeric(18, 4) column holds it ("178.5000").
+    "data ->> 'total' AS printed_total, "
+    "coalesce(jsonb_array_length(validation -> 'issues'), 0) AS issue_count"
+)
+_SUMMARY_COLUMNS = (
+    "id, task_id, filename, file_sha256, status, validation_status, review_status, duplicate_of, "
+    "document_type, invoice_number, invoice_date, due_date, currency, vendor_name, version, "
+    f"created_at, updated_at, {_DERIVED_COLUMNS}"
+)
+
 _INSERT_LINE_ITEM = """
 INSERT INTO invoice_line_items (
     invoice_id, position, description, quantity, unit, unit_price, tax_rate, amount, product_code
@@ -364,7 +377,7 @@ class Repository:
             created_at, invoice_id = decode_cursor(query.cursor)
             where("(created_at, id) < (?, ?)", created_at, invoice_id)
         sql = (
-            "SELECT * FROM invoices"
+            f"SELECT {_SUMMARY_COLUMNS} FROM invoices"
             + (" WHERE " + " AND ".join(conditions) if conditions else "")
             + f" ORDER BY created_at DESC, id DESC LIMIT {query.limit + 1}"
         )
@@ -381,7 +394,9 @@ class Repository:
         """The invoice whole; None when it does not exist or belongs to another tenant (an open
         deployment's invoices are the tenant "")."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT * FROM invoices WHERE id = $1", invoice_id)
+            row = await conn.fetchrow(
+                f"SELECT *, {_DERIVED_COLUMNS} FROM invoices WHERE id = $1", invoice_id
+            )
             if row is None or row["tenant"] != tenant_key(tenant):
                 return None
             items = await self._line_items(conn, invoice_id)
@@ -449,7 +464,6 @@ class Repository:
 
 
 def _summary_fields(row: asyncpg.Record) -> dict[str, Any]:
-    validation = json.loads(row["validation"])
     return {
         "invoice_id": row["id"],
         "task_id": row["task_id"],
@@ -465,9 +479,8 @@ def _summary_fields(row: asyncpg.Record) -> dict[str, Any]:
         "due_date": row["due_date"],
         "currency": row["currency"],
         "vendor_name": row["vendor_name"],
-        # As printed ("178.50"), not as the numeric(18, 4) column holds it ("178.5000").
-        "total": json.loads(row["data"]).get("total"),
-        "issue_count": len(validation.get("issues", [])),
+        "total": row["printed_total"],
+        "issue_count": row["issue_count"],
         "version": row["version"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
