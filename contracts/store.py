@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from contracts.invoice import Invoice
+from contracts.invoice import Invoice, LineItem
 from contracts.messages import Usage, ValidationIssue, ValidationReport, ValidationStatus
 
 # What a saved invoice's `status` may be: the validation status until a person reviews it.
@@ -129,6 +129,12 @@ class SavedInvoice(InvoiceSummary):
     provider: str
     usage: Usage
     reviews: list[Review] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def line_items(self) -> list[LineItem]:
+        """The invoice's line items, also at the top: "one saved invoice with its line items"."""
+        return self.invoice.line_items
 
 
 class InvoicePage(_Frozen):

@@ -60,6 +60,7 @@ async def test_one_invoice_with_line_items_and_findings(stack: Stack) -> None:
     body = response.json()
     assert body["invoice_id"] == invoice_id and body["duplicate_of"] is None
     assert [item["amount"] for item in body["invoice"]["line_items"]] == ["100.00", "50.00"]
+    assert body["line_items"] == body["invoice"]["line_items"]
     assert body["validation"]["issues"][0]["code"] == "low_confidence"
     assert set(body["validation"]["issues"][0]) == {"code", "field", "message", "severity"}
 
