@@ -52,6 +52,18 @@ class ApiKeys:
             )
         return Caller(tenant=tenant)
 
+    def socket_caller(self, key: str | None) -> Caller | None:
+        """The caller of a socket (/ws or Socket.IO) that gave `key` (None: gave none).
+
+        Browsers cannot set headers on a socket, so a socket without a key is admitted and
+        the task tokens alone count; with a key it is scoped to the key's tenant; a wrong key
+        gives None, and the socket is refused.
+        """
+        if key is None or not self.enabled:
+            return OPEN
+        tenant = self.tenant_for_key(key)
+        return Caller(tenant) if tenant is not None else None
+
 
 def bearer(authorization: str | None) -> str | None:
     if not authorization:

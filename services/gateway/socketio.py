@@ -32,7 +32,7 @@ from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import gateway_of
-from services.gateway.ws import Session, caller_for_key
+from services.gateway.ws import Session
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class SocketIOGateway:
 
     async def _connect(self, sid: str, environ: Mapping[str, Any], auth: Any = None) -> None:
         gateway = gateway_of(self._app)
-        caller = caller_for_key(gateway, _api_key(auth, environ.get("HTTP_AUTHORIZATION")))
+        caller = gateway.keys.socket_caller(_api_key(auth, environ.get("HTTP_AUTHORIZATION")))
         if caller is None:
             raise socketio.exceptions.ConnectionRefusedError(
                 "invalid API key", {"code": "unauthorized", "message": "invalid API key"}

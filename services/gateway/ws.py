@@ -21,12 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.names import is_task_id
 from services.gateway import frames
-from services.gateway.auth import OPEN, Caller, bearer, may_see
+from services.gateway.auth import Caller, bearer, may_see
 from services.gateway.errors import describe_validation, error_response
 from services.gateway.hub import Follow, Hub
 from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
-from services.gateway.state import Gateway, gateway_of
+from services.gateway.state import gateway_of
 from services.gateway.tasks import TaskService, token_matches
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,9 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not origin_allowed(websocket.headers.get("origin"), settings.cors_origins, own):
         await _refuse(websocket, 403, "origin_not_allowed", "this origin may not open /ws")
         return
-    caller = _caller(gateway, websocket.headers.get("authorization"))
+    authorization = websocket.headers.get("authorization")
+    key = None if authorization is None else bearer(authorization) or ""
+    caller = gateway.keys.socket_caller(key)
     if caller is None:
         await _refuse(websocket, 401, "unauthorized", "invalid API key")
         return
@@ -191,21 +193,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         with contextlib.suppress(Exception):
             # A client that reads nothing may never take the close frame either: bounded wait.
             await asyncio.wait_for(websocket.close(TOO_SLOW, "too slow, resume with after_seq"), 5)
-
-
-def _caller(gateway: Gateway, authorization: str | None) -> Caller | None:
-    """A socket with an API key is scoped to its tenant; without one, task tokens alone count."""
-    if authorization is None:
-        return OPEN
-    return caller_for_key(gateway, bearer(authorization) or "")
-
-
-def caller_for_key(gateway: Gateway, key: str | None) -> Caller | None:
-    """The socket's caller for an API key (None: no key given); None when the key is wrong."""
-    if key is None or not gateway.keys.enabled:
-        return OPEN
-    tenant = gateway.keys.tenant_for_key(key)
-    return Caller(tenant) if tenant is not None else None
 
 
 async def _read(websocket: WebSocket, session: Session) -> None:

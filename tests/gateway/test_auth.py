@@ -35,6 +35,16 @@ def test_a_key_names_its_tenant() -> None:
     assert keys.caller("bearer  key2 ") == Caller("tenant-b")
 
 
+def test_sockets_without_a_key_rely_on_tokens_and_a_wrong_key_is_refused() -> None:
+    keys = ApiKeys({"key1": "tenant-a"})
+
+    assert keys.socket_caller(None) == OPEN
+    assert keys.socket_caller("key1") == Caller("tenant-a")
+    assert keys.socket_caller("nope") is None
+    assert keys.socket_caller("") is None
+    assert ApiKeys({}).socket_caller("anything") == OPEN
+
+
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer nope", "Basic key1", "key1"])
 def test_a_missing_or_wrong_key_is_401(header: str | None) -> None:
     keys = ApiKeys({"key1": "tenant-a"})
