@@ -39,7 +39,7 @@ import psutil
 from PIL import Image, ImageDraw
 
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
-from services.common.worker import run
+from services.process import run
 from tests.e2e.client import Socket
 from tests.e2e.stack import Stack
 

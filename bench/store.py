@@ -36,9 +36,9 @@ import psutil
 from bench.pipeline import percentile
 from contracts import Extraction, Invoice, ValidationIssue, ValidationReport
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from services.common.worker import run
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
+from services.process import run
 from tests.e2e.stack import Stack
 
 VENDORS = ("ACME GmbH", "Zeta Ltd", "Globex Inc.", "Initech LLC", "Umbrella AG", "Hooli")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from services.common.worker import configure_logging, run
 from services.extractor.app import build_worker
 from services.extractor.settings import ExtractorSettings
+from services.process import configure_logging, run
 
 # HTTP clients that log every request at INFO: one line per LLM call is noise, and costs CPU.
 _CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "openai")

@@ -11,10 +11,6 @@ from nats.js.errors import NotFoundError
 
 from contracts import ErrorCode, ExtractInvoice, ProcessingOptions, Stage
 from contracts.names import EXTRACT_CONSUMER, EXTRACT_SUBJECT
-from services.common.blobs import BlobCorruptError, BlobTooLargeError, NatsObjectBlobStore
-from services.common.errors import PermanentError, TransientError
-from services.common.jetstream import blobs_bucket, extractions_bucket
-from services.common.worker import Worker
 from services.extractor.cache import ExtractionCache, KeyValueCache, NoCache
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
@@ -22,6 +18,10 @@ from services.extractor.openai_provider import OpenAIProvider, provider_from_set
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
+from services.messaging.blobs import BlobCorruptError, BlobTooLargeError, NatsObjectBlobStore
+from services.messaging.jetstream import blobs_bucket, extractions_bucket
+from services.worker.errors import PermanentError, TransientError
+from services.worker.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
-from services.common.errors import PermanentError
+from services.worker.errors import PermanentError
 
 # PDFium is not thread-safe, not even across documents: one pdfium call at a time per process.
 _PDFIUM_LOCK = threading.Lock()

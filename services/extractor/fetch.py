@@ -14,7 +14,7 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 
 from contracts import ErrorCode
-from services.common.errors import PermanentError, TransientError
+from services.worker.errors import PermanentError, TransientError
 
 # `read_blob(blob_id, max_bytes)`: the stored bytes, or None when there is no such blob. It
 # raises `PermanentError(file_too_large)` itself when the stored size is over the limit.

@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from contracts import ErrorCode
-from services.common.errors import PermanentError
+from services.worker.errors import PermanentError
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from PIL import Image
 from pydantic import ValidationError
 
 from contracts import ErrorCode, Extraction, Usage
-from services.common.errors import PermanentError, TransientError
 from services.extractor.documents import INLINE_PIXELS, Document, off_loop_if_big, pixels
 from services.extractor.grounding import ground
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
 from services.extractor.provider import ReportProgress
 from services.extractor.settings import ExtractorSettings
+from services.worker.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,6 @@ from contracts import (
     ValidateInvoice,
 )
 from contracts.names import VALIDATE_SUBJECT
-from services.common.errors import PermanentError
-from services.common.progress_log import ProgressLog
-from services.common.stage import publish_command
 from services.extractor.cache import ExtractionCache, NoCache, reused
 from services.extractor.documents import (
     Document,
@@ -36,6 +33,9 @@ from services.extractor.documents import (
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
+from services.messaging.progress_log import ProgressLog
+from services.worker.errors import PermanentError
+from services.worker.runner import publish_command
 
 Work = Callable[[ProgressLog], Awaitable[None]]
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
-from services.common.settings import WorkerSettings
+from services.worker.settings import WorkerSettings
 
 MB = 1024 * 1024
 

@@ -6,9 +6,9 @@ import logging
 
 import uvicorn
 
-from services.common.worker import tune_gc
 from services.gateway.app import create_app, server_config
 from services.gateway.settings import GatewaySettings
+from services.process import tune_gc
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts import ProcessingOptions
-from services.common.blobs import StoredBlob
 from services.gateway import invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
@@ -38,6 +37,7 @@ from services.gateway.state import Gateway
 from services.gateway.status import task_status
 from services.gateway.tasks import AcceptedTask, token_matches
 from services.gateway.uploads import Upload, clean_filename, read_upload
+from services.messaging.blobs import StoredBlob
 
 JSON_BODY_LIMIT = 256 * 1024
 # Multipart boundaries and part headers around each file.

@@ -14,8 +14,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
-from services.common.blobs import NatsObjectBlobStore
-from services.common.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
 from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeys
 from services.gateway.errors import install_error_handlers
@@ -26,6 +24,8 @@ from services.gateway.state import Gateway
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 from services.gateway.ws import websocket_endpoint
+from services.messaging.blobs import NatsObjectBlobStore
+from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
 
 log = logging.getLogger(__name__)
 

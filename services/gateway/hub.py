@@ -29,9 +29,9 @@ from nats.js import JetStreamContext
 
 from contracts import progress_subject
 from contracts.progress import TERMINAL_TYPES
-from services.common.progress_log import read_history, read_last
 from services.gateway import frames
 from services.gateway.fanout import Sequencer
+from services.messaging.progress_log import read_history, read_last
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from starlette.types import ASGIApp
 
-from services.common.blobs import BlobStore
 from services.gateway.auth import ApiKeys
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
+from services.messaging.blobs import BlobStore
 
 
 @dataclass(frozen=True)

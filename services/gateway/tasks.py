@@ -25,7 +25,7 @@ from contracts import (
     TaskUpdated,
 )
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM, is_task_id
-from services.common.progress_log import read_last
+from services.messaging.progress_log import read_last
 
 
 def new_task_id() -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.common.worker import configure_logging, run
 from services.persister.app import build_worker
 from services.persister.settings import PersisterSettings
+from services.process import configure_logging, run
 
 
 def main() -> None:

@@ -23,12 +23,12 @@ from contracts.names import (
     STORE_QUEUE,
 )
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
-from services.common.worker import Worker
 from services.persister import answers, pipeline
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.reviews import ReviewRefusedError
 from services.persister.settings import PersisterSettings
+from services.worker.worker import Worker
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts import ErrorCode, PersistInvoice, Stage, TaskResult, UpdateType
-from services.common.errors import PermanentError
-from services.common.progress_log import ProgressLog
-from services.common.stage import Work
+from services.messaging.progress_log import ProgressLog
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
+from services.worker.errors import PermanentError
+from services.worker.runner import Work
 
 
 def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, model_validator
 
-from services.common.settings import WorkerSettings
+from services.worker.settings import WorkerSettings
 
 
 class PersisterSettings(WorkerSettings):

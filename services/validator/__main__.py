@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.worker import configure_logging, run
+from services.process import configure_logging, run
 from services.validator.app import build_worker
 from services.validator.settings import ValidatorSettings
 

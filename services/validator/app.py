@@ -5,9 +5,9 @@ from __future__ import annotations
 from contracts import Stage, ValidateInvoice, ValidationReport
 from contracts.names import CHECK_INVOICE_SUBJECT, RULES_QUEUE, VALIDATE_CONSUMER, VALIDATE_SUBJECT
 from contracts.store import CheckInvoice
-from services.common.worker import Worker
 from services.validator import pipeline, rules
 from services.validator.settings import ValidatorSettings
+from services.worker.worker import Worker
 
 
 def build_worker(settings: ValidatorSettings) -> Worker:

@@ -14,9 +14,9 @@ from contracts import (
     ValidationReport,
 )
 from contracts.names import PERSIST_SUBJECT
-from services.common.progress_log import ProgressLog
-from services.common.stage import Work, publish_command
+from services.messaging.progress_log import ProgressLog
 from services.validator import rules
+from services.worker.runner import Work, publish_command
 
 
 def summary(report: ValidationReport) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.common.settings import WorkerSettings
+from services.worker.settings import WorkerSettings
 
 
 class ValidatorSettings(WorkerSettings):

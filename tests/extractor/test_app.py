@@ -34,11 +34,11 @@ from contracts.names import (
     WORK_STREAM,
     dead_letter_subject,
 )
-from services.common.jetstream import blobs_bucket
-from services.common.progress_log import ProgressLog, read_history
-from services.common.stage import publish_command
 from services.extractor.app import ExtractorWorker, build_worker
 from services.extractor.settings import ExtractorSettings
+from services.messaging.jetstream import blobs_bucket
+from services.messaging.progress_log import ProgressLog, read_history
+from services.worker.runner import publish_command
 from tests.extractor.samples import image_bytes, text_pdf
 from tests.fakes.openai_server import RunningFake, running_fake_openai
 

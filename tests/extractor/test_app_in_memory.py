@@ -11,11 +11,11 @@ from faststream.nats import TestNatsBroker
 
 from contracts import ExtractInvoice, ValidateInvoice
 from contracts.names import EXTRACT_SUBJECT, VALIDATE_SUBJECT
-from services.common.progress_log import ProgressLog
-from services.common.stage import publish_command
-from services.common.worker import WORK_JSTREAM
 from services.extractor.app import build_worker
 from services.extractor.settings import ExtractorSettings
+from services.messaging.progress_log import ProgressLog
+from services.worker.runner import publish_command
+from services.worker.worker import WORK_JSTREAM
 from tests.extractor.samples import image_bytes
 from tests.fakes.asgi import Receive, Scope, Send, respond, serving
 from tests.fakes.openai_server import running_fake_openai

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from contracts import ErrorCode
-from services.common.errors import PermanentError
 from services.extractor.documents import (
     INLINE_BYTES,
     DocumentLimits,
@@ -18,6 +17,7 @@ from services.extractor.documents import (
     load_document,
     off_loop_if_big,
 )
+from services.worker.errors import PermanentError
 from tests.extractor.samples import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)

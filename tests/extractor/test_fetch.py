@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from contracts import ErrorCode
-from services.common.errors import PermanentError, StageError, TransientError
 from services.extractor.fetch import (
     FetchPolicy,
     fetch_document,
@@ -19,6 +18,7 @@ from services.extractor.fetch import (
     is_public_address,
     own_blob_id,
 )
+from services.worker.errors import PermanentError, StageError, TransientError
 from tests.fakes.asgi import Receive, Scope, Send, respond, serving
 
 BLOB = "ab" * 32

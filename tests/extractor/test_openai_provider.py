@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from contracts import ErrorCode
-from services.common.errors import PermanentError, StageError, TransientError
 from services.extractor.documents import Document, Page
 from services.extractor.openai_provider import OpenAIProvider, fit_for_vision
 from services.extractor.provider import no_report
+from services.worker.errors import PermanentError, StageError, TransientError
 from tests.fakes.asgi import serving
 from tests.fakes.openai_server import FakeOpenAI, RunningFake, running_fake_openai
 

@@ -19,13 +19,13 @@ from contracts import (
     ValidateInvoice,
 )
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
-from services.common.errors import PermanentError
-from services.common.progress_log import ProgressLog
 from services.extractor.cache import ExtractionCache
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
 from services.extractor.settings import ExtractorSettings
+from services.messaging.progress_log import ProgressLog
+from services.worker.errors import PermanentError
 from tests.extractor.doubles import RecordingBroker
 from tests.extractor.samples import image_bytes, tiff_bytes
 from tests.support.progress import MemoryProgress

@@ -23,11 +23,11 @@ from nats.js import JetStreamContext
 from websockets.asyncio.client import ClientConnection
 
 from contracts import Stage, TaskUpdated, UpdateType
-from services.common.jetstream import declare_pipeline_streams
-from services.common.progress_log import ProgressLog
 from services.gateway.app import create_app, server_config
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway, gateway_of
+from services.messaging.jetstream import declare_pipeline_streams
+from services.messaging.progress_log import ProgressLog
 
 ALLOWED_ORIGIN = "http://allowed.test"
 PDF = b"%PDF-1.4\n%test document\n"

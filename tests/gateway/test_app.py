@@ -24,8 +24,8 @@ from contracts import (
 )
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM
 from deploy.embedded import EmbeddedNats, free_port
-from services.common.progress_log import ProgressLog
 from services.gateway.settings import GatewaySettings
+from services.messaging.progress_log import ProgressLog
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     PDF,

@@ -13,8 +13,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from contracts import Stage, UpdateType
-from services.common.progress_log import ProgressLog
 from services.gateway.hub import Hub
+from services.messaging.progress_log import ProgressLog
 from tests.gateway.conftest import append_progress, append_steps, new_task_id
 
 TIMEOUT = 10.0

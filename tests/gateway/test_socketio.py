@@ -25,10 +25,10 @@ from nats.js import JetStreamContext
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
-from services.common.progress_log import ProgressLog
 from services.gateway.app import create_app, server_config
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway
+from services.messaging.progress_log import ProgressLog
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     TIMEOUT,

@@ -10,9 +10,9 @@ from nats.js.kv import KeyValue
 
 from contracts import ExtractInvoice, ProcessingOptions, TaskRecord
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM
-from services.common.jetstream import declare_pipeline_streams, tasks_bucket
-from services.common.progress_log import ProgressLog
 from services.gateway.tasks import TaskService, new_task_id, token_matches, token_sha256
+from services.messaging.jetstream import declare_pipeline_streams, tasks_bucket
+from services.messaging.progress_log import ProgressLog
 from tests.gateway.conftest import append_steps
 
 

@@ -15,8 +15,8 @@ from nats.js import JetStreamContext
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from contracts import Stage, UpdateType
-from services.common.progress_log import ProgressLog
 from services.gateway.settings import GatewaySettings
+from services.messaging.progress_log import ProgressLog
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     Served,

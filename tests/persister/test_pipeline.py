@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 
 from contracts import Stage, UpdateType
-from services.common.errors import PermanentError
 from services.persister import pipeline
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
+from services.worker.errors import PermanentError
 from tests.persister.samples import persist_command
 from tests.support.progress import MemoryProgress
 

@@ -8,7 +8,7 @@ from nats.js import JetStreamContext
 
 from contracts import Stage, TaskError, TaskResult, TaskUpdated, UpdateType, position
 from contracts.progress import TERMINAL_TYPES
-from services.common.progress_log import ProgressLog
+from services.messaging.progress_log import ProgressLog
 
 
 class MemoryProgress(ProgressLog):

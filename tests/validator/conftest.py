@@ -9,9 +9,9 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from services.common.worker import Worker
 from services.validator.app import build_worker
 from services.validator.settings import ValidatorSettings
+from services.worker.worker import Worker
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from contracts.names import (
     VALIDATE_SUBJECT,
     WORK_STREAM,
 )
-from services.common.progress_log import ProgressLog, read_history
-from services.common.worker import Worker
+from services.messaging.progress_log import ProgressLog, read_history
+from services.worker.worker import Worker
 from tests.support.waiting import updates_until_terminal, wait_until
 from tests.validator.samples import validate_command
 

@@ -18,10 +18,10 @@ from contracts import (
     ValidationReport,
 )
 from contracts.names import PERSIST_SUBJECT, VALIDATE_SUBJECT, WORK_STREAM
-from services.common.worker import WORK_JSTREAM, Worker
 from services.validator.app import build_worker
 from services.validator.pipeline import summary
 from services.validator.settings import ValidatorSettings
+from services.worker.worker import WORK_JSTREAM, Worker
 from tests.support.progress import MemoryProgress
 from tests.validator.samples import validate_command
 

@@ -10,8 +10,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta
 from nats.js.object_store import ObjectStore
 
-from services.common.blobs import BlobCorruptError, NatsObjectBlobStore, is_blob_id
-from services.common.jetstream import blobs_bucket
+from services.messaging.blobs import BlobCorruptError, NatsObjectBlobStore, is_blob_id
+from services.messaging.jetstream import blobs_bucket
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import uuid
 from nats.js import JetStreamContext
 
 from contracts import ProgressMark, Stage, TaskUpdated, UpdateType, task_error
-from services.common.jetstream import declare_pipeline_streams
-from services.common.progress_log import ProgressLog, read_history, read_last
+from services.messaging.jetstream import declare_pipeline_streams
+from services.messaging.progress_log import ProgressLog, read_history, read_last
 
 
 def new_task_id() -> str:

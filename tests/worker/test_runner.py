@@ -26,11 +26,11 @@ from contracts.names import (
     WORK_STREAM,
     dead_letter_subject,
 )
-from services.common.errors import PermanentError, TransientError
-from services.common.progress_log import ProgressLog, read_history
-from services.common.settings import WorkerSettings
-from services.common.stage import publish_command
-from services.common.worker import Worker
+from services.messaging.progress_log import ProgressLog, read_history
+from services.worker.errors import PermanentError, TransientError
+from services.worker.runner import publish_command
+from services.worker.settings import WorkerSettings
+from services.worker.worker import Worker
 
 Behaviour = Callable[[int], Awaitable[None]]
 

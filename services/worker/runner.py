@@ -27,8 +27,8 @@ from contracts import (
     task_error,
 )
 from contracts.names import DEAD_LETTER_STREAM, WORK_STREAM, dead_letter_subject
-from services.common.errors import StageError
-from services.common.progress_log import ProgressLog
+from services.messaging.progress_log import ProgressLog
+from services.worker.errors import StageError
 
 log = logging.getLogger(__name__)
 

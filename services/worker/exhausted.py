@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import ErrorCode, Message, Stage
 from contracts.names import WORK_STREAM
-from services.common.progress_log import ProgressLog
-from services.common.stage import fail_task
+from services.messaging.progress_log import ProgressLog
+from services.worker.runner import fail_task
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,9 @@ manual acks and bounded concurrency, end exhausted tasks, run until SIGINT/SIGTE
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
@@ -17,11 +16,11 @@ from nats.js import JetStreamContext
 
 from contracts import Stage, StageCommand
 from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
-from services.common import jetstream
-from services.common.exhausted import MaxDeliveriesAdvisory, handle_exhausted
-from services.common.progress_log import ProgressLog
-from services.common.settings import WorkerSettings
-from services.common.stage import RetryPolicy, StageRunner, Work
+from services.messaging import jetstream
+from services.messaging.progress_log import ProgressLog
+from services.worker.exhausted import MaxDeliveriesAdvisory, handle_exhausted
+from services.worker.runner import RetryPolicy, StageRunner, Work
+from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -180,34 +179,3 @@ class Worker:
             await stop.wait()
         finally:
             await self.stop()
-
-
-Result = TypeVar("Result")
-
-
-def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a long-running service.
-
-    Everything allocated at start-up (modules, models, schemas) is frozen out of the collector's
-    sight, and the young generation is collected every 50k allocations instead of 700: a
-    service allocates many short-lived objects per message, and few of them form cycles.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
-def run(main: Coroutine[Any, Any, Result]) -> Result:
-    """Run a main coroutine on uvloop where it is installed (less CPU per message)."""
-    tune_gc()
-    try:
-        import uvloop
-    except ImportError:  # Windows: uvloop does not exist there
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
