@@ -1,7 +1,8 @@
 """invoiceflow contracts: the only code the services share.
 
 Event and command models, the invoice schema, how printed amounts are read, processing
-options, progress stages and the NATS subject, stream, consumer and bucket names.
+options, the pipeline's steps and stages (`pipeline.py`), and the NATS subject, stream,
+consumer and bucket names.
 """
 
 from contracts.errors import ErrorCode
@@ -29,11 +30,13 @@ from contracts.messages import (
 from contracts.money import PrintedAmount, find_amounts, iter_amounts, parse_amount
 from contracts.names import progress_subject
 from contracts.options import ProcessingOptions, Provider
-from contracts.progress import STAGE_PROGRESS, Stage, TaskStatus, UpdateType, position, status_for
+from contracts.pipeline import PIPELINE, STAGE_PROGRESS, StageSpan, Step
+from contracts.progress import Stage, TaskStatus, UpdateType, position, status_for
 
 __all__ = [
     "ALLOWED_MEDIA_TYPES",
     "CONFIDENCE_FIELDS",
+    "PIPELINE",
     "STAGE_PROGRESS",
     "ErrorCode",
     "Evidence",
@@ -52,6 +55,8 @@ __all__ = [
     "Provider",
     "Stage",
     "StageCommand",
+    "StageSpan",
+    "Step",
     "TaskDeadLettered",
     "TaskError",
     "TaskRecord",

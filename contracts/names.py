@@ -1,17 +1,24 @@
-"""Every NATS subject, stream, consumer and bucket name the services agree on."""
+"""Every NATS subject, stream, consumer and bucket name the services agree on.
+
+The work subjects and their consumers are declared with the steps they belong to, in
+`contracts/pipeline.py`; they are repeated here under their old names for convenience.
+"""
 
 from __future__ import annotations
 
 import re
 
-# Work: a work-queue stream, one durable pull consumer per stage.
+from contracts.pipeline import EXTRACT, PERSIST, PIPELINE, VALIDATE
+
+# Work: a work-queue stream, one durable pull consumer per step.
 WORK_STREAM = "INVOICES_WORK"
-EXTRACT_SUBJECT = "invoices.extract"
-VALIDATE_SUBJECT = "invoices.validate"
-PERSIST_SUBJECT = "invoices.persist"
-EXTRACT_CONSUMER = "extractor"
-VALIDATE_CONSUMER = "validator"
-PERSIST_CONSUMER = "persister"
+WORK_SUBJECTS: tuple[str, ...] = tuple(step.subject for step in PIPELINE)
+EXTRACT_SUBJECT = EXTRACT.subject
+VALIDATE_SUBJECT = VALIDATE.subject
+PERSIST_SUBJECT = PERSIST.subject
+EXTRACT_CONSUMER = EXTRACT.consumer
+VALIDATE_CONSUMER = VALIDATE.consumer
+PERSIST_CONSUMER = PERSIST.consumer
 
 # Progress: one subject per task in a limits stream kept >= 24 h; replay and status read it.
 PROGRESS_STREAM = "INVOICES_PROGRESS"
@@ -52,12 +59,9 @@ def max_deliveries_advisory_subject(consumer: str) -> str:
     return f"{MAX_DELIVERIES_ADVISORY_PREFIX}.{consumer}"
 
 
-def consumer_for_subject(subject: str) -> str:
-    return {
-        EXTRACT_SUBJECT: EXTRACT_CONSUMER,
-        VALIDATE_SUBJECT: VALIDATE_CONSUMER,
-        PERSIST_SUBJECT: PERSIST_CONSUMER,
-    }[subject]
+def exhausted_consumer(work_consumer: str) -> str:
+    """The durable that reads one work consumer's max-deliveries advisories."""
+    return f"{work_consumer}_exhausted"
 
 
 # Request-reply (core NATS, one queue group per service): the gateway asks the invoice store

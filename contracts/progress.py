@@ -28,15 +28,7 @@ class TaskStatus(StrEnum):
     ERROR = "error"
 
 
-# Progress percentage at the start and end of each stage.
-STAGE_PROGRESS: dict[Stage, tuple[int, int]] = {
-    Stage.FETCH: (5, 10),
-    Stage.LLM_EXTRACTION: (10, 80),
-    Stage.VALIDATION: (80, 90),
-    Stage.SAVE: (90, 95),
-    Stage.COMPLETE: (100, 100),
-}
-
+# Where each stage sits in the pipeline and its progress numbers: contracts/pipeline.py.
 _STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
 _TYPE_ORDER = {
     UpdateType.STAGE_START: 0,

@@ -24,7 +24,7 @@ class StreamSpec(BaseModel):
 
 WORK = StreamSpec(
     name=names.WORK_STREAM,
-    subjects=(names.EXTRACT_SUBJECT, names.VALIDATE_SUBJECT, names.PERSIST_SUBJECT),
+    subjects=names.WORK_SUBJECTS,
     retention="workqueue",
     # A command retried later than this window is still harmless: every handler is idempotent.
     duplicate_window_seconds=600,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from contracts import Extraction, Usage
+from contracts import Extraction, Stage, Usage
+from contracts.pipeline import EXTRACT
 from services.extractor.documents import Document
 from services.extractor.ocr import OcrEngine
 from services.extractor.provider import ReportProgress
 from services.extractor.receipt_parser import parse_receipt
 from services.extractor.receipt_rows import Row, rows_from_ocr, rows_from_text
 
-# OCR page updates spread over this part of the llm_extraction stage (10–80).
-_PROGRESS_FROM, _PROGRESS_TO = 15, 75
+# OCR page updates spread over the llm_extraction stage, a step in from either end.
+_STAGE = EXTRACT.span(Stage.LLM_EXTRACTION)
+_PROGRESS_FROM, _PROGRESS_TO = _STAGE.start + 5, _STAGE.end - 5
 
 
 class LocalProvider:

@@ -1,27 +1,25 @@
-"""One extract task, start to hand-over: fetch and normalise (stage `fetch`), extract with the
-chosen provider (stage `llm_extraction`), then send the extraction on to the validator.
+"""The extract step of one task: fetch and normalise (stage `fetch`), extract with the chosen
+provider (stage `llm_extraction`), and the `ValidateInvoice` that hands the task on.
 
 Safe to run twice for one task (redelivery): the progress log skips updates already stored and
-the `ValidateInvoice` publish is deduplicated by its `Nats-Msg-Id`.
+the `ValidateInvoice` is deduplicated by its `Nats-Msg-Id`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 import httpx
-from faststream.nats import NatsBroker
 
 from contracts import (
     ErrorCode,
     ExtractInvoice,
+    Extraction,
     ProcessingOptions,
     Stage,
-    UpdateType,
     ValidateInvoice,
 )
-from contracts.names import VALIDATE_SUBJECT
 from services.extractor.cache import ExtractionCache, NoCache, reused
 from services.extractor.documents import (
     Document,
@@ -33,11 +31,8 @@ from services.extractor.documents import (
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
-from services.messaging.progress_log import ProgressLog
 from services.worker.errors import PermanentError
-from services.worker.runner import publish_command
-
-Work = Callable[[ProgressLog], Awaitable[None]]
+from services.worker.handler import StageProgress, StageReport
 
 
 class ExtractionPipeline:
@@ -45,7 +40,6 @@ class ExtractionPipeline:
         self,
         settings: ExtractorSettings,
         read_blob: ReadBlob,
-        broker: NatsBroker,
         providers: Mapping[str, ExtractionProvider],
         http: httpx.AsyncClient,
         *,
@@ -55,7 +49,6 @@ class ExtractionPipeline:
         self._cache: ExtractionCache = cache or NoCache()
         # What "no model asked for" means per provider, so the cache tells models apart.
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
-        self._broker = broker
         self._providers = providers
         self._http = http
         self._policy = FetchPolicy(
@@ -76,65 +69,53 @@ class ExtractionPipeline:
             return options.model_provider
         return "openai" if "openai" in self._providers else "local"
 
-    def work(self, command: ExtractInvoice) -> Work:
-        async def work(progress: ProgressLog) -> None:
-            await progress.append(
-                UpdateType.STAGE_START, Stage.FETCH, 5, f"Fetching {command.filename}"
-            )
-            data = await fetch_document(
-                command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
-            )
-            # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-            document, sha256 = await off_loop_if_big(
-                not cheap_to_load(data), lambda: self._load(data)
-            )
-            pages = len(document.pages)
-            await progress.append(
-                UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, f"Fetched {pages} page(s)"
-            )
+    async def handle(self, command: ExtractInvoice, report: StageReport) -> ValidateInvoice:
+        async with report.stage(Stage.FETCH, f"Fetching {command.filename}") as fetch:
+            document, sha256 = await self._fetch(command)
+            fetch.done(f"Fetched {len(document.pages)} page(s)")
+        name = self.provider_name(command.options)
+        async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
+            extracted = await self._extract(command, document, sha256, name, extraction)
+        return ValidateInvoice(
+            task_id=command.task_id,
+            tenant=command.tenant,
+            filename=command.filename,
+            options=command.options,
+            extraction=extracted,
+            sha256=sha256,
+        )
 
-            name = self.provider_name(command.options)
-            await progress.append(
-                UpdateType.STAGE_START, Stage.LLM_EXTRACTION, 10, f"Extracting with {name}"
+    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str]:
+        data = await fetch_document(
+            command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
+        )
+        # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
+        return await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
+
+    async def _extract(
+        self,
+        command: ExtractInvoice,
+        document: Document,
+        sha256: str,
+        name: str,
+        stage: StageProgress,
+    ) -> Extraction:
+        provider = self._providers.get(name)
+        if provider is None:
+            raise PermanentError(
+                ErrorCode.PROVIDER_NOT_CONFIGURED, f"the {name} provider is not configured"
             )
-            provider = self._providers.get(name)
-            if provider is None:
-                raise PermanentError(
-                    ErrorCode.PROVIDER_NOT_CONFIGURED, f"the {name} provider is not configured"
-                )
-
-            async def report(value: int, message: str) -> None:
-                value = min(max(value, 11), 79)  # strictly inside the stage's 10–80
-                await progress.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, value, message)
-
-            model = command.options.model or self._default_models.get(name, "default")
-            cached = await self._cache.get(sha256, name, model)
-            if cached is not None:
-                extraction = reused(cached)
-                done = f"Reused the extraction of an identical file ({provider.name})"
-            else:
-                extraction = await provider.extract(
-                    document, model=command.options.model, report=report
-                )
-                await self._cache.put(sha256, name, model, extraction)
-                done = f"Extracted {pages} page(s) with {provider.name}"
-            await progress.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, done)
-            # Appended before publishing: the validator's updates must come after ours.
-            await publish_command(
-                self._broker,
-                VALIDATE_SUBJECT,
-                ValidateInvoice(
-                    task_id=command.task_id,
-                    tenant=command.tenant,
-                    filename=command.filename,
-                    options=command.options,
-                    extraction=extraction,
-                    sha256=sha256,
-                    progress_mark=progress.mark(),
-                ),
-            )
-
-        return work
+        model = command.options.model or self._default_models.get(name, "default")
+        cached = await self._cache.get(sha256, name, model)
+        if cached is not None:
+            stage.done(f"Reused the extraction of an identical file ({provider.name})")
+            return reused(cached)
+        extraction = await provider.extract(
+            document, model=command.options.model, report=stage.progress
+        )
+        await self._cache.put(sha256, name, model, extraction)
+        stage.done(f"Extracted {len(document.pages)} page(s) with {provider.name}")
+        return extraction
 
     def _load(self, data: bytes) -> tuple[Document, str]:
         return load_document(data, self._limits), hashlib.sha256(data).hexdigest()

@@ -8,7 +8,7 @@ from typing import Protocol
 from contracts import Extraction
 from services.extractor.documents import Document
 
-# `report(progress, message)`: an optional progress update inside llm_extraction (10 < p < 80).
+# `report(progress, message)`: an optional progress update, kept inside the llm_extraction stage.
 ReportProgress = Callable[[int, str], Awaitable[None]]
 
 

@@ -31,7 +31,7 @@ from contracts import progress_subject
 from contracts.progress import TERMINAL_TYPES
 from services.gateway import frames
 from services.gateway.fanout import Sequencer
-from services.messaging.progress_log import read_history, read_last
+from services.messaging.progress_stream import read_history, read_last
 
 log = logging.getLogger(__name__)
 

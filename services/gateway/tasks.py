@@ -24,8 +24,10 @@ from contracts import (
     TaskStatus,
     TaskUpdated,
 )
-from contracts.names import EXTRACT_SUBJECT, WORK_STREAM, is_task_id
-from services.messaging.progress_log import read_last
+from contracts.names import is_task_id
+from services.messaging.envelopes import command_envelope
+from services.messaging.progress_stream import read_last
+from services.messaging.publisher import jetstream_publisher
 
 
 def new_task_id() -> str:
@@ -65,6 +67,7 @@ class AcceptedTask:
 class TaskService:
     def __init__(self, js: JetStreamContext, kv: KeyValue, cache_size: int = 10_000) -> None:
         self._js = js
+        self._publish = jetstream_publisher(js)
         self._kv = kv
         self._cache: OrderedDict[str, TaskRecord] = OrderedDict()
         self._cache_size = cache_size
@@ -97,12 +100,7 @@ class TaskService:
             options=options,
             progress_mark=ProgressMark(),  # a new task: nothing reported yet
         )
-        await self._js.publish(
-            EXTRACT_SUBJECT,
-            command.model_dump_json().encode(),
-            stream=WORK_STREAM,
-            headers={"Nats-Msg-Id": f"{task_id}:{EXTRACT_SUBJECT}"},
-        )
+        await self._publish(command_envelope(command))
         return AcceptedTask(task_id, token, filename)
 
     async def record(self, task_id: str) -> TaskRecord | None:

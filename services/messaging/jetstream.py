@@ -93,7 +93,7 @@ async def declare_work_consumer(
 
 async def declare_advisory_consumer(js: JetStreamContext, work_consumer: str) -> str:
     """A durable consumer on the max-deliveries advisories of one work consumer."""
-    durable = f"{work_consumer}_exhausted"
+    durable = names.exhausted_consumer(work_consumer)
     await js.add_consumer(
         names.ADVISORY_STREAM,
         ConsumerConfig(

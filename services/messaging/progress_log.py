@@ -1,24 +1,22 @@
 """A task's progress updates, appended exactly once each with a contiguous `seq`.
 
-The progress stream is the only source of truth: an update is published to
-`invoices.progress.<task_id>` with `Nats-Expected-Last-Subject-Sequence`, so two writers (two
-replicas handling a redelivered message, or two stages) can never both take the same `seq`.
-Each update has a position in the pipeline's total order (`contracts.position`); an update at or
-before the last stored position was already emitted by an earlier delivery and is skipped.
+The progress stream is the only source of truth. The log stands on one storage primitive,
+`ProgressStore.append(update, after=stream_seq)`: store the update only if the task's last
+stored update is still the one at `stream_seq` (JetStream's expected-last-subject-sequence), so
+two writers (two replicas handling a redelivered message, or two stages) can never both take the
+same `seq`. Each update has a position in the pipeline's total order (`contracts.position`); an
+update at or before the last stored position was already emitted by an earlier delivery and is
+skipped. Knows nothing of NATS: `progress_stream.py` is the JetStream store.
 """
 
 from __future__ import annotations
 
 import time
-
-from nats.js import JetStreamContext
-from nats.js.errors import BadRequestError, NotFoundError
+from typing import Protocol
 
 from contracts import ProgressMark, Stage, TaskError, TaskResult, TaskUpdated, UpdateType, position
-from contracts.names import PROGRESS_STREAM, progress_subject
 from contracts.progress import TERMINAL_TYPES
 
-_WRONG_LAST_SEQUENCE = 10071
 _MAX_CONFLICTS = 50
 
 
@@ -26,42 +24,22 @@ class ProgressConflictError(RuntimeError):
     """Another writer kept winning the race for the next `seq` (should never happen)."""
 
 
-async def read_last(js: JetStreamContext, task_id: str) -> tuple[int, TaskUpdated] | None:
-    """The last stored update of a task and its stream sequence, or None."""
-    try:
-        raw = await js.get_last_msg(PROGRESS_STREAM, progress_subject(task_id), direct=True)
-    except NotFoundError:
-        return None
-    assert raw.data is not None and raw.seq is not None
-    return raw.seq, TaskUpdated.model_validate_json(raw.data)
+class ProgressStore(Protocol):
+    async def last(self, task_id: str) -> tuple[int, TaskUpdated] | None:
+        """The task's last stored update and its stream sequence, or None."""
+        ...
 
-
-async def read_history(
-    js: JetStreamContext, task_id: str, after_seq: int = 0, from_stream_seq: int = 0
-) -> list[tuple[int, TaskUpdated]]:
-    """Stored updates of a task with `seq > after_seq`, in order, with their stream sequences."""
-    subject = progress_subject(task_id)
-    found: list[tuple[int, TaskUpdated]] = []
-    stream_seq = from_stream_seq
-    while True:
-        try:
-            raw = await js.get_msg(
-                PROGRESS_STREAM, seq=stream_seq + 1, subject=subject, next=True, direct=True
-            )
-        except NotFoundError:
-            return found
-        assert raw.data is not None and raw.seq is not None
-        stream_seq = raw.seq
-        update = TaskUpdated.model_validate_json(raw.data)
-        if update.seq > after_seq:
-            found.append((stream_seq, update))
+    async def append(self, update: TaskUpdated, *, after: int) -> int | None:
+        """Store `update` if the task's last stored update is at stream sequence `after` (0:
+        none yet); its stream sequence, or None when another writer got there first."""
+        ...
 
 
 class ProgressLog:
     """Appends one task's updates; cheap to create per message handled."""
 
-    def __init__(self, js: JetStreamContext, task_id: str) -> None:
-        self._js = js
+    def __init__(self, store: ProgressStore, task_id: str) -> None:
+        self._store = store
         self.task_id = task_id
         self._loaded = False
         self._stream_seq = 0
@@ -76,7 +54,7 @@ class ProgressLog:
         return ProgressMark(stream_seq=self._stream_seq, last=self.last)
 
     async def _load(self) -> None:
-        found = await read_last(self._js, self.task_id)
+        found = await self._store.last(self.task_id)
         self._stream_seq, self.last = found if found else (0, None)
         self._loaded = True
 
@@ -99,47 +77,37 @@ class ProgressLog:
         for _ in range(_MAX_CONFLICTS):
             if not self._loaded:
                 await self._load()
-            last = self.last
-            if last is not None:
-                if last.type in TERMINAL_TYPES:
-                    return None
-                if type_ is UpdateType.ERROR:
-                    progress = max(progress, last.progress)
-                elif position(progress, stage, type_) <= position(
-                    last.progress, last.stage, last.type
-                ):
-                    return None
-            seq = last.seq + 1 if last else 1
+            placed = self._placed(type_, stage, progress)
+            if placed is None:
+                return None
             update = TaskUpdated(
                 task_id=self.task_id,
                 type=type_,
-                seq=seq,
-                progress=progress,
+                seq=self.last.seq + 1 if self.last else 1,
+                progress=placed,
                 stage=stage,
                 message=message,
                 timestamp=time.time(),
                 result=result,
                 error=error,
             )
-            headers = {
-                "Nats-Msg-Id": f"{self.task_id}:{seq}",
-                "Nats-Expected-Last-Subject-Sequence": str(self._stream_seq),
-            }
-            try:
-                ack = await self._js.publish(
-                    progress_subject(self.task_id),
-                    update.model_dump_json().encode(),
-                    stream=PROGRESS_STREAM,
-                    headers=headers,
-                )
-            except BadRequestError as exc:
-                if exc.err_code != _WRONG_LAST_SEQUENCE:
-                    raise
+            stream_seq = await self._store.append(update, after=self._stream_seq)
+            if stream_seq is None:
                 self._loaded = False  # someone else appended: look again
                 continue
-            if ack.duplicate:
-                self._loaded = False
-                continue
-            self._stream_seq, self.last = ack.seq, update
+            self._stream_seq, self.last = stream_seq, update
             return update
         raise ProgressConflictError(f"could not append progress for {self.task_id}")
+
+    def _placed(self, type_: UpdateType, stage: Stage, progress: int) -> int | None:
+        """The progress to store the update at, or None when it must be skipped."""
+        last = self.last
+        if last is None:
+            return progress
+        if last.type in TERMINAL_TYPES:
+            return None  # nothing follows the end of a task
+        if type_ is UpdateType.ERROR:
+            return max(progress, last.progress)  # an error never moves progress back
+        if position(progress, stage, type_) <= position(last.progress, last.stage, last.type):
+            return None  # emitted already, by an earlier delivery
+        return progress

@@ -12,22 +12,22 @@ import asyncpg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from contracts import PersistInvoice, Stage, ValidationReport
+from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
     CHECK_INVOICE_SUBJECT,
     GET_INVOICE_SUBJECT,
     LIST_INVOICES_SUBJECT,
-    PERSIST_CONSUMER,
-    PERSIST_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
     STORE_QUEUE,
 )
+from contracts.pipeline import PERSIST
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.persister import answers, pipeline
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.reviews import ReviewRefusedError
 from services.persister.settings import PersisterSettings
+from services.worker.handler import StageReport
 from services.worker.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ log = logging.getLogger(__name__)
 
 class PersisterWorker(Worker):
     def __init__(self, settings: PersisterSettings) -> None:
-        super().__init__(
-            settings, consumer=PERSIST_CONSUMER, subject=PERSIST_SUBJECT, first_stage=Stage.SAVE
-        )
+        super().__init__(settings, PERSIST)
         self.db_settings = settings
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._repository: Repository | None = None
@@ -99,9 +97,9 @@ class PersisterWorker(Worker):
 def build_worker(settings: PersisterSettings) -> PersisterWorker:
     worker = PersisterWorker(settings)
 
-    @worker.subscribe
-    async def persist(command: PersistInvoice) -> None:
-        await worker.run_stage(command, pipeline.work(command, worker.repository))
+    @worker.handle
+    async def persist(command: PersistInvoice, report: StageReport) -> TaskResult:
+        return await pipeline.handle(command, report, worker.repository)
 
     @worker.respond(LIST_INVOICES_SUBJECT, STORE_QUEUE)
     async def list_invoices(request: ListInvoices) -> StoreReply:

@@ -1,12 +1,11 @@
-"""The save stage of one task: store the invoice once, then complete the task."""
+"""The persist step of one task: store the invoice once; its result completes the task."""
 
 from __future__ import annotations
 
-from contracts import ErrorCode, PersistInvoice, Stage, TaskResult, UpdateType
-from services.messaging.progress_log import ProgressLog
+from contracts import ErrorCode, PersistInvoice, Stage, TaskResult
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
 from services.worker.errors import PermanentError
-from services.worker.runner import Work
+from services.worker.handler import StageReport
 
 
 def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:
@@ -24,9 +23,17 @@ def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:
     )
 
 
-def work(command: PersistInvoice, repository: Repository) -> Work:
-    async def run(progress: ProgressLog) -> None:
-        await progress.append(UpdateType.STAGE_START, Stage.SAVE, 90, "Saving")
+def saved_message(saved: SaveOutcome) -> str:
+    message = "Saved" if saved.created else "Already saved"
+    if saved.duplicate_of is not None:
+        message += f" (duplicate of {saved.duplicate_of})"
+    return message
+
+
+async def handle(
+    command: PersistInvoice, report: StageReport, repository: Repository
+) -> TaskResult:
+    async with report.stage(Stage.SAVE, "Saving") as save:
         try:
             saved = await repository.save_invoice(
                 task_id=command.task_id,
@@ -42,12 +49,5 @@ def work(command: PersistInvoice, repository: Repository) -> Work:
             raise PermanentError(
                 ErrorCode.INVOICE_NOT_STORABLE, f"the invoice cannot be stored: {exc}"
             ) from exc
-        message = "Saved" if saved.created else "Already saved"
-        if saved.duplicate_of is not None:
-            message += f" (duplicate of {saved.duplicate_of})"
-        await progress.append(UpdateType.STAGE_COMPLETE, Stage.SAVE, 95, message)
-        await progress.append(
-            UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done", result=saved_result(command, saved)
-        )
-
-    return run
+        save.done(saved_message(saved))
+    return saved_result(command, saved)

@@ -1,9 +1,10 @@
-"""Wiring of the validator: a worker on `invoices.validate` and the rules on request."""
+"""Wiring of the validator: its handler on the validate step and the rules on request."""
 
 from __future__ import annotations
 
-from contracts import Stage, ValidateInvoice, ValidationReport
-from contracts.names import CHECK_INVOICE_SUBJECT, RULES_QUEUE, VALIDATE_CONSUMER, VALIDATE_SUBJECT
+from contracts import ValidationReport
+from contracts.names import CHECK_INVOICE_SUBJECT, RULES_QUEUE
+from contracts.pipeline import VALIDATE
 from contracts.store import CheckInvoice
 from services.validator import pipeline, rules
 from services.validator.settings import ValidatorSettings
@@ -11,16 +12,8 @@ from services.worker.worker import Worker
 
 
 def build_worker(settings: ValidatorSettings) -> Worker:
-    worker = Worker(
-        settings,
-        consumer=VALIDATE_CONSUMER,
-        subject=VALIDATE_SUBJECT,
-        first_stage=Stage.VALIDATION,
-    )
-
-    @worker.subscribe
-    async def validate(command: ValidateInvoice) -> None:
-        await worker.run_stage(command, pipeline.work(command, worker.broker))
+    worker = Worker(settings, VALIDATE)
+    worker.handle(pipeline.handle)
 
     @worker.respond(CHECK_INVOICE_SUBJECT, RULES_QUEUE)
     async def check(request: CheckInvoice) -> ValidationReport:

@@ -1,22 +1,17 @@
-"""The validation stage of one task: progress, the rules, then the next step."""
+"""The validate step of one task: the rules, then the save step's command, or the task's
+result when it is not to be saved."""
 
 from __future__ import annotations
 
-from faststream.nats import NatsBroker
-
 from contracts import (
     PersistInvoice,
-    ProgressMark,
     Stage,
     TaskResult,
-    UpdateType,
     ValidateInvoice,
     ValidationReport,
 )
-from contracts.names import PERSIST_SUBJECT
-from services.messaging.progress_log import ProgressLog
 from services.validator import rules
-from services.worker.runner import Work, publish_command
+from services.worker.handler import StageReport
 
 
 def summary(report: ValidationReport) -> str:
@@ -26,9 +21,7 @@ def summary(report: ValidationReport) -> str:
     return f"{count} issue" if count == 1 else f"{count} issues"
 
 
-def persist_command(
-    command: ValidateInvoice, report: ValidationReport, mark: ProgressMark | None = None
-) -> PersistInvoice:
+def persist_command(command: ValidateInvoice, report: ValidationReport) -> PersistInvoice:
     return PersistInvoice(
         task_id=command.task_id,
         tenant=command.tenant,
@@ -37,7 +30,6 @@ def persist_command(
         extraction=command.extraction,
         validation=report,
         sha256=command.sha256,
-        progress_mark=mark,
     )
 
 
@@ -55,26 +47,13 @@ def unsaved_result(command: ValidateInvoice, report: ValidationReport) -> TaskRe
     )
 
 
-def work(command: ValidateInvoice, broker: NatsBroker) -> Work:
-    async def run(progress: ProgressLog) -> None:
-        await progress.append(UpdateType.STAGE_START, Stage.VALIDATION, 80, "Validating")
+async def handle(command: ValidateInvoice, report: StageReport) -> PersistInvoice | TaskResult:
+    async with report.stage(Stage.VALIDATION, "Validating") as validation:
         extraction = command.extraction
-        report = rules.validate(
+        found = rules.validate(
             extraction.invoice, extraction.confidence, command.options.confidence_threshold
         )
-        await progress.append(UpdateType.STAGE_COMPLETE, Stage.VALIDATION, 90, summary(report))
-        if command.options.auto_save:
-            # The persister finishes the task; a redelivery's duplicate is dropped by Nats-Msg-Id.
-            await publish_command(
-                broker, PERSIST_SUBJECT, persist_command(command, report, progress.mark())
-            )
-            return
-        await progress.append(
-            UpdateType.COMPLETE,
-            Stage.COMPLETE,
-            100,
-            "Done (not saved)",
-            result=unsaved_result(command, report),
-        )
-
-    return run
+        validation.done(summary(found))
+    if command.options.auto_save:
+        return persist_command(command, found)
+    return unsaved_result(command, found)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ValidationError
 
-from contracts import ErrorCode, Message, Stage
+from contracts import ErrorCode, Message, Step, task_error
 from contracts.names import WORK_STREAM
-from services.messaging.progress_log import ProgressLog
-from services.worker.runner import fail_task
+from services.messaging.envelopes import Publish
+from services.messaging.progress_stream import progress_log
+from services.worker.outcomes import fail_task
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,7 @@ class MaxDeliveriesAdvisory(BaseModel):
 
 
 async def handle_exhausted(
-    js: JetStreamContext,
-    broker: NatsBroker,
-    advisory: MaxDeliveriesAdvisory,
-    *,
-    subject: str,
-    first_stage: Stage,
+    js: JetStreamContext, publish: Publish, advisory: MaxDeliveriesAdvisory, *, step: Step
 ) -> None:
     """Fail the task of the exhausted message once, dead-letter it, and drop it from the queue."""
     try:
@@ -46,16 +41,14 @@ async def handle_exhausted(
         log.error("dropping unreadable work message %s", advisory.stream_seq)
         await js.delete_msg(WORK_STREAM, advisory.stream_seq)
         return
-    progress = ProgressLog(js, command.task_id)
-    await progress.is_finished()
     await fail_task(
-        broker,
-        progress,
-        consumer=advisory.consumer,
-        subject=subject,
-        stage=first_stage,
-        code=ErrorCode.RETRIES_EXHAUSTED,
-        message=f"no worker finished this stage in {advisory.deliveries} attempts",
+        progress_log(js, command.task_id),
+        publish,
+        step=step,
+        error=task_error(
+            ErrorCode.RETRIES_EXHAUSTED,
+            f"no worker finished this stage in {advisory.deliveries} attempts",
+        ),
         deliveries=advisory.deliveries,
         command=body,
     )

@@ -1,5 +1,9 @@
-"""The wiring every work stage shares: declare the streams and its consumer, subscribe with
-manual acks and bounded concurrency, end exhausted tasks, run until SIGINT/SIGTERM."""
+"""The wiring every work step shares: declare the streams and its consumer, subscribe its
+handler with manual acks and bounded concurrency, end exhausted tasks, run until SIGINT/SIGTERM.
+
+    worker = Worker(settings, EXTRACT)      # a step of contracts.pipeline
+    worker.handle(pipeline.handle)          # async (ExtractInvoice, StageReport) -> outcome
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,28 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from pydantic import ValidationError
 
-from contracts import Stage, StageCommand
-from contracts.names import ADVISORY_STREAM, WORK_STREAM, max_deliveries_advisory_subject
+from contracts import Message, Step, task_error
+from contracts.errors import ErrorCode
+from contracts.names import (
+    ADVISORY_STREAM,
+    WORK_STREAM,
+    exhausted_consumer,
+    max_deliveries_advisory_subject,
+)
 from services.messaging import jetstream
-from services.messaging.progress_log import ProgressLog
+from services.messaging.envelopes import Envelope
+from services.messaging.progress_log import ProgressLog, ProgressStore
+from services.messaging.progress_stream import JetStreamProgressStore
 from services.worker.exhausted import MaxDeliveriesAdvisory, handle_exhausted
-from services.worker.runner import RetryPolicy, StageRunner, Work
+from services.worker.handler import Command, StageHandler
+from services.worker.outcomes import fail_task
+from services.worker.runner import RetryPolicy, StageRunner
 from services.worker.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
-Handler = TypeVar("Handler", bound=Callable[..., Awaitable[None]])
 Responder = TypeVar("Responder", bound=Callable[..., Awaitable[Any]])
 
 # Streams are declared by `Worker.start` (create-or-update), not by FastStream.
@@ -33,41 +47,25 @@ ADVISORY_JSTREAM = JStream(name=ADVISORY_STREAM, declare=False)
 
 
 class Worker:
-    """One stage's process: a FastStream broker plus the plumbing around its handler."""
+    """One step's process: a FastStream broker plus the runtime around its handler."""
 
-    def __init__(
-        self,
-        settings: WorkerSettings,
-        *,
-        consumer: str,
-        subject: str,
-        first_stage: Stage,
-        broker: NatsBroker | None = None,
-    ) -> None:
+    def __init__(self, settings: WorkerSettings, step: Step, broker: NatsBroker | None = None):
         self.settings = settings
-        self.consumer = consumer
-        self.subject = subject
-        self.first_stage = first_stage
+        self.step = step
         # Per-message access logs at DEBUG: at INFO they cost real CPU at 100 tasks/s.
         self.broker = broker or NatsBroker(
             settings.nats_url, graceful_timeout=15.0, log_level=logging.DEBUG
         )
         self._js: JetStreamContext | None = None
         self._nc: NatsClient | None = None
-        self.progress_factory: Callable[[str], ProgressLog] = self._real_progress
+        # Where progress is kept; tests without a server put a store of their own here.
+        self.progress_store: ProgressStore | None = None
         self.policy = RetryPolicy(
             ack_wait_seconds=settings.ack_wait_seconds,
             max_deliver=settings.max_deliver,
             backoff_seconds=settings.retry_backoff_seconds,
         )
-        self.runner = StageRunner(
-            self.broker,
-            lambda task_id: self.progress_factory(task_id),  # noqa: PLW0108  late-bound for tests
-            consumer=consumer,
-            subject=subject,
-            first_stage=first_stage,
-            policy=self.policy,
-        )
+        self.runner = StageRunner(step, self.publish, self.progress, self.policy)
         self._register_exhausted()
 
     @property
@@ -82,8 +80,13 @@ class Worker:
             raise RuntimeError("worker not started")
         return self._js
 
-    def _real_progress(self, task_id: str) -> ProgressLog:
-        return ProgressLog(self.js, task_id)
+    def progress(self, task_id: str) -> ProgressLog:
+        return ProgressLog(self.progress_store or JetStreamProgressStore(self.js), task_id)
+
+    async def publish(self, envelope: Envelope) -> None:
+        await self.broker.publish(
+            envelope.body, envelope.subject, headers=envelope.headers, stream=envelope.stream
+        )
 
     def current_message(self) -> NatsMessage:
         """The message the calling handler is handling.
@@ -96,24 +99,48 @@ class Worker:
             raise RuntimeError("no message is being handled")
         return cast(NatsMessage, message)
 
-    async def run_stage(self, command: StageCommand, work: Work) -> None:
-        """What every handler does: run the stage's work for the message being handled."""
-        await self.runner.run(self.current_message(), command, work)
+    def handle(self, handler: StageHandler[Command]) -> StageHandler[Command]:
+        """The step's handler on its durable pull consumer, with manual acks."""
+        # The table says which command a step's subject carries; the handler is written for it.
+        command_type = cast(type[Command], self.step.command)
 
-    def subscribe(self, handler: Handler) -> Handler:
-        """Decorator: the stage's handler on its durable pull consumer, with manual acks.
+        async def on_work_message() -> None:
+            msg = self.current_message()
+            try:
+                command = command_type.model_validate_json(msg.body)
+            except ValidationError:
+                await self._unreadable(msg)
+                return
+            await self.runner.run(msg, command, handler)
 
-        The handler is annotated with its concrete command type and calls `self.runner.run`.
-        """
         self.broker.subscriber(
-            self.subject,
+            self.step.subject,
             stream=WORK_JSTREAM,
-            durable=self.consumer,
+            durable=self.step.consumer,
             pull_sub=PullSub(batch_size=1, timeout=5.0),
             max_workers=self.settings.max_in_flight,
             ack_policy=AckPolicy.MANUAL,
-        )(handler)
+        )(on_work_message)
         return handler
+
+    async def _unreadable(self, msg: NatsMessage) -> None:
+        """A command no delivery can read: end its task if it names one, and drop it."""
+        log.error("unreadable %s command dropped", self.step.name)
+        try:
+            task_id = Message.model_validate_json(msg.body).task_id
+        except ValidationError:
+            await msg.reject()
+            return
+        error = task_error(ErrorCode.INTERNAL_ERROR, f"the {self.step.name} command is unreadable")
+        await fail_task(
+            self.progress(task_id),
+            self.publish,
+            step=self.step,
+            error=error,
+            deliveries=1,
+            command=b"",
+        )
+        await msg.reject()
 
     def respond(self, subject: str, queue: str) -> Callable[[Responder], Responder]:
         """Decorator: a request-reply handler on core NATS; what it returns is the reply.
@@ -131,18 +158,12 @@ class Worker:
 
     def _register_exhausted(self) -> None:
         async def exhausted(advisory: MaxDeliveriesAdvisory) -> None:
-            await handle_exhausted(
-                self.js,
-                self.broker,
-                advisory,
-                subject=self.subject,
-                first_stage=self.first_stage,
-            )
+            await handle_exhausted(self.js, self.publish, advisory, step=self.step)
 
         self.broker.subscriber(
-            max_deliveries_advisory_subject(self.consumer),
+            max_deliveries_advisory_subject(self.step.consumer),
             stream=ADVISORY_JSTREAM,
-            durable=f"{self.consumer}_exhausted",
+            durable=exhausted_consumer(self.step.consumer),
             # One per fetch: nats-py times out a multi-message fetch with asyncio's TimeoutError,
             # which FastStream does not expect and logs as a crash of the subscriber every 5 s.
             pull_sub=PullSub(batch_size=1, timeout=5.0),
@@ -156,14 +177,14 @@ class Worker:
         await jetstream.declare_pipeline_streams(self._js, self.settings.progress_retention_hours)
         await jetstream.declare_work_consumer(
             self._js,
-            durable=self.consumer,
-            subject=self.subject,
+            durable=self.step.consumer,
+            subject=self.step.subject,
             ack_wait_seconds=self.settings.ack_wait_seconds,
             max_deliver=self.settings.max_deliver,
         )
-        await jetstream.declare_advisory_consumer(self._js, self.consumer)
+        await jetstream.declare_advisory_consumer(self._js, self.step.consumer)
         await self.broker.start()
-        log.info("%s ready on %s", self.consumer, self.settings.nats_url)
+        log.info("%s ready on %s", self.step.consumer, self.settings.nats_url)
 
     async def stop(self) -> None:
         await self.broker.stop()

@@ -29,17 +29,18 @@ from contracts import (
 )
 from contracts.names import (
     DEAD_LETTER_STREAM,
-    EXTRACT_SUBJECT,
     VALIDATE_SUBJECT,
     WORK_STREAM,
     dead_letter_subject,
 )
+from contracts.pipeline import EXTRACT
 from services.extractor.app import ExtractorWorker, build_worker
 from services.extractor.settings import ExtractorSettings
+from services.messaging.envelopes import command_envelope
 from services.messaging.jetstream import blobs_bucket
-from services.messaging.progress_log import ProgressLog, read_history
-from services.worker.runner import publish_command
-from tests.extractor.samples import image_bytes, text_pdf
+from services.messaging.progress_stream import progress_log, read_history
+from services.worker.outcomes import advance
+from testkit.documents import image_bytes, text_pdf
 from tests.fakes.openai_server import RunningFake, running_fake_openai
 
 PUBLIC = "http://localhost:8000"
@@ -73,7 +74,7 @@ class Harness:
         updates = Updates()
         # Subscribed before publishing, so no live update can be missed.
         await self.client.subscribe(progress_subject(cmd.task_id), cb=updates.on_message)
-        await publish_command(self.worker.broker, EXTRACT_SUBJECT, cmd)
+        await self.worker.publish(command_envelope(cmd))
         return cmd, updates
 
     async def last_message(self, stream: str, subject: str) -> bytes:
@@ -265,7 +266,8 @@ async def test_a_repeated_run_adds_nothing(harness: MakeHarness) -> None:
     cmd = ExtractInvoice(task_id=f"task_{uuid.uuid4().hex}", filename="doc", blob_url=blob_url)
 
     for _ in range(2):
-        await h.worker.pipeline.work(cmd)(ProgressLog(h.js, cmd.task_id))
+        log = progress_log(h.js, cmd.task_id)
+        await advance(EXTRACT, h.worker.pipeline.handle, cmd, log, h.worker.publish)
 
     history = [u for _, u in await read_history(h.js, cmd.task_id)]
     assert [u.seq for u in history] == [1, 2, 3, 4]

@@ -5,21 +5,19 @@ the progress stream need the real server (test_app.py)."""
 from __future__ import annotations
 
 import uuid
-from typing import cast
 
 from faststream.nats import TestNatsBroker
 
 from contracts import ExtractInvoice, ValidateInvoice
-from contracts.names import EXTRACT_SUBJECT, VALIDATE_SUBJECT
+from contracts.names import VALIDATE_SUBJECT
 from services.extractor.app import build_worker
 from services.extractor.settings import ExtractorSettings
-from services.messaging.progress_log import ProgressLog
-from services.worker.runner import publish_command
+from services.messaging.envelopes import command_envelope
 from services.worker.worker import WORK_JSTREAM
-from tests.extractor.samples import image_bytes
+from testkit.documents import image_bytes
 from tests.fakes.asgi import Receive, Scope, Send, respond, serving
 from tests.fakes.openai_server import running_fake_openai
-from tests.support.progress import MemoryProgress
+from tests.support.progress import MemoryProgressStore
 
 PNG = image_bytes()
 
@@ -37,10 +35,7 @@ async def test_extract_command_comes_out_as_a_validate_command() -> None:
                 fetch_allowed_hosts=("127.0.0.1",),
             )
         )
-        logs: dict[str, MemoryProgress] = {}
-        worker.progress_factory = lambda task_id: cast(
-            ProgressLog, logs.setdefault(task_id, MemoryProgress(task_id))
-        )
+        logs = worker.progress_store = MemoryProgressStore()
         handed_over: list[ValidateInvoice] = []
 
         # Declared on the work stream, as the validator's is: the in-memory broker matches on it.
@@ -55,12 +50,12 @@ async def test_extract_command_comes_out_as_a_validate_command() -> None:
             blob_url=f"http://127.0.0.1:{port}/in-memory.png",
         )
         try:
-            async with TestNatsBroker(worker.broker) as broker:
-                await publish_command(broker, EXTRACT_SUBJECT, cmd)
+            async with TestNatsBroker(worker.broker):
+                await worker.publish(command_envelope(cmd))
         finally:
             await worker.stop()
 
     [sent] = handed_over
     assert sent.task_id == cmd.task_id and sent.extraction.provider == "openai"
-    assert logs[cmd.task_id].seen()[-1] == ("stage_complete", "llm_extraction", 80)
+    assert logs.seen(cmd.task_id)[-1] == ("stage_complete", "llm_extraction", 80)
     assert fake.app.requests == 1

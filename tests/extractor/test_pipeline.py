@@ -1,14 +1,13 @@
-"""The extract pipeline's order of work, with its NATS side recorded in memory."""
+"""The extract step's order of work, run by the real runtime with its NATS side in memory."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
-from faststream.nats import NatsBroker
 
 from contracts import (
     ErrorCode,
@@ -19,16 +18,15 @@ from contracts import (
     ValidateInvoice,
 )
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
+from contracts.pipeline import EXTRACT
 from services.extractor.cache import ExtractionCache
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
 from services.extractor.settings import ExtractorSettings
-from services.messaging.progress_log import ProgressLog
 from services.worker.errors import PermanentError
-from tests.extractor.doubles import RecordingBroker
-from tests.extractor.samples import image_bytes, tiff_bytes
-from tests.support.progress import MemoryProgress
+from testkit.documents import image_bytes, tiff_bytes
+from tests.support.stages import StepRun
 
 PNG = image_bytes()
 BLOB = hashlib.sha256(PNG).hexdigest()
@@ -79,20 +77,16 @@ async def run(
     cmd: ExtractInvoice,
     providers: dict[str, ExtractionProvider],
     cache: ExtractionCache | None = None,
-) -> tuple[MemoryProgress, RecordingBroker]:
-    progress = MemoryProgress(cmd.task_id)
-    broker = RecordingBroker()
+    step_run: StepRun | None = None,
+) -> tuple[StepRun, StepRun]:
+    """The extract step run once; the run holds its updates and its publishes."""
+    step_run = step_run or StepRun(EXTRACT)
     async with httpx.AsyncClient() as http:
         pipeline = ExtractionPipeline(
-            ExtractorSettings(public_url=PUBLIC),
-            read_blob,
-            cast(NatsBroker, broker),
-            providers,
-            http,
-            cache=cache,
+            ExtractorSettings(public_url=PUBLIC), read_blob, providers, http, cache=cache
         )
-        await pipeline.work(cmd)(cast(ProgressLog, progress))
-    return progress, broker
+        await step_run(pipeline.handle, cmd)
+    return step_run, step_run
 
 
 async def test_updates_in_order_then_the_validate_command() -> None:
@@ -153,19 +147,10 @@ async def test_provider_choice(
 
 async def test_openai_without_a_key_is_not_configured() -> None:
     local = StubProvider("local")
-    progress = MemoryProgress("task_" + "0" * 32)
+    progress = StepRun(EXTRACT)
 
     with pytest.raises(PermanentError) as caught:
-        async with httpx.AsyncClient() as http:
-            pipeline = ExtractionPipeline(
-                ExtractorSettings(public_url=PUBLIC),
-                read_blob,
-                cast(NatsBroker, RecordingBroker()),
-                {"local": local},
-                http,
-            )
-            work = pipeline.work(command(model_provider="openai"))
-            await work(cast(ProgressLog, progress))
+        await run(command(model_provider="openai"), {"local": local}, step_run=progress)
 
     assert caught.value.code == ErrorCode.PROVIDER_NOT_CONFIGURED
     assert progress.seen()[-1] == ("stage_start", "llm_extraction", 10)
@@ -186,18 +171,8 @@ async def test_running_twice_repeats_no_update() -> None:
     # A redelivered message runs the whole pipeline again on the same task.
     cmd = command()
     providers: dict[str, ExtractionProvider] = {"local": StubProvider("local")}
-    progress = MemoryProgress(cmd.task_id)
-    broker = RecordingBroker()
-    async with httpx.AsyncClient() as http:
-        pipeline = ExtractionPipeline(
-            ExtractorSettings(public_url=PUBLIC),
-            read_blob,
-            cast(NatsBroker, broker),
-            providers,
-            http,
-        )
-        await pipeline.work(cmd)(cast(ProgressLog, progress))
-        await pipeline.work(cmd)(cast(ProgressLog, progress))
+    progress, broker = await run(cmd, providers)
+    await run(cmd, providers, step_run=progress)
 
     assert len(progress.updates) == 4
     # Both publishes carry the same Nats-Msg-Id, so JetStream keeps one.

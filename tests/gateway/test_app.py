@@ -25,7 +25,7 @@ from contracts import (
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM
 from deploy.embedded import EmbeddedNats, free_port
 from services.gateway.settings import GatewaySettings
-from services.messaging.progress_log import ProgressLog
+from services.messaging.progress_stream import progress_log
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     PDF,
@@ -263,7 +263,7 @@ async def test_status_follows_the_task_from_pending_to_completed(
     pending = (await app.http.get(url)).json()
     assert (pending["status"], pending["progress"], pending["filename"]) == ("pending", 0, "a.pdf")
 
-    log = ProgressLog(js, task["task_id"])
+    log = progress_log(js, task["task_id"])
     await append_steps(log, 3)
     processing = (await app.http.get(url)).json()
     assert (processing["status"], processing["stage"], processing["progress"]) == (

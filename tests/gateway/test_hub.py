@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 
 from contracts import Stage, UpdateType
 from services.gateway.hub import Hub
-from services.messaging.progress_log import ProgressLog
+from services.messaging.progress_stream import progress_log
 from tests.gateway.conftest import append_progress, append_steps, new_task_id
 
 TIMEOUT = 10.0
@@ -64,13 +64,13 @@ async def hub(nats_client: NatsClient, streams: JetStreamContext) -> AsyncIterat
 
 async def test_replays_the_history_then_streams_live(hub: Hub, js: JetStreamContext) -> None:
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     await append_steps(log, 3)
     sink = Collect()
 
     hub.follow(task_id, sink)
     await sink.until(3)
-    await append_steps(ProgressLog(js, task_id), 5, start=3)
+    await append_steps(progress_log(js, task_id), 5, start=3)
 
     assert await sink.until_seq(5) == [1, 2, 3, 4, 5]
     assert sink.frames[0]["data"]["task_id"] == task_id
@@ -79,7 +79,7 @@ async def test_replays_the_history_then_streams_live(hub: Hub, js: JetStreamCont
 
 async def test_after_seq_replays_only_the_rest(hub: Hub, js: JetStreamContext) -> None:
     task_id = new_task_id()
-    await append_steps(ProgressLog(js, task_id), 4)
+    await append_steps(progress_log(js, task_id), 4)
     sink = Collect()
 
     hub.follow(task_id, sink, after_seq=2)
@@ -91,7 +91,7 @@ async def test_followers_share_one_subscription_until_the_last_leaves(
     hub: Hub, js: JetStreamContext
 ) -> None:
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     first, second = Collect(), Collect()
     a = hub.follow(task_id, first)
     b = hub.follow(task_id, second)
@@ -112,7 +112,7 @@ async def test_followers_share_one_subscription_until_the_last_leaves(
 
 async def test_a_terminal_update_ends_the_subscription(hub: Hub, js: JetStreamContext) -> None:
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     sink = Collect()
     hub.follow(task_id, sink)
 
@@ -128,7 +128,7 @@ async def test_a_late_joiner_racing_live_updates_gets_each_seq_once(
     hub: Hub, js: JetStreamContext
 ) -> None:
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     await append_progress(log, range(11, 16))
     sinks = [Collect() for _ in range(5)]
     waiting = list(sinks)
@@ -155,13 +155,15 @@ async def test_a_gap_in_live_delivery_is_filled_from_the_stream(
         task_id = new_task_id()
         sink = Collect()
         hub.follow(task_id, sink)
-        await ProgressLog(streams, task_id).append(
+        await progress_log(streams, task_id).append(
             UpdateType.PROGRESS, Stage.LLM_EXTRACTION, 11, "a"
         )
         await sink.until_seq(1)
 
-        await append_progress(ProgressLog(quiet.jetstream(), task_id), range(12, 14))  # 2, 3 unseen
-        await ProgressLog(streams, task_id).append(
+        await append_progress(
+            progress_log(quiet.jetstream(), task_id), range(12, 14)
+        )  # 2, 3 unseen
+        await progress_log(streams, task_id).append(
             UpdateType.PROGRESS, Stage.LLM_EXTRACTION, 14, "d"
         )
 
@@ -181,7 +183,7 @@ async def test_an_update_stored_unseen_shows_up_after_the_settle_check(
         sink = Collect()
         hub.follow(task_id, sink)
         # Stored, never delivered live, and nothing follows it that would reveal a gap.
-        await append_steps(ProgressLog(quiet.jetstream(), task_id), 1)
+        await append_steps(progress_log(quiet.jetstream(), task_id), 1)
 
         assert await sink.until_seq(1) == [1]
     finally:
@@ -195,7 +197,7 @@ async def test_a_closed_socket_does_not_hold_up_the_others(hub: Hub, js: JetStre
     hub.follow(task_id, gone)
     hub.follow(task_id, healthy)
 
-    await append_steps(ProgressLog(js, task_id), 4)
+    await append_steps(progress_log(js, task_id), 4)
 
     assert await healthy.until_seq(4) == [1, 2, 3, 4]
     assert gone.seqs() == [1]  # refused the first frame, was sent nothing more
@@ -224,7 +226,7 @@ async def test_joining_past_the_end_releases_the_subscription(
     hub = Hub(nats_client, streams, settle_seconds=0.05)
     try:
         task_id = new_task_id()
-        log = ProgressLog(streams, task_id)
+        log = progress_log(streams, task_id)
         await append_steps(log, 1)
         await log.append(UpdateType.ERROR, Stage.FETCH, 5, "failed")
         sink = Collect()

@@ -28,7 +28,7 @@ from websockets.typing import Origin
 from services.gateway.app import create_app, server_config
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway
-from services.messaging.progress_log import ProgressLog
+from services.messaging.progress_stream import progress_log
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     TIMEOUT,
@@ -155,7 +155,7 @@ async def test_join_replays_then_streams_live_updates_in_order(
     server: Served, sio: Sio, js: JetStreamContext
 ) -> None:
     task = await new_task(server.base_url)
-    log = ProgressLog(js, task["task_id"])
+    log = progress_log(js, task["task_id"])
     await append_steps(log, 3)
 
     await sio.join(task)  # joined_task comes before the replay
@@ -175,7 +175,7 @@ async def test_after_seq_replays_only_what_was_missed(
     server: Served, sio: Sio, js: JetStreamContext
 ) -> None:
     task = await new_task(server.base_url)
-    await append_steps(ProgressLog(js, task["task_id"]), 5)
+    await append_steps(progress_log(js, task["task_id"]), 5)
 
     await sio.join(task, after_seq=3)
 
@@ -229,8 +229,8 @@ async def test_leave_task_stops_its_updates(server: Served, sio: Sio, js: JetStr
 
     await sio.emit("leave_task", {"task_id": left["task_id"]})
     assert await sio.expect("left_task") == {"task_id": left["task_id"]}
-    await append_steps(ProgressLog(js, left["task_id"]), 1)
-    await append_steps(ProgressLog(js, kept["task_id"]), 1)
+    await append_steps(progress_log(js, left["task_id"]), 1)
+    await append_steps(progress_log(js, kept["task_id"]), 1)
 
     assert (await sio.expect("task_update"))["task_id"] == kept["task_id"]
     await sio.still_open()
@@ -240,7 +240,7 @@ async def test_a_reconnect_with_after_seq_resumes_without_loss_or_repeats(
     server: Served, js: JetStreamContext
 ) -> None:
     task = await new_task(server.base_url)
-    log = ProgressLog(js, task["task_id"])
+    log = progress_log(js, task["task_id"])
     await append_progress(log, range(11, 16))  # seq 1..5
     seen: list[int] = []
 
@@ -262,7 +262,7 @@ async def test_a_reconnect_with_after_seq_resumes_without_loss_or_repeats(
 
 async def test_long_polling_works_too(server: Served, js: JetStreamContext) -> None:
     task = await new_task(server.base_url)
-    await append_steps(ProgressLog(js, task["task_id"]), 2)
+    await append_steps(progress_log(js, task["task_id"]), 2)
 
     async with sio_client(server.base_url, transports=("polling",)) as client:
         await client.join(task)
@@ -369,7 +369,7 @@ async def test_a_client_that_falls_too_far_behind_is_dropped(
 ) -> None:
     async with served(settings_for(ws_send_queue=4)) as server:
         task = await new_task(server.base_url)
-        await append_progress(ProgressLog(js, task["task_id"]), range(11, 41))  # seq 1..30
+        await append_progress(progress_log(js, task["task_id"]), range(11, 41))  # seq 1..30
         sio_gateway: SocketIOGateway = server.app.state.socketio
         async with sio_client(server.base_url) as client:
             dropped = asyncio.Event()
@@ -462,7 +462,7 @@ async def test_the_npm_client_reconnects_by_itself_and_resumes_without_loss(
     process = None
     try:
         task = await new_task(gateway.base_url)
-        log = ProgressLog(js, task["task_id"])
+        log = progress_log(js, task["task_id"])
         await append_steps(log, 2)
         process = await asyncio.create_subprocess_exec(
             node,

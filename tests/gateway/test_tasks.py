@@ -12,7 +12,7 @@ from contracts import ExtractInvoice, ProcessingOptions, TaskRecord
 from contracts.names import EXTRACT_SUBJECT, WORK_STREAM
 from services.gateway.tasks import TaskService, new_task_id, token_matches, token_sha256
 from services.messaging.jetstream import declare_pipeline_streams, tasks_bucket
-from services.messaging.progress_log import ProgressLog
+from services.messaging.progress_stream import progress_log
 from tests.gateway.conftest import append_steps
 
 
@@ -91,7 +91,7 @@ async def test_last_update_reads_the_progress_stream(
     task_id = new_task_id()
     assert await service.last_update(task_id) is None
 
-    await append_steps(ProgressLog(js, task_id), 2)
+    await append_steps(progress_log(js, task_id), 2)
 
     last = await service.last_update(task_id)
     assert last is not None and last.seq == 2

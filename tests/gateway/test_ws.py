@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from contracts import Stage, UpdateType
 from services.gateway.settings import GatewaySettings
-from services.messaging.progress_log import ProgressLog
+from services.messaging.progress_stream import progress_log
 from tests.gateway.conftest import (
     ALLOWED_ORIGIN,
     Served,
@@ -120,7 +120,7 @@ async def test_joined_task_comes_before_the_replay(
     server: Served, ws: Ws, js: JetStreamContext
 ) -> None:
     task = await new_task(server)
-    await append_steps(ProgressLog(js, task["task_id"]), 3)
+    await append_steps(progress_log(js, task["task_id"]), 3)
 
     await ws.send("join_task", {"task_id": task["task_id"], "token": task["token"]})
 
@@ -136,7 +136,7 @@ async def test_after_seq_replays_only_what_the_client_missed(
     server: Served, ws: Ws, js: JetStreamContext
 ) -> None:
     task = await new_task(server)
-    await append_steps(ProgressLog(js, task["task_id"]), 5)
+    await append_steps(progress_log(js, task["task_id"]), 5)
 
     await ws.send("join_task", {"task_id": task["task_id"], "token": task["token"], "after_seq": 3})
 
@@ -149,7 +149,7 @@ async def test_a_late_joiner_gets_the_whole_history_once_while_updates_race(
     server: Served, js: JetStreamContext
 ) -> None:
     task = await new_task(server)
-    log = ProgressLog(js, task["task_id"])
+    log = progress_log(js, task["task_id"])
     await append_progress(log, range(11, 21))
     clients = [await Ws.open(server.ws_url) for _ in range(3)]
     try:
@@ -180,7 +180,7 @@ async def test_late_and_live_clients_see_the_same_updates(
     task = await new_task(server)
     await ws.send("join_task", {"task_id": task["task_id"], "token": task["token"]})
     await ws.expect("joined_task")
-    log = ProgressLog(js, task["task_id"])
+    log = progress_log(js, task["task_id"])
     await append_steps(log, 3)
     await log.append(UpdateType.ERROR, Stage.LLM_EXTRACTION, 10, "stop")
     live = await ws.until_terminal()
@@ -201,8 +201,8 @@ async def test_one_socket_follows_many_tasks(server: Served, ws: Ws, js: JetStre
         await ws.send("join_task", {"task_id": task["task_id"], "token": task["token"]})
         await ws.expect("joined_task")
 
-    await append_steps(ProgressLog(js, first["task_id"]), 2)
-    await append_steps(ProgressLog(js, second["task_id"]), 3)
+    await append_steps(progress_log(js, first["task_id"]), 2)
+    await append_steps(progress_log(js, second["task_id"]), 3)
 
     by_task: dict[str, list[int]] = {first["task_id"]: [], second["task_id"]: []}
     for update in await ws.updates(5):
@@ -218,8 +218,8 @@ async def test_leave_task_stops_its_updates(server: Served, ws: Ws, js: JetStrea
 
     await ws.send("leave_task", {"task_id": left["task_id"]})
     assert await ws.expect("left_task") == {"task_id": left["task_id"]}
-    await append_steps(ProgressLog(js, left["task_id"]), 1)
-    await append_steps(ProgressLog(js, kept["task_id"]), 1)
+    await append_steps(progress_log(js, left["task_id"]), 1)
+    await append_steps(progress_log(js, kept["task_id"]), 1)
 
     update = await ws.expect("task_update")
     assert update["task_id"] == kept["task_id"]
@@ -232,7 +232,7 @@ async def test_a_client_that_falls_too_far_behind_is_closed_and_resumes(
     async with served(settings_for(ws_send_queue=8)) as server:
         task = await new_task(server)
         join = {"task_id": task["task_id"], "token": task["token"]}
-        log = ProgressLog(js, task["task_id"])
+        log = progress_log(js, task["task_id"])
         await append_progress(log, range(11, 41))  # seq 1..30
         healthy, behind = await Ws.open(server.ws_url), await Ws.open(server.ws_url)
         await healthy.expect("connected")
@@ -312,8 +312,8 @@ async def test_a_socket_may_follow_only_so_many_running_tasks(
         client = await Ws.open(server.ws_url)
         try:
             await client.expect("connected")
-            await append_steps(ProgressLog(js, done["task_id"]), 1)
-            await ProgressLog(js, done["task_id"]).append(
+            await append_steps(progress_log(js, done["task_id"]), 1)
+            await progress_log(js, done["task_id"]).append(
                 UpdateType.ERROR, Stage.FETCH, 5, "failed"
             )
             await client.send("join_task", {"task_id": done["task_id"], "token": done["token"]})

@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 
 from contracts import ProgressMark, Stage, TaskUpdated, UpdateType, task_error
 from services.messaging.jetstream import declare_pipeline_streams
-from services.messaging.progress_log import ProgressLog, read_history, read_last
+from services.messaging.progress_stream import progress_log, read_history, read_last
 
 
 def new_task_id() -> str:
@@ -23,7 +23,7 @@ async def history(js: JetStreamContext, task_id: str) -> list[TaskUpdated]:
 async def test_appends_number_updates_from_one(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
 
     await log.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     await log.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched")
@@ -40,13 +40,13 @@ async def test_appends_number_updates_from_one(js: JetStreamContext) -> None:
 async def test_redelivered_stage_does_not_repeat_or_go_backwards(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    first = ProgressLog(js, task_id)
+    first = progress_log(js, task_id)
     await first.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     await first.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched")
     await first.append(UpdateType.STAGE_START, Stage.LLM_EXTRACTION, 10, "Extracting")
 
     # A second delivery of the same work starts over from the beginning.
-    again = ProgressLog(js, task_id)
+    again = progress_log(js, task_id)
     assert await again.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching") is None
     assert await again.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched") is None
     stored = await again.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, "Done")
@@ -64,7 +64,7 @@ async def test_concurrent_writers_never_share_a_seq(js: JetStreamContext) -> Non
     steps = [(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, p, f"step {p}") for p in range(11, 60)]
 
     async def writer() -> None:
-        log = ProgressLog(js, task_id)
+        log = progress_log(js, task_id)
         for type_, stage, progress, message in steps:
             await log.append(type_, stage, progress, message)
 
@@ -80,7 +80,7 @@ async def test_concurrent_writers_never_share_a_seq(js: JetStreamContext) -> Non
 async def test_nothing_follows_a_terminal_update(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     await log.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     failed = await log.append(
         UpdateType.ERROR, Stage.FETCH, 0, "bad", error=task_error("corrupt_document", "bad")
@@ -88,7 +88,7 @@ async def test_nothing_follows_a_terminal_update(js: JetStreamContext) -> None:
 
     assert failed is not None and failed.progress == 5  # an error never moves progress back
     assert await log.is_finished()
-    late = ProgressLog(js, task_id)
+    late = progress_log(js, task_id)
     assert await late.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched") is None
     assert await late.append(UpdateType.ERROR, Stage.FETCH, 5, "again") is None
     assert [u.type for u in await history(js, task_id)] == [
@@ -100,7 +100,7 @@ async def test_nothing_follows_a_terminal_update(js: JetStreamContext) -> None:
 async def test_history_after_seq(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     for progress in (11, 12, 13):
         await log.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, progress, "working")
 
@@ -113,11 +113,11 @@ async def test_history_after_seq(js: JetStreamContext) -> None:
 async def test_a_mark_from_the_previous_stage_continues_the_sequence(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    extractor = ProgressLog(js, task_id)
+    extractor = progress_log(js, task_id)
     await extractor.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     await extractor.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, "Extracted")
 
-    validator = ProgressLog(js, task_id)
+    validator = progress_log(js, task_id)
     validator.resume(extractor.mark())
     stored = await validator.append(UpdateType.STAGE_START, Stage.VALIDATION, 80, "Validating")
 
@@ -128,12 +128,12 @@ async def test_a_mark_from_the_previous_stage_continues_the_sequence(js: JetStre
 async def test_a_stale_mark_is_caught_and_nothing_repeats(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    first = ProgressLog(js, task_id)
+    first = progress_log(js, task_id)
     await first.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     stale = first.mark()
     await first.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched")
 
-    late = ProgressLog(js, task_id)
+    late = progress_log(js, task_id)
     late.resume(stale)
     assert await late.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched") is None
     stored = await late.append(UpdateType.STAGE_START, Stage.LLM_EXTRACTION, 10, "Extracting")
@@ -145,7 +145,7 @@ async def test_a_stale_mark_is_caught_and_nothing_repeats(js: JetStreamContext) 
 async def test_a_new_task_mark_needs_no_read(js: JetStreamContext) -> None:
     await declare_pipeline_streams(js, 24)
     task_id = new_task_id()
-    log = ProgressLog(js, task_id)
+    log = progress_log(js, task_id)
     log.resume(ProgressMark())
 
     assert not await log.is_finished()

@@ -25,7 +25,7 @@ from contracts.names import (
     dead_letter_subject,
 )
 from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreReply
-from services.messaging.progress_log import read_history
+from services.messaging.progress_stream import read_history
 from services.persister.app import PersisterWorker, build_worker
 from services.persister.settings import PersisterSettings
 from services.validator.app import build_worker as build_validator

@@ -1,4 +1,4 @@
-"""The save stage without NATS or PostgreSQL: its updates, its result, its error mapping."""
+"""The persist step without NATS or PostgreSQL: its updates, its result, its error mapping."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from contracts import Stage, UpdateType
+from contracts import PersistInvoice, Stage, TaskResult, UpdateType
+from contracts.pipeline import PERSIST
 from services.persister import pipeline
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
 from services.worker.errors import PermanentError
+from services.worker.handler import StageHandler, StageReport
 from tests.persister.samples import persist_command
-from tests.support.progress import MemoryProgress
+from tests.support.stages import StepRun
+
+
+def saving(repository: Repository) -> StageHandler[PersistInvoice]:
+    async def save(command: PersistInvoice, report: StageReport) -> TaskResult:
+        return await pipeline.handle(command, report, repository)
+
+    return save
 
 
 class StubRepository(Repository):
@@ -32,9 +41,9 @@ class StubRepository(Repository):
 async def test_saves_then_completes_with_the_invoice_id(created: bool, message: str) -> None:
     command = persist_command()
     repository = StubRepository(SaveOutcome(invoice_id="inv_" + "0" * 32, created=created))
-    progress = MemoryProgress("task")
+    progress = StepRun(PERSIST)
 
-    await pipeline.work(command, repository)(progress)
+    await progress(saving(repository), command)
 
     assert [(u.type, u.stage, u.progress, u.message) for u in progress.updates] == [
         (UpdateType.STAGE_START, Stage.SAVE, 90, "Saving"),
@@ -52,11 +61,11 @@ async def test_saves_then_completes_with_the_invoice_id(created: bool, message: 
 
 
 async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
-    progress = MemoryProgress("task")
+    progress = StepRun(PERSIST)
     repository = StubRepository(InvoiceNotStorableError("numeric field overflow"))
 
     with pytest.raises(PermanentError) as raised:
-        await pipeline.work(persist_command(), repository)(progress)
+        await progress(saving(repository), persist_command())
 
     assert raised.value.code == "invoice_not_storable"
     assert "numeric field overflow" in raised.value.message
@@ -64,8 +73,8 @@ async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
 
 
 async def test_other_database_failures_are_left_to_the_retries() -> None:
-    progress = MemoryProgress("task")
+    progress = StepRun(PERSIST)
     repository = StubRepository(ConnectionRefusedError("database down"))
 
     with pytest.raises(ConnectionRefusedError):
-        await pipeline.work(persist_command(), repository)(progress)
+        await progress(saving(repository), persist_command())

@@ -1,64 +1,35 @@
-"""An in-memory `ProgressLog` with the same skipping rules, for tests without NATS."""
+"""The progress log's storage primitive in memory, for tests without a nats-server.
+
+Only the primitive is faked (append if the task's last stored update is still at `after`, as
+JetStream's expected-last-subject-sequence does); the rules on top of it are the real
+`ProgressLog`'s.
+"""
 
 from __future__ import annotations
 
-from typing import cast
-
-from nats.js import JetStreamContext
-
-from contracts import Stage, TaskError, TaskResult, TaskUpdated, UpdateType, position
-from contracts.progress import TERMINAL_TYPES
-from services.messaging.progress_log import ProgressLog
+from contracts import TaskUpdated
 
 
-class MemoryProgress(ProgressLog):
-    """Appends to `updates`, which several logs may share (one list per harness)."""
+class MemoryProgressStore:
+    """Every task's stored updates, numbered like one stream's sequence."""
 
-    def __init__(self, task_id: str, updates: list[TaskUpdated] | None = None) -> None:
-        super().__init__(cast(JetStreamContext, None), task_id)
-        self.updates: list[TaskUpdated] = [] if updates is None else updates
+    def __init__(self) -> None:
+        self.stored: list[tuple[int, TaskUpdated]] = []
 
-    def _own(self) -> list[TaskUpdated]:
-        return [u for u in self.updates if u.task_id == self.task_id]
-
-    def _latest(self) -> TaskUpdated | None:
-        own = self._own()
+    async def last(self, task_id: str) -> tuple[int, TaskUpdated] | None:
+        own = [entry for entry in self.stored if entry[1].task_id == task_id]
         return own[-1] if own else None
 
-    async def is_finished(self) -> bool:
-        last = self._latest()
-        return last is not None and last.type in TERMINAL_TYPES
+    async def append(self, update: TaskUpdated, *, after: int) -> int | None:
+        last = await self.last(update.task_id)
+        if (last[0] if last else 0) != after:
+            return None  # another writer appended first
+        stream_seq = len(self.stored) + 1
+        self.stored.append((stream_seq, update))
+        return stream_seq
 
-    async def append(
-        self,
-        type_: UpdateType,
-        stage: Stage,
-        progress: int,
-        message: str,
-        *,
-        result: TaskResult | None = None,
-        error: TaskError | None = None,
-    ) -> TaskUpdated | None:
-        last = self._latest()
-        if last is not None and (
-            last.type in TERMINAL_TYPES
-            or position(progress, stage, type_) <= position(last.progress, last.stage, last.type)
-        ):
-            return None
-        update = TaskUpdated(
-            task_id=self.task_id,
-            type=type_,
-            seq=len(self._own()) + 1,
-            progress=progress,
-            stage=stage,
-            message=message,
-            timestamp=0.0,
-            result=result,
-            error=error,
-        )
-        self.updates.append(update)
-        self.last = update
-        return update
+    def updates(self, task_id: str | None = None) -> list[TaskUpdated]:
+        return [u for _, u in self.stored if task_id is None or u.task_id == task_id]
 
-    def seen(self) -> list[tuple[str, str, int]]:
-        return [(u.type.value, u.stage.value, u.progress) for u in self._own()]
+    def seen(self, task_id: str | None = None) -> list[tuple[str, str, int]]:
+        return [(u.type.value, u.stage.value, u.progress) for u in self.updates(task_id)]

@@ -14,7 +14,7 @@ from contracts.names import (
     VALIDATE_SUBJECT,
     WORK_STREAM,
 )
-from services.messaging.progress_log import ProgressLog, read_history
+from services.messaging.progress_stream import progress_log, read_history
 from services.worker.worker import Worker
 from tests.support.waiting import updates_until_terminal, wait_until
 from tests.validator.samples import validate_command
@@ -94,7 +94,7 @@ async def test_progress_continues_after_the_extractor(
     validator: Worker, private_js: JetStreamContext
 ) -> None:
     command = validate_command(auto_save=False)
-    extractor = ProgressLog(private_js, command.task_id)
+    extractor = progress_log(private_js, command.task_id)
     await extractor.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     await extractor.append(UpdateType.STAGE_COMPLETE, Stage.LLM_EXTRACTION, 80, "Extracted")
 

@@ -1,5 +1,5 @@
-"""The validator's handler and pipeline in memory: FastStream's TestNatsBroker and a progress log
-that records instead of publishing."""
+"""The validator's handler and pipeline in memory: FastStream's TestNatsBroker and the progress
+log over an in-memory store."""
 
 from __future__ import annotations
 
@@ -22,15 +22,19 @@ from services.validator.app import build_worker
 from services.validator.pipeline import summary
 from services.validator.settings import ValidatorSettings
 from services.worker.worker import WORK_JSTREAM, Worker
-from tests.support.progress import MemoryProgress
+from tests.support.progress import MemoryProgressStore
 from tests.validator.samples import validate_command
 
 
 @dataclass
 class InMemory:
     worker: Worker
-    updates: list[TaskUpdated] = field(default_factory=list)
+    progress: MemoryProgressStore = field(default_factory=MemoryProgressStore)
     persisted: list[PersistInvoice] = field(default_factory=list)
+
+    @property
+    def updates(self) -> list[TaskUpdated]:
+        return self.progress.updates()
 
     async def validate(self, command: ValidateInvoice) -> None:
         await self.worker.broker.publish(
@@ -42,7 +46,7 @@ class InMemory:
 async def in_memory() -> AsyncIterator[InMemory]:
     worker = build_worker(ValidatorSettings(nats_url="nats://127.0.0.1:1"))
     harness = InMemory(worker)
-    worker.progress_factory = lambda task_id: MemoryProgress(task_id, harness.updates)
+    worker.progress_store = harness.progress
 
     @worker.broker.subscriber(PERSIST_SUBJECT, stream=WORK_JSTREAM)
     async def capture(command: PersistInvoice) -> None:

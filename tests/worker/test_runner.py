@@ -1,4 +1,8 @@
-"""The stage runner and the exhausted-delivery handler on a real nats-server."""
+"""The stage runner and the exhausted-delivery handler on a real nats-server.
+
+The handler under test reports one stage and then ends the task, on a step that may (the
+extract step's subject and consumer, told it may complete): what a real handler does, minus
+its work, which `behaviour(attempt)` stands in for."""
 
 from __future__ import annotations
 
@@ -8,16 +12,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 import pytest
-from faststream.nats import NatsMessage
 from nats.js import JetStreamContext
 
 from contracts import (
     ExtractInvoice,
+    Invoice,
     ProgressMark,
     Stage,
+    StageSpan,
+    Step,
     TaskDeadLettered,
+    TaskResult,
     TaskUpdated,
     UpdateType,
+    Usage,
+    ValidationReport,
 )
 from contracts.names import (
     DEAD_LETTER_STREAM,
@@ -26,13 +35,34 @@ from contracts.names import (
     WORK_STREAM,
     dead_letter_subject,
 )
-from services.messaging.progress_log import ProgressLog, read_history
+from contracts.pipeline import COMPLETE
+from services.messaging.envelopes import command_envelope
+from services.messaging.progress_stream import read_history
 from services.worker.errors import PermanentError, TransientError
-from services.worker.runner import publish_command
+from services.worker.handler import StageReport
 from services.worker.settings import WorkerSettings
 from services.worker.worker import Worker
 
 Behaviour = Callable[[int], Awaitable[None]]
+
+EXTRACT_AND_END = Step(
+    name="extract",
+    subject=EXTRACT_SUBJECT,
+    consumer=EXTRACT_CONSUMER,
+    command=ExtractInvoice,
+    stages=(StageSpan(Stage.FETCH, 5, 10),),
+    then=(COMPLETE,),
+)
+RESULT = TaskResult(
+    invoice=Invoice(),
+    confidence={},
+    validation=ValidationReport(status="valid"),
+    saved=False,
+    invoice_id=None,
+    duplicate_of=None,
+    provider="local",
+    usage=Usage(),
+)
 
 
 def command() -> ExtractInvoice:
@@ -66,21 +96,16 @@ async def worker_with(
             max_deliver=3,
             retry_backoff_seconds=(0.05,),
         )
-        worker = Worker(
-            settings, consumer=EXTRACT_CONSUMER, subject=EXTRACT_SUBJECT, first_stage=Stage.FETCH
-        )
+        worker = Worker(settings, EXTRACT_AND_END)
         attempts = 0
 
-        @worker.subscribe
-        async def handle(cmd: ExtractInvoice, msg: NatsMessage) -> None:
-            async def work(progress: ProgressLog) -> None:
-                nonlocal attempts
-                attempts += 1
-                await progress.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
+        @worker.handle
+        async def handle(cmd: ExtractInvoice, report: StageReport) -> TaskResult:
+            nonlocal attempts
+            attempts += 1
+            async with report.stage(Stage.FETCH, "Fetching"):
                 await behaviour(attempts)
-                await progress.append(UpdateType.COMPLETE, Stage.COMPLETE, 100, "Done")
-
-            await worker.runner.run(msg, cmd, work)
+            return RESULT
 
         await worker.start()
         started.append(worker)
@@ -100,11 +125,15 @@ async def test_transient_failures_are_retried_then_succeed(
 
     worker = await worker_with(flaky)
     cmd = command()
-    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+    await worker.publish(command_envelope(cmd))
 
     updates = await wait_for_terminal(worker.js, cmd.task_id)
-    assert [u.type for u in updates] == [UpdateType.STAGE_START, UpdateType.COMPLETE]
-    assert [u.seq for u in updates] == [1, 2]
+    assert [u.type for u in updates] == [
+        UpdateType.STAGE_START,
+        UpdateType.STAGE_COMPLETE,
+        UpdateType.COMPLETE,
+    ]
+    assert [u.seq for u in updates] == [1, 2, 3]
 
 
 async def test_retries_run_out_into_one_error_and_a_dead_letter(
@@ -115,7 +144,7 @@ async def test_retries_run_out_into_one_error_and_a_dead_letter(
 
     worker = await worker_with(broken)
     cmd = command()
-    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+    await worker.publish(command_envelope(cmd))
 
     updates = await wait_for_terminal(worker.js, cmd.task_id)
     assert [u.type for u in updates] == [UpdateType.STAGE_START, UpdateType.ERROR]
@@ -142,7 +171,7 @@ async def test_permanent_error_fails_on_the_first_delivery(
 
     worker = await worker_with(corrupt)
     cmd = command()
-    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+    await worker.publish(command_envelope(cmd))
 
     updates = await wait_for_terminal(worker.js, cmd.task_id)
     assert updates[-1].error is not None and updates[-1].error.code == "corrupt_document"
@@ -157,9 +186,7 @@ async def test_message_whose_worker_died_on_every_delivery_still_ends(
     # durable, takes every delivery and never answers, like a process killed mid-task.
     worker = Worker(
         WorkerSettings(nats_url=private_nats_url, ack_wait_seconds=0.3, max_deliver=2),
-        consumer=EXTRACT_CONSUMER,
-        subject=EXTRACT_SUBJECT,
-        first_stage=Stage.FETCH,
+        EXTRACT_AND_END,
     )
     await worker.start()
     client = await nats.connect(private_nats_url)
@@ -169,7 +196,7 @@ async def test_message_whose_worker_died_on_every_delivery_still_ends(
             EXTRACT_SUBJECT, durable=EXTRACT_CONSUMER, stream=WORK_STREAM
         )
         cmd = command()
-        await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+        await worker.publish(command_envelope(cmd))
 
         async def take_every_delivery() -> None:
             while True:
@@ -201,11 +228,12 @@ async def test_a_command_marked_as_new_is_redelivered_without_repeats(
 
     worker = await worker_with(flaky)
     cmd = command().model_copy(update={"progress_mark": ProgressMark()})
-    await publish_command(worker.broker, EXTRACT_SUBJECT, cmd)
+    await worker.publish(command_envelope(cmd))
 
     # The mark says "nothing reported yet"; after the first attempt that is no longer true.
     updates = await wait_for_terminal(worker.js, cmd.task_id)
     assert [(u.seq, u.type) for u in updates] == [
         (1, UpdateType.STAGE_START),
-        (2, UpdateType.COMPLETE),
+        (2, UpdateType.STAGE_COMPLETE),
+        (3, UpdateType.COMPLETE),
     ]

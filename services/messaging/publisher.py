@@ -1,0 +1,17 @@
+"""Envelopes published straight to JetStream, for a service without a FastStream broker (the
+gateway); workers publish through their broker (`Worker.publish`)."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+
+from services.messaging.envelopes import Envelope, Publish
+
+
+def jetstream_publisher(js: JetStreamContext) -> Publish:
+    async def publish(envelope: Envelope) -> None:
+        await js.publish(
+            envelope.subject, envelope.body, stream=envelope.stream, headers=envelope.headers
+        )
+
+    return publish
