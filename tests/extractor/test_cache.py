@@ -6,7 +6,8 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from contracts import Extraction, Invoice, Usage
-from services.extractor.cache import KeyValueCache, NoCache, cache_key, reused
+from services.extractor.adapters import KeyValueCache
+from services.extractor.cache import NoCache, cache_key, reused
 from services.messaging.jetstream import extractions_bucket
 
 SHA = "ab" * 32
