@@ -30,9 +30,9 @@ from services.gateway import frames
 from services.gateway.auth import bearer
 from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
+from services.gateway.session import Session
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import gateway_of
-from services.gateway.ws import Session
 
 log = logging.getLogger(__name__)
 
