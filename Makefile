@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy contracts services deploy bench tests clients/python/invoiceflow
+	$(PY) -m mypy contracts services deploy bench testkit tests clients/python/invoiceflow
 
 check: lint typecheck test
 

@@ -40,8 +40,8 @@ from PIL import Image, ImageDraw
 
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from services.process import run
-from tests.e2e.client import Socket
-from tests.e2e.stack import Stack
+from testkit.contract_client import Socket
+from testkit.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCH_CLIENT = "(bench client)"

@@ -39,7 +39,7 @@ from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.process import run
-from tests.e2e.stack import Stack
+from testkit.stack import Stack
 
 VENDORS = ("ACME GmbH", "Zeta Ltd", "Globex Inc.", "Initech LLC", "Umbrella AG", "Hooli")
 API_KEY = "bench-key"

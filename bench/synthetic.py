@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from contracts import Invoice
-from tests.extractor.samples import text_pdf
+from testkit.documents import text_pdf
 
 CENT = Decimal("0.01")
 LINES_PER_PAGE = 38

@@ -3,7 +3,7 @@
 No browser is downloaded: Playwright launches the system's chromium through `executable_path`.
 When it is missing and we are root with apt-get, the fixture installs Debian's package; where no
 browser can be had, the tests skip and say why. The stacks are the e2e harness's processes
-(tests/e2e/stack.py) on a nats-server and a database of their own.
+(testkit/stack.py) on a nats-server and a database of their own.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from testkit.stack import REPO, Stack, Stacks
 from tests.e2e.conftest import fake_model, fresh_database
-from tests.e2e.stack import REPO, Stack, Stacks
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from testkit.stack import Stack
 from tests.e2e.documents import invoice_png, text_pdf
-from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.stack import Stack
 from tests.client.test_cli import invoiceflow_command, run_cli
 from tests.e2e.documents import invoice_png, text_pdf
-from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

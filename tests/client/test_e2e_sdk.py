@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from invoiceflow import AsyncClient, Task
 
+from testkit.stack import Stack
 from tests.e2e.conftest import fake_model
 from tests.e2e.documents import invoice_png, text_pdf
-from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.stack import REPO, Stack
+from testkit.stack import REPO, Stack
 
 CLIENT = REPO / "clients" / "js"
 NODE = shutil.which("node")

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from deploy.embedded import free_port, wait_for_port
-from tests.e2e.client import Socket
-from tests.e2e.stack import REPO, Stack, Stacks
+from testkit.contract_client import Socket
+from testkit.stack import REPO, Stack, Stacks
 
 pytestmark = pytest.mark.e2e
 

@@ -8,9 +8,9 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.client import Socket, assert_contiguous, trigger, upload
+from testkit.contract_client import Socket, assert_contiguous, trigger, upload
+from testkit.stack import Stack
 from tests.e2e.documents import invoice_png, text_pdf
-from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

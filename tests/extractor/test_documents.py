@@ -18,7 +18,7 @@ from services.extractor.documents import (
     off_loop_if_big,
 )
 from services.worker.errors import PermanentError
-from tests.extractor.samples import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
+from testkit.documents import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
 

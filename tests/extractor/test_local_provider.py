@@ -12,7 +12,7 @@ from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine, OcrLine
 from services.extractor.provider import no_report
-from tests.extractor.samples import text_pdf
+from testkit.documents import text_pdf
 
 
 async def test_reads_a_real_receipt(receipts_dev: Path) -> None:

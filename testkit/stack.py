@@ -16,7 +16,7 @@ from pathlib import Path
 from deploy.embedded import EmbeddedNats, free_port
 
 SERVICES = ("extractor", "validator", "persister", "gateway")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
