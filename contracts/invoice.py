@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.fields import FieldInfo
 
 from contracts.money import parse_amount
 
@@ -28,20 +30,15 @@ def _to_decimal(value: object) -> object:
     raise ValueError(f"not a decimal amount: {value!r}")
 
 
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_to_decimal),
-    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
-    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN}),
-]
+# Shared by Money and Rate: `money_fields` knows their fields by this very serializer.
+_READ_DECIMAL = BeforeValidator(_to_decimal)
+_DECIMAL_TEXT = PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always")
+_DECIMAL_SCHEMA = WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN})
+
+Money = Annotated[Decimal, _READ_DECIMAL, _DECIMAL_TEXT, _DECIMAL_SCHEMA]
 """A decimal amount, serialised as a string such as "193.00"."""
 
-Rate = Annotated[
-    Decimal,
-    BeforeValidator(_to_decimal),
-    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="always"),
-    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN}),
-]
+Rate = Annotated[Decimal, _READ_DECIMAL, _DECIMAL_TEXT, _DECIMAL_SCHEMA]
 """A percentage rate such as "20" or "7.5", serialised as a string."""
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -107,6 +104,29 @@ class Invoice(_Model):
     line_items: list[LineItem] = Field(default_factory=list)
     payment: Payment = Field(default_factory=Payment)
 
+
+def money_fields(model_cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model_cls` that hold a Money or a Rate, in declaration order."""
+    return tuple(
+        name
+        for name, field in model_cls.model_fields.items()
+        if any(item is _DECIMAL_TEXT for item in _metadata(field))
+    )
+
+
+def _metadata(field: FieldInfo) -> list[Any]:
+    # Pydantic lifts the metadata of a bare `Money` onto the field; that of `Money | None` stays
+    # on the union's Annotated member (a `list[Money]` is no money field: not looked into).
+    union = get_origin(field.annotation) in (Union, UnionType)
+    members = get_args(field.annotation) if union else ()
+    annotated = [member for member in members if get_origin(member) is Annotated]
+    return [*field.metadata, *(item for member in annotated for item in get_args(member)[1:])]
+
+
+# The money fields of each model, as their annotations declare them.
+INVOICE_MONEY = money_fields(Invoice)
+LINE_ITEM_MONEY = money_fields(LineItem)
+TAX_DETAIL_MONEY = money_fields(TaxDetail)
 
 # Field paths a confidence map may name: top-level fields and dotted party fields.
 CONFIDENCE_FIELDS: tuple[str, ...] = (

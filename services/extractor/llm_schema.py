@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from contracts import CONFIDENCE_FIELDS, Invoice, parse_amount
-from contracts.invoice import MONEY_PATTERN
+from contracts.invoice import INVOICE_MONEY, LINE_ITEM_MONEY, MONEY_PATTERN, TAX_DETAIL_MONEY
 
 MoneyText = Annotated[
     str,
@@ -104,17 +104,6 @@ class InvoiceAnswer(_Answer):
     confidence: list[FieldConfidence]
 
 
-_TOP_MONEY = (
-    "subtotal",
-    "total_discount",
-    "shipping",
-    "total_tax",
-    "total",
-    "amount_paid",
-    "amount_due",
-)
-_ITEM_MONEY = ("quantity", "unit_price", "tax_rate", "amount")
-_TAX_MONEY = ("rate", "base", "amount")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -124,13 +113,13 @@ class InvalidAnswerError(ValueError):
 
 def to_invoice(answer: InvoiceAnswer) -> tuple[Invoice, dict[str, float]]:
     data = answer.invoice.model_dump()
-    for key in _TOP_MONEY:
+    for key in INVOICE_MONEY:
         data[key] = clean_money(data[key])
     for item in data["line_items"]:
-        for key in _ITEM_MONEY:
+        for key in LINE_ITEM_MONEY:
             item[key] = clean_money(item[key])
     for detail in data["tax_details"]:
-        for key in _TAX_MONEY:
+        for key in TAX_DETAIL_MONEY:
             detail[key] = clean_money(detail[key])
     for key in ("invoice_date", "due_date"):
         data[key] = clean_date(data[key])

@@ -11,14 +11,18 @@ The open (keyless) deployment stores its invoices under the tenant "".
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TypeAlias
 
 import asyncpg
 
 from contracts import Extraction, Invoice, LineItem, ValidationReport
+from contracts.invoice import INVOICE_MONEY
 from contracts.store import (
     FieldChange,
     InvoicePage,
@@ -84,100 +88,123 @@ def tenant_key(tenant: str | None) -> str:
     return tenant or ""
 
 
-# Columns derived from the invoice: written on save and rewritten by a review.
-_INVOICE_COLUMNS = (
-    "document_type",
-    "invoice_number",
-    "invoice_date",
-    "due_date",
-    "currency",
-    "vendor_name",
-    "vendor_key",
-    "number_key",
-    "customer_name",
-    "subtotal",
-    "total_discount",
-    "shipping",
-    "total_tax",
-    "total",
-    "amount_paid",
-    "amount_due",
-)
+# --- tables and columns -----------------------------------------------------------------------
 
 
-def _invoice_values(invoice: Invoice) -> tuple[Any, ...]:
-    return (
-        invoice.document_type,
-        invoice.invoice_number,
-        invoice.invoice_date,
-        invoice.due_date,
-        invoice.currency,
-        invoice.vendor.name,
-        vendor_key(invoice.vendor.name),
-        number_key(invoice.invoice_number),
-        invoice.customer.name,
-        invoice.subtotal,
-        invoice.total_discount,
-        invoice.shipping,
-        invoice.total_tax,
-        invoice.total,
-        invoice.amount_paid,
-        invoice.amount_due,
-    )
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    # jsonb: sent as JSON text and cast in the statement; read back as text.
+    json_columns: frozenset[str] = frozenset()
 
 
-_OTHER_COLUMNS = (
-    "id",
-    "task_id",
-    "tenant",
-    "filename",
-    "file_sha256",
-    "validation_status",
-    "status",
-    "provider",
-    "duplicate_of",
-    "confidence_threshold",
-    "data",
-    "confidence",
-    "validation",
-    "usage",
-)
-_JSON_COLUMNS = frozenset({"data", "confidence", "validation", "usage"})
+_INVOICES = _Table("invoices", frozenset({"data", "confidence", "validation", "usage"}))
+_LINE_ITEMS = _Table("invoice_line_items")
+_REVIEWS = _Table("invoice_reviews", frozenset({"changes", "validation"}))
+
+# The columns an invoice fills by itself, each with how it is read from the invoice; every
+# money field of the invoice has a numeric column of its name.
+_INVOICE_COLUMNS: dict[str, Callable[[Invoice], Any]] = {
+    "document_type": attrgetter("document_type"),
+    "invoice_number": attrgetter("invoice_number"),
+    "invoice_date": attrgetter("invoice_date"),
+    "due_date": attrgetter("due_date"),
+    "currency": attrgetter("currency"),
+    "vendor_name": attrgetter("vendor.name"),
+    "vendor_key": lambda invoice: vendor_key(invoice.vendor.name),
+    "number_key": lambda invoice: number_key(invoice.invoice_number),
+    "customer_name": attrgetter("customer.name"),
+    **{name: attrgetter(name) for name in INVOICE_MONEY},
+}
+
+# A line item row: the invoice, the item's place in it, then a column for each of its fields.
+_LINE_ITEM_FIELDS = tuple(LineItem.model_fields)
+# All fields in one call, as fast as spelling them out (a tuple: there is more than one field).
+_line_item_values = attrgetter(*_LINE_ITEM_FIELDS)
 
 
-def _placeholders(columns: tuple[str, ...], start: int = 1) -> str:
-    return ", ".join(
-        f"${n}::jsonb" if name in _JSON_COLUMNS else f"${n}"
-        for n, name in enumerate(columns, start=start)
-    )
+def _content_columns(
+    invoice: Invoice, confidence: dict[str, float], validation: ValidationReport
+) -> dict[str, Any]:
+    """What an invoice and its findings fill: written on save, rewritten by a review."""
+    return {
+        **{name: value_of(invoice) for name, value_of in _INVOICE_COLUMNS.items()},
+        "data": invoice.model_dump_json(),
+        "confidence": json.dumps(confidence),
+        "validation": validation.model_dump_json(),
+        "validation_status": validation.status,
+    }
 
 
-_ALL_COLUMNS = _OTHER_COLUMNS + _INVOICE_COLUMNS
-_INSERT_INVOICE = f"""
-INSERT INTO invoices ({", ".join(_ALL_COLUMNS)})
-VALUES ({_placeholders(_ALL_COLUMNS)})
-ON CONFLICT (task_id) DO NOTHING
-RETURNING id
-"""
+def _line_item_rows(invoice_id: str, items: list[LineItem]) -> list[tuple[Any, ...]]:
+    return [
+        (invoice_id, position, *_line_item_values(item))
+        for position, item in enumerate(items, start=1)
+    ]
 
-# A summary needs two values from the JSON columns: computed by PostgreSQL, so a list page
-# neither fetches nor parses the whole extraction of every row.
-_DERIVED_COLUMNS = (
+
+# --- statements built from columns ------------------------------------------------------------
+
+
+def _placeholders(table: _Table, columns: tuple[str, ...]) -> list[str]:
+    return [
+        f"${n}::jsonb" if name in table.json_columns else f"${n}"
+        for n, name in enumerate(columns, start=1)
+    ]
+
+
+# Cached: the text of a statement is built once per set of columns, not once per call.
+@functools.cache
+def _insert_sql(table: _Table, columns: tuple[str, ...], tail: str = "") -> str:
+    values = ", ".join(_placeholders(table, columns))
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values}){tail}"
+
+
+@functools.cache
+def _update_sql(table: _Table, columns: tuple[str, ...], keys: tuple[str, ...], also: str) -> str:
+    """Sets `columns` (then `also`) in the row whose `keys` match, their values after those of
+    the columns; RETURNING id tells the caller whether a row matched."""
+    named = columns + keys
+    params = _placeholders(table, named)
+    pairs = [f"{name} = {param}" for name, param in zip(named, params, strict=True)]
+    sets, where = [*pairs[: len(columns)], also], pairs[len(columns) :]
+    return f"UPDATE {table.name} SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING id"
+
+
+def _insert(table: _Table, row: dict[str, Any], tail: str = "") -> tuple[str, list[Any]]:
+    """The statement inserting `row` (column name to value) and its arguments."""
+    return _insert_sql(table, tuple(row), tail), list(row.values())
+
+
+def _update(
+    table: _Table, row: dict[str, Any], keys: dict[str, Any], also: str
+) -> tuple[str, list[Any]]:
+    """The statement setting `row` in the row that `keys` names, and its arguments."""
+    return _update_sql(table, tuple(row), tuple(keys), also), [*row.values(), *keys.values()]
+
+
+_NEW_TASK_ONLY = " ON CONFLICT (task_id) DO NOTHING RETURNING id"
+_INSERT_LINE_ITEM = _insert_sql(_LINE_ITEMS, ("invoice_id", "position", *_LINE_ITEM_FIELDS))
+# Besides its columns, a review stamps the row and bumps its version.
+_REVIEW_STAMP = "reviewed_at = now(), updated_at = now(), version = version + 1"
+
+# Computed by PostgreSQL for a summary, so a list page neither fetches nor parses the JSON
+# columns of every row.
+_DERIVED = {
     # As printed ("178.50"), not as the numeric(18, 4) column holds it ("178.5000").
-    "data ->> 'total' AS printed_total, "
-    "coalesce(jsonb_array_length(validation -> 'issues'), 0) AS issue_count"
+    "printed_total": "data ->> 'total'",
+    "issue_count": "coalesce(jsonb_array_length(validation -> 'issues'), 0)",
+}
+_DERIVED_COLUMNS = ", ".join(f"{sql} AS {name}" for name, sql in _DERIVED.items())
+# Each field of InvoiceSummary by the column that holds it: the one of its name but for these.
+_SUMMARY_SOURCES = {name: name for name in InvoiceSummary.model_fields} | {
+    "invoice_id": "id",
+    "sha256": "file_sha256",
+    "total": "printed_total",
+}
+_SUMMARY_COLUMNS = ", ".join(
+    [column for column in _SUMMARY_SOURCES.values() if column not in _DERIVED] + [_DERIVED_COLUMNS]
 )
-_SUMMARY_COLUMNS = (
-    "id, task_id, filename, file_sha256, status, validation_status, review_status, duplicate_of, "
-    "document_type, invoice_number, invoice_date, due_date, currency, vendor_name, version, "
-    f"created_at, updated_at, {_DERIVED_COLUMNS}"
-)
-
-_INSERT_LINE_ITEM = """
-INSERT INTO invoice_line_items (
-    invoice_id, position, description, quantity, unit, unit_price, tax_rate, amount, product_code
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-"""
 
 # Held until the transaction ends: the next saver of the same file or number waits, then sees it.
 # Both names in one statement, in the order given (select-list items are evaluated left to
@@ -198,51 +225,6 @@ WHERE tenant = $1
 ORDER BY created_at, id
 LIMIT 1
 """
-
-_UPDATE_REVIEWED = f"""
-UPDATE invoices SET
-    ({", ".join(_INVOICE_COLUMNS)}) = ({_placeholders(_INVOICE_COLUMNS, start=3)}),
-    data = ${len(_INVOICE_COLUMNS) + 3}::jsonb,
-    confidence = ${len(_INVOICE_COLUMNS) + 4}::jsonb,
-    validation = ${len(_INVOICE_COLUMNS) + 5}::jsonb,
-    validation_status = ${len(_INVOICE_COLUMNS) + 6},
-    status = ${len(_INVOICE_COLUMNS) + 7},
-    review_status = ${len(_INVOICE_COLUMNS) + 8},
-    reviewed_at = now(),
-    updated_at = now(),
-    version = version + 1
-WHERE id = $1 AND version = $2
-RETURNING id
-"""
-
-_INSERT_REVIEW = """
-INSERT INTO invoice_reviews (
-    id, invoice_id, reviewer, decision, changes, note, status_before, status_after, validation
-) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9::jsonb)
-"""
-
-
-def _line_item_row(invoice_id: str, position: int, item: LineItem) -> tuple[Any, ...]:
-    return (
-        invoice_id,
-        position,
-        item.description,
-        item.quantity,
-        item.unit,
-        item.unit_price,
-        item.tax_rate,
-        item.amount,
-        item.product_code,
-    )
-
-
-def _lock_names(tenant: str, sha256: str | None, vendor: str, number: str) -> list[str]:
-    names = []
-    if sha256:
-        names.append(f"file\x1f{tenant}\x1f{sha256}")
-    if vendor and number:
-        names.append(f"number\x1f{tenant}\x1f{vendor}\x1f{number}")
-    return sorted(names)  # one order for every transaction: no deadlock between two savers
 
 
 class Repository:
@@ -268,72 +250,39 @@ class Repository:
             async with self._pool.acquire() as conn, conn.transaction():
                 # A redelivered save finds no other original either way and conflicts on
                 # task_id below: one round trip fewer for every first save.
-                names = _lock_names(
-                    tenant_id,
-                    file_sha256,
-                    vendor_key(invoice.vendor.name),
-                    number_key(invoice.invoice_number),
+                duplicate_of, validation = await _check_duplicate(
+                    conn,
+                    tenant=tenant_id,
+                    file_sha256=file_sha256,
+                    invoice=invoice,
+                    task_id=task_id,
+                    validation=validation,
                 )
-                if names:
-                    await conn.execute(_LOCK, names[0], names[-1])
-                original = await conn.fetchrow(
-                    _FIND_ORIGINAL,
-                    tenant_id,
-                    file_sha256,
-                    vendor_key(invoice.vendor.name),
-                    number_key(invoice.invoice_number),
-                    task_id,
-                )
-                duplicate_of: str | None = None
-                if original is not None:
-                    duplicate_of = str(original["original"])
-                    reason: DuplicateReason = "file" if original["same_file"] else "number"
-                    validation = flag_duplicate(validation, duplicate_of, reason)
                 invoice_id = new_invoice_id()
-                inserted = await conn.fetchval(
-                    _INSERT_INVOICE,
-                    invoice_id,
-                    task_id,
-                    tenant_id,
-                    filename,
-                    file_sha256,
-                    validation.status,
-                    validation.status,  # the status until a person reviews it
-                    extraction.provider,
-                    duplicate_of,
-                    confidence_threshold,
-                    invoice.model_dump_json(),
-                    json.dumps(extraction.confidence),
-                    validation.model_dump_json(),
-                    extraction.usage.model_dump_json(),
-                    *_invoice_values(invoice),
-                )
-                if inserted is None:
+                row = {
+                    "id": invoice_id,
+                    "task_id": task_id,
+                    "tenant": tenant_id,
+                    "filename": filename,
+                    "file_sha256": file_sha256,
+                    "status": validation.status,  # the status until a person reviews it
+                    "provider": extraction.provider,
+                    "duplicate_of": duplicate_of,
+                    "confidence_threshold": confidence_threshold,
+                    "usage": extraction.usage.model_dump_json(),
+                    **_content_columns(invoice, extraction.confidence, validation),
+                }
+                sql, args = _insert(_INVOICES, row, _NEW_TASK_ONLY)
+                if await conn.fetchval(sql, *args) is None:
                     # This task was saved before (a redelivery), or by a concurrent save.
-                    again = await conn.fetchrow(_SAVED_BEFORE, task_id)
-                    if again is None:  # deleted between the two statements
-                        raise RuntimeError(f"invoice of {task_id} vanished while saving")
-                    return self._saved_before(again)
+                    return await _saved_before(conn, task_id)
                 await conn.executemany(
-                    _INSERT_LINE_ITEM,
-                    [
-                        _line_item_row(invoice_id, position, item)
-                        for position, item in enumerate(invoice.line_items, start=1)
-                    ],
+                    _INSERT_LINE_ITEM, _line_item_rows(invoice_id, invoice.line_items)
                 )
         except asyncpg.DataError as exc:
             raise InvoiceNotStorableError(str(exc)) from exc
         return SaveOutcome(
             invoice_id=invoice_id, created=True, duplicate_of=duplicate_of, validation=validation
-        )
-
-    @staticmethod
-    def _saved_before(row: asyncpg.Record) -> SaveOutcome:
-        return SaveOutcome(
-            invoice_id=str(row["id"]),
-            created=False,
-            duplicate_of=row["duplicate_of"],
-            validation=ValidationReport.model_validate_json(row["validation"]),
         )
 
     # --- reading ------------------------------------------------------------------------------
@@ -345,7 +294,7 @@ class Repository:
                 return None
             items = await self._line_items(conn, str(row["id"]))
         columns = dict(row.items())
-        for key in _JSON_COLUMNS:
+        for key in _INVOICES.json_columns:
             columns[key] = json.loads(columns[key])
         return StoredInvoice(columns=columns, line_items=[dict(item.items()) for item in items])
 
@@ -416,75 +365,100 @@ class Repository:
 
     async def apply_review(self, current: SavedInvoice, change: ReviewChange) -> bool:
         """Write a review if the invoice is still at `current.version`; False if it moved on."""
-        invoice = change.invoice
+        keys = {"id": current.invoice_id, "version": current.version}
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                updated = await conn.fetchval(
-                    _UPDATE_REVIEWED,
-                    current.invoice_id,
-                    current.version,
-                    *_invoice_values(invoice),
-                    invoice.model_dump_json(),
-                    json.dumps(change.confidence),
-                    change.validation.model_dump_json(),
-                    change.validation.status,
-                    change.status,
-                    change.status if change.status in ("approved", "rejected") else None,
-                )
-                if updated is None:
+                sql, args = _update(_INVOICES, _reviewed_columns(change), keys, _REVIEW_STAMP)
+                if await conn.fetchval(sql, *args) is None:
                     return False
                 await conn.execute(
                     "DELETE FROM invoice_line_items WHERE invoice_id = $1", current.invoice_id
                 )
                 await conn.executemany(
                     _INSERT_LINE_ITEM,
-                    [
-                        _line_item_row(current.invoice_id, position, item)
-                        for position, item in enumerate(invoice.line_items, start=1)
-                    ],
+                    _line_item_rows(current.invoice_id, change.invoice.line_items),
                 )
-                await conn.execute(
-                    _INSERT_REVIEW,
-                    new_review_id(),
-                    current.invoice_id,
-                    change.reviewer,
-                    change.decision,
-                    json.dumps([c.model_dump(mode="json") for c in change.changes]),
-                    change.note,
-                    current.status,
-                    change.status,
-                    change.validation.model_dump_json(),
-                )
+                sql, args = _insert(_REVIEWS, _review_row(current, change))
+                await conn.execute(sql, *args)
         except asyncpg.DataError as exc:
             raise InvoiceNotStorableError(str(exc)) from exc
         return True
+
+
+# --- saving and reviewing ---------------------------------------------------------------------
+
+
+async def _check_duplicate(
+    conn: Connection,
+    *,
+    tenant: str,
+    file_sha256: str | None,
+    invoice: Invoice,
+    task_id: str,
+    validation: ValidationReport,
+) -> tuple[str | None, ValidationReport]:
+    """The invoice this one repeats, if any, and the findings saying so; locks its file and
+    number until the transaction ends."""
+    vendor, number = vendor_key(invoice.vendor.name), number_key(invoice.invoice_number)
+    names = _lock_names(tenant, file_sha256, vendor, number)
+    if names:
+        await conn.execute(_LOCK, names[0], names[-1])
+    original = await conn.fetchrow(_FIND_ORIGINAL, tenant, file_sha256, vendor, number, task_id)
+    if original is None:
+        return None, validation
+    duplicate_of = str(original["original"])
+    reason: DuplicateReason = "file" if original["same_file"] else "number"
+    return duplicate_of, flag_duplicate(validation, duplicate_of, reason)
+
+
+def _lock_names(tenant: str, sha256: str | None, vendor: str, number: str) -> list[str]:
+    names = []
+    if sha256:
+        names.append(f"file\x1f{tenant}\x1f{sha256}")
+    if vendor and number:
+        names.append(f"number\x1f{tenant}\x1f{vendor}\x1f{number}")
+    return sorted(names)  # one order for every transaction: no deadlock between two savers
+
+
+async def _saved_before(conn: Connection, task_id: str) -> SaveOutcome:
+    row = await conn.fetchrow(_SAVED_BEFORE, task_id)
+    if row is None:  # deleted between the two statements
+        raise RuntimeError(f"invoice of {task_id} vanished while saving")
+    return SaveOutcome(
+        invoice_id=str(row["id"]),
+        created=False,
+        duplicate_of=row["duplicate_of"],
+        validation=ValidationReport.model_validate_json(row["validation"]),
+    )
+
+
+def _reviewed_columns(change: ReviewChange) -> dict[str, Any]:
+    return {
+        **_content_columns(change.invoice, change.confidence, change.validation),
+        "status": change.status,
+        "review_status": change.status if change.status in ("approved", "rejected") else None,
+    }
+
+
+def _review_row(current: SavedInvoice, change: ReviewChange) -> dict[str, Any]:
+    return {
+        "id": new_review_id(),
+        "invoice_id": current.invoice_id,
+        "reviewer": change.reviewer,
+        "decision": change.decision,
+        "changes": json.dumps([c.model_dump(mode="json") for c in change.changes]),
+        "note": change.note,
+        "status_before": current.status,
+        "status_after": change.status,
+        "validation": change.validation.model_dump_json(),
+    }
 
 
 # --- rows to contracts ------------------------------------------------------------------------
 
 
 def _summary_fields(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "invoice_id": row["id"],
-        "task_id": row["task_id"],
-        "filename": row["filename"],
-        "sha256": row["file_sha256"],
-        "status": row["status"],
-        "validation_status": row["validation_status"],
-        "review_status": row["review_status"],
-        "duplicate_of": row["duplicate_of"],
-        "document_type": row["document_type"],
-        "invoice_number": row["invoice_number"],
-        "invoice_date": row["invoice_date"],
-        "due_date": row["due_date"],
-        "currency": row["currency"],
-        "vendor_name": row["vendor_name"],
-        "total": row["printed_total"],
-        "issue_count": row["issue_count"],
-        "version": row["version"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+    return {name: row[column] for name, column in _SUMMARY_SOURCES.items()}
 
 
 def _summary(row: asyncpg.Record) -> InvoiceSummary:
@@ -496,7 +470,7 @@ def _saved(
 ) -> SavedInvoice:
     data = json.loads(row["data"])
     # The line items table is the record; the JSON copy is what was extracted.
-    data["line_items"] = [{key: item[key] for key in LineItem.model_fields} for item in items]
+    data["line_items"] = [{key: item[key] for key in _LINE_ITEM_FIELDS} for item in items]
     return SavedInvoice.model_validate(
         {
             **_summary_fields(row),

@@ -3,9 +3,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts import Invoice
+from contracts.invoice import (
+    INVOICE_MONEY,
+    LINE_ITEM_MONEY,
+    TAX_DETAIL_MONEY,
+    Money,
+    Rate,
+    money_fields,
+)
 
 
 def test_money_is_a_decimal_string_both_ways() -> None:
@@ -83,3 +91,22 @@ def test_schema_names_every_field_of_the_spec() -> None:
         "customer", "purchase_order", "payment_terms", "subtotal", "total_discount", "shipping",
         "total_tax", "total", "amount_paid", "amount_due", "tax_details", "line_items", "payment",
     }  # fmt: skip
+
+
+def test_money_fields_are_those_annotated_money_or_rate() -> None:
+    assert INVOICE_MONEY == (
+        "subtotal", "total_discount", "shipping", "total_tax", "total", "amount_paid", "amount_due",
+    )  # fmt: skip
+    assert LINE_ITEM_MONEY == ("quantity", "unit_price", "tax_rate", "amount")
+    assert TAX_DETAIL_MONEY == ("rate", "base", "amount")
+
+
+def test_money_fields_finds_bare_and_optional_amounts_only() -> None:
+    class Sample(BaseModel):
+        price: Money
+        rate: Rate | None = None
+        prices: list[Money] = []
+        count: int | None = None
+        note: str = ""
+
+    assert money_fields(Sample) == ("price", "rate")
