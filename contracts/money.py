@@ -92,21 +92,30 @@ def _split(body: str, text: str) -> tuple[str, str | None]:
             raise ValueError(f"not an amount ({separator!r} between digits): {text!r}")
     if not separators:
         return groups[0], None
-    kinds = set(separators)
-    if len(kinds) == 1:
-        separator = separators[0]
-        single = len(separators) == 1
-        if separator == "." and single:
+    if len(set(separators)) == 1:
+        return _split_one_kind(groups, separators, text)
+    return _split_mixed(groups, separators, text)
+
+
+def _split_one_kind(groups: list[str], separators: list[str], text: str) -> tuple[str, str | None]:
+    """One kind of separator: a lone dot or a lone decimal-looking comma splits off the
+    fraction; anything else groups thousands."""
+    if len(separators) == 1:
+        if separators[0] == ".":
             return groups[0], groups[1]  # the machine's decimal point: "1.234" is 1.234
-        if separator == "," and single and not (len(groups[1]) == 3 and _leads(groups[0])):
+        if separators[0] == "," and not (len(groups[1]) == 3 and _leads(groups[0])):
             return groups[0], groups[1]  # a decimal comma: "12,50", "0,500"
-        return _grouped(groups, text), None
+    return _grouped(groups, text), None
+
+
+def _split_mixed(groups: list[str], separators: list[str], text: str) -> tuple[str, str]:
+    """Mixed separators ("1.234,56"): the last one, printed once, is the decimal separator."""
     decimal = separators[-1]
     if decimal not in _DECIMAL_SEPARATORS:
         raise ValueError(f"not an amount (last separator is not a decimal one): {text!r}")
     if separators.count(decimal) > 1:
         raise ValueError(f"not an amount (two decimal separators): {text!r}")
-    if len(kinds) > 2:  # one kind groups thousands, the other is the decimal separator
+    if len(set(separators)) > 2:  # one kind groups thousands, the other is the decimal separator
         raise ValueError(f"not an amount (mixed thousands separators): {text!r}")
     return _grouped(groups[:-1], text), groups[-1]
 

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres
@@ -41,63 +42,88 @@ def wait_healthy(url: str, timeout: float, procs: Mapping[str, subprocess.Popen[
     raise TimeoutError(f"{url} not healthy after {timeout} s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path(".data"), help="embedded servers' data")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("INVOICEFLOW_PORT", "8000")))
-    parser.add_argument("--nats-port", type=int, default=4222)
-    args = parser.parse_args(argv)
+@dataclass
+class DevStack:
+    """The servers and service processes of one `make dev`, and how to stop them all."""
 
-    env = dict(os.environ)
-    env["INVOICEFLOW_PORT"] = str(args.port)
-    env.setdefault("INVOICEFLOW_PUBLIC_URL", f"http://localhost:{args.port}")
+    env: dict[str, str]
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopping: bool = False
 
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def start_servers(self, data: Path, nats_port: int) -> None:
+        """Embedded NATS and PostgreSQL, each unless the environment names one already."""
+        if "NATS_URL" not in self.env:
+            self.nats = EmbeddedNats(data / "nats", nats_port).start()
+            self.env["NATS_URL"] = self.nats.url
+            print(f"nats-server (JetStream) on {self.nats.url}, data in {self.nats.data_dir}")
+        if "DATABASE_URL" not in self.env:
+            self.postgres = EmbeddedPostgres(data / "postgres").start()
+            self.env["DATABASE_URL"] = self.postgres.url
+            print(f"PostgreSQL at {self.postgres.url}")
 
-    signal.signal(signal.SIGTERM, request_stop)
-    # Ctrl-C works even when started with SIGINT ignored (as `cmd &` in a script does).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        if "NATS_URL" not in env:
-            nats = EmbeddedNats(args.data / "nats", args.nats_port).start()
-            env["NATS_URL"] = nats.url
-            print(f"nats-server (JetStream) on {nats.url}, data in {nats.data_dir}")
-        if "DATABASE_URL" not in env:
-            postgres = EmbeddedPostgres(args.data / "postgres").start()
-            env["DATABASE_URL"] = postgres.url
-            print(f"PostgreSQL at {postgres.url}")
+    def start_services(self) -> None:
         for service in SERVICES:
-            procs[service] = spawn(service, env)
-        wait_healthy(f"http://127.0.0.1:{args.port}/api/health", 60, procs)
-        print(f"\ninvoiceflow is up: http://localhost:{args.port}  (Ctrl-C stops everything)\n")
-        while not stopping:
-            for name, proc in list(procs.items()):
-                if proc.poll() is not None and not stopping:
+            self.procs[service] = spawn(service, self.env)
+
+    def request_stop(self, signum: int, frame: object) -> None:
+        """SIGTERM's handler: `supervise` returns, and `main` stops everything."""
+        self.stopping = True
+
+    def supervise(self) -> None:
+        """Until a stop is requested: a service that exits is started again."""
+        while not self.stopping:
+            for name, proc in list(self.procs.items()):
+                if proc.poll() is not None and not self.stopping:
                     print(f"{name} exited with {proc.returncode}; restarting it")
-                    procs[name] = spawn(name, env)
+                    self.procs[name] = spawn(name, self.env)
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        print("\nstopping invoiceflow…")
-        for proc in procs.values():
+
+    def stop(self) -> None:
+        """The services first (all signalled, then each awaited), then the servers they use."""
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
+        for proc in self.procs.values():
             try:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        if nats:
-            nats.stop()
-        if postgres:
-            postgres.stop()
+        if self.nats:
+            self.nats.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path(".data"), help="embedded servers' data")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("INVOICEFLOW_PORT", "8000")))
+    parser.add_argument("--nats-port", type=int, default=4222)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env = dict(os.environ)
+    env["INVOICEFLOW_PORT"] = str(args.port)
+    env.setdefault("INVOICEFLOW_PUBLIC_URL", f"http://localhost:{args.port}")
+    stack = DevStack(env)
+    signal.signal(signal.SIGTERM, stack.request_stop)
+    # Ctrl-C works even when started with SIGINT ignored (as `cmd &` in a script does).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stack.start_servers(args.data, args.nats_port)
+        stack.start_services()
+        wait_healthy(f"http://127.0.0.1:{args.port}/api/health", 60, stack.procs)
+        print(f"\ninvoiceflow is up: http://localhost:{args.port}  (Ctrl-C stops everything)\n")
+        stack.supervise()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping invoiceflow…")
+        stack.stop()
     return 0
 
 

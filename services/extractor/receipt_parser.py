@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -296,30 +296,7 @@ def find_address(rows: Sequence[Row], vendor: Found | None) -> Found | None:
     start = _first_row_below(top, vendor.row)
     if start is None:
         return None
-    parts: list[Row] = []
-    postcode_seen = False
-    for row in top[start:]:
-        text = row.text.strip()
-        if len(parts) == _ADDRESS_ROWS:
-            break
-        if not parts:
-            # Before the block: registration and GST numbers and printing times are skipped
-            # (they often stand between the name and the address); contact lines end it.
-            if _REGISTRATION_ROW.search(text) or _GST.search(text) or _TIME.search(text):
-                continue
-            if _AFTER_ADDRESS.search(text):
-                break
-            if not _ADDRESS_WORD.search(text):
-                continue
-        elif _AFTER_ADDRESS.search(text) or _TIME.search(text):
-            break
-        elif postcode_seen:
-            # After the postcode only a state or country line still belongs to the address.
-            if _ADDRESS_WORD.search(text) and not any(c.isdigit() for c in text):
-                parts.append(row)
-            break
-        parts.append(row)
-        postcode_seen = postcode_seen or bool(_POSTCODE.search(text))
+    parts = _address_block(_skip_to_address(top[start:]))
     if not parts:
         return None
     # A trailing full stop is printed, and part of the address; a dangling comma is not.
@@ -327,6 +304,39 @@ def find_address(rows: Sequence[Row], vendor: Found | None) -> Found | None:
     # Several rows each matching address words is a good sign; one row alone is a guess.
     confidence = (0.75 if len(parts) >= 2 else 0.5) * _ocr_factor(_merge(parts))
     return Found(text, confidence, _merge(parts))
+
+
+def _skip_to_address(rows: Sequence[Row]) -> Sequence[Row]:
+    """The rows from the first one with an address word on; none if a contact line comes first.
+
+    Registration and GST numbers and printing times are skipped: they often stand between the
+    name and the address."""
+    for index, row in enumerate(rows):
+        text = row.text.strip()
+        if _REGISTRATION_ROW.search(text) or _GST.search(text) or _TIME.search(text):
+            continue
+        if _AFTER_ADDRESS.search(text):
+            return ()
+        if _ADDRESS_WORD.search(text):
+            return rows[index:]
+    return ()
+
+
+def _address_block(rows: Sequence[Row]) -> list[Row]:
+    """The address from its first row: at most `_ADDRESS_ROWS` rows, ended by a contact line, a
+    printing time or the row after the postcode."""
+    parts: list[Row] = []
+    for row in rows:
+        text = row.text.strip()
+        if len(parts) == _ADDRESS_ROWS or _AFTER_ADDRESS.search(text) or _TIME.search(text):
+            break
+        if parts and _POSTCODE.search(parts[-1].text):
+            # After the postcode only a state or country line still belongs to the address.
+            if _ADDRESS_WORD.search(text) and not any(c.isdigit() for c in text):
+                parts.append(row)
+            break
+        parts.append(row)
+    return parts
 
 
 # OCR on thermal paper reads the commas between address parts as full stops ("Lot 38. 39
@@ -408,29 +418,43 @@ def month_first(rows: Sequence[Row]) -> bool:
 
 
 def find_date(rows: Sequence[Row]) -> Found | None:
-    best: tuple[float, dt.date, Row] | None = None
+    """The best-scored date printed; on a tie the first one."""
     latest = dt.date.today() + _MAX_FUTURE
     us_order = month_first(rows)
-    for row in rows:
-        labelled = bool(_DATE_LABEL.search(row.text))
-        for pattern, order in _DATE_PATTERNS:
-            for match in pattern.finditer(row.text):
-                groups = [g for g in match.groups() if g not in {"/", "-", "."}]
-                parsed = _to_date(groups, "mdy" if us_order and order == "dmy" else order)
-                if parsed is None or parsed > latest:
-                    continue
-                after = row.text[match.end() : match.end() + 8]
-                score = 0.55
-                score += 0.15 if labelled else 0.0
-                score += 0.1 if len(groups[-1]) == 4 and order != "dmy-compact" else 0.0
-                score += 0.1 if _TIME.search(after) else 0.0
-                score -= 0.15 if order == "dmy-compact" else 0.0
-                if best is None or score > best[0]:
-                    best = (score, parsed, row)
+    candidates = (
+        (score, date, row)
+        for row in rows
+        for score, date in _scored_dates(row.text, us_order, latest)
+    )
+    best = max(candidates, key=lambda candidate: candidate[0], default=None)
     if best is None:
         return None
-    score, parsed, row = best
-    return Found(parsed.isoformat(), min(score, 0.9) * _ocr_factor(row), row)
+    score, date, row = best
+    return Found(date.isoformat(), min(score, 0.9) * _ocr_factor(row), row)
+
+
+def _scored_dates(text: str, us_order: bool, latest: dt.date) -> Iterator[tuple[float, dt.date]]:
+    """Every date a row's text can be read as, no later than `latest`, with its score."""
+    labelled = bool(_DATE_LABEL.search(text))
+    for pattern, order in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            groups = [g for g in match.groups() if g not in {"/", "-", "."}]
+            date = _to_date(groups, "mdy" if us_order and order == "dmy" else order)
+            if date is not None and date <= latest:
+                after = text[match.end() : match.end() + 8]
+                yield _date_score(order, groups, labelled, after), date
+
+
+def _date_score(order: str, groups: Sequence[str], labelled: bool, after: str) -> float:
+    """How much a date read looks like the document's date: a label on its row, a four-digit
+    last group and a printing time right after it speak for it; digits run together
+    ("15032024") against it, as any eight digits ending in 20xx read so."""
+    score = 0.55
+    score += 0.15 if labelled else 0.0
+    score += 0.1 if len(groups[-1]) == 4 and order != "dmy-compact" else 0.0
+    score += 0.1 if _TIME.search(after) else 0.0
+    score -= 0.15 if order == "dmy-compact" else 0.0
+    return score
 
 
 def _to_date(groups: Sequence[str], order: str) -> dt.date | None:

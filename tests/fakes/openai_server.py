@@ -59,6 +59,14 @@ SCRIPTED_MODELS = (
 )
 USAGE = {"prompt_tokens": 1200, "completion_tokens": 350, "total_tokens": 1550}
 RATE_LIMITED_TIMES = 2
+# Model -> how many times each distinct request is refused with 429, and the headers saying
+# when to retry.
+_RATE_LIMITS: dict[str, tuple[int, dict[str, str]]] = {
+    "fake-429-then-ok": (RATE_LIMITED_TIMES, {"retry-after": "1", "retry-after-ms": "20"}),
+    # Longer than the SDK's own first backoff (at most 0.5 s): waiting this long proves the
+    # header was honoured.
+    "fake-429-wait-1s": (1, {"retry-after": "1"}),
+}
 
 # 180.37 + 7 % VAT (12.63) = 193.00; the line items add up to the subtotal.
 CANNED_INVOICE: dict[str, Any] = {
@@ -209,34 +217,35 @@ class FakeOpenAI:
         if model == "fake-401":
             await _send_json(send, 401, _error("invalid api key", "invalid_api_key"))
             return
-        if model == "fake-429-wait-1s":
-            # Longer than the SDK's own first backoff (at most 0.5 s): waiting this long proves
-            # the header was honoured.
-            digest = hashlib.sha256(raw).hexdigest()
-            if self._rate_limited[digest] < 1:
-                self._rate_limited[digest] += 1
-                headers = {"retry-after": "1"}
-                await _send_json(send, 429, _error("slow down", "rate_limit_exceeded"), headers)
-                return
-        if model == "fake-429-then-ok":
-            # SDK retries resend the very same body, so the body identifies "this request".
-            digest = hashlib.sha256(raw).hexdigest()
-            if self._rate_limited[digest] < RATE_LIMITED_TIMES:
-                self._rate_limited[digest] += 1
-                headers = {"retry-after": "1", "retry-after-ms": "20"}
-                await _send_json(send, 429, _error("slow down", "rate_limit_exceeded"), headers)
-                return
+        retry_after = self._rate_limit(model, raw)
+        if retry_after is not None:
+            await _send_json(send, 429, _error("slow down", "rate_limit_exceeded"), retry_after)
+            return
+        await respond(send, 200, _completion(model, *self._message(model, body)))
+
+    def _rate_limit(self, model: str, raw: bytes) -> dict[str, str] | None:
+        """The Retry-After headers of a 429 if this request is still to be refused, counted."""
+        limit = _RATE_LIMITS.get(model)
+        if limit is None:
+            return None
+        times, headers = limit
+        # SDK retries resend the very same body, so the body identifies "this request".
+        digest = hashlib.sha256(raw).hexdigest()
+        if self._rate_limited[digest] >= times:
+            return None
+        self._rate_limited[digest] += 1
+        return headers
+
+    def _message(self, model: str, body: dict[str, Any]) -> tuple[str | None, str | None, str]:
+        """Content, refusal and finish reason: the canned answer, or how the model spoils it."""
         answer = self._content(model, body)
-        content: str | None = answer
-        refusal: str | None = None
-        finish = "stop"
         if model == "fake-refuse":
-            content, refusal = None, "I'm sorry, I can't help with that document."
-        elif model == "fake-truncate":
-            content, finish = answer[: len(answer) // 2], "length"
-        elif model == "fake-invalid":
-            content = "Sure! Here is the invoice you asked for: total 193.00 EUR."
-        await respond(send, 200, _completion(model, content, refusal, finish))
+            return None, "I'm sorry, I can't help with that document.", "stop"
+        if model == "fake-truncate":
+            return answer[: len(answer) // 2], None, "length"
+        if model == "fake-invalid":
+            return "Sure! Here is the invoice you asked for: total 193.00 EUR.", None, "stop"
+        return answer, None, "stop"
 
     def _content(self, model: str, body: dict[str, Any]) -> str:
         schema = _requested_schema(body)
