@@ -8,6 +8,7 @@ with API keys the gateway always names the caller's tenant.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -145,10 +146,31 @@ class InvoicePage(_Frozen):
 # --- replies --------------------------------------------------------------------------------
 
 
-class StoreError(_Frozen):
-    """Why a request was refused; `status` is the HTTP status the gateway answers with."""
+class StoreErrorCode(StrEnum):
+    """Every `code` the store refuses a request with; what each means to a client is for the
+    gateway to say.
+    """
 
-    status: int
+    INVALID_CURSOR = "invalid_cursor"
+    INVOICE_NOT_FOUND = "invoice_not_found"
+    VERSION_CONFLICT = "version_conflict"
+    INVALID_CORRECTION = "invalid_correction"
+    INVOICE_INVALID = "invoice_invalid"
+    INVOICE_NOT_STORABLE = "invoice_not_storable"
+    # A review re-validates through the validator: asking it failed.
+    VALIDATOR_UNAVAILABLE = "validator_unavailable"
+    VALIDATOR_TIMEOUT = "validator_timeout"
+    VALIDATOR_FAILED = "validator_failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+class StoreError(_Frozen):
+    """Why a request was refused: a `StoreErrorCode` and words; `issues` the findings behind it.
+
+    `code` is read as a plain string, so a gateway meets a code newer than itself as unknown
+    rather than as an unreadable reply.
+    """
+
     code: str
     message: str
     issues: list[ValidationIssue] | None = None

@@ -9,13 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.names import GET_INVOICE_SUBJECT, LIST_INVOICES_SUBJECT, REVIEW_INVOICE_SUBJECT
 from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.gateway.errors import ApiError
+from services.gateway.store_errors import store_error_status
+from services.messaging.requests import RequestFailedError, Service, ask
+
+STORE = Service(
+    name="store",
+    unavailable="the invoice store (persister) is not running",
+    timeout="the invoice store did not answer in time",
+    failed="the invoice store answered nonsense",
+)
 
 
 class InvoiceStore:
@@ -34,25 +41,17 @@ class InvoiceStore:
 
     async def _ask(self, subject: str, request: BaseModel) -> dict[str, Any]:
         try:
-            message = await self._nc.request(
-                subject, request.model_dump_json().encode(), timeout=self._timeout
+            reply = await ask(
+                self._nc, subject, request, StoreReply, timeout=self._timeout, service=STORE
             )
-        except NoRespondersError as exc:
-            raise ApiError(
-                503, "store_unavailable", "the invoice store (persister) is not running"
-            ) from exc
-        except NatsTimeoutError as exc:
-            raise ApiError(
-                504, "store_timeout", "the invoice store did not answer in time"
-            ) from exc
-        try:
-            reply = StoreReply.model_validate_json(message.data)
-        except ValidationError as exc:
-            raise ApiError(502, "store_failed", "the invoice store answered nonsense") from exc
+        except RequestFailedError as exc:
+            raise ApiError(store_error_status(exc.code), exc.code, exc.message) from exc
         if reply.error is not None:
             error = reply.error
             details = None
             if error.issues is not None:
                 details = {"issues": [issue.model_dump(mode="json") for issue in error.issues]}
-            raise ApiError(error.status, error.code, error.message, details=details)
+            raise ApiError(
+                store_error_status(error.code), error.code, error.message, details=details
+            )
         return reply.data or {}

@@ -10,35 +10,38 @@ from collections.abc import Awaitable
 
 from pydantic import BaseModel
 
-from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreError, StoreReply
+from contracts.store import (
+    GetInvoice,
+    ListInvoices,
+    ReviewInvoice,
+    StoreError,
+    StoreErrorCode,
+    StoreReply,
+)
 from services.persister.paging import CursorError
 from services.persister.repository import Repository
-from services.persister.reviews import Check, ReviewRefusedError, review_invoice
+from services.persister.reviews import Check, StoreRefusedError, review_invoice
 
 log = logging.getLogger(__name__)
 
 
-def refused(status: int, code: str, message: str) -> StoreReply:
-    return StoreReply(error=StoreError(status=status, code=code, message=message))
+def refused(code: StoreErrorCode, message: str) -> StoreReply:
+    return StoreReply(error=StoreError(code=code, message=message))
 
 
 async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
     try:
         found = await work
-    except ReviewRefusedError as exc:
-        return StoreReply(
-            error=StoreError(
-                status=exc.status, code=exc.code, message=exc.message, issues=exc.issues
-            )
-        )
+    except StoreRefusedError as exc:
+        return StoreReply(error=StoreError(code=exc.code, message=exc.message, issues=exc.issues))
     except CursorError as exc:
-        return refused(400, "invalid_cursor", f"cursor: {exc}")
+        return refused(StoreErrorCode.INVALID_CURSOR, f"cursor: {exc}")
     except Exception:
         # The gateway must hear something: a silent failure would be a timeout there.
         log.exception("store request failed")
-        return refused(500, "internal_error", "the invoice store failed; try again")
+        return refused(StoreErrorCode.INTERNAL_ERROR, "the invoice store failed; try again")
     if found is None:
-        return refused(404, "invoice_not_found", "no such invoice")
+        return refused(StoreErrorCode.INVOICE_NOT_FOUND, "no such invoice")
     return StoreReply(data=found.model_dump(mode="json"))
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 
 from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
-    CHECK_INVOICE_SUBJECT,
     GET_INVOICE_SUBJECT,
     LIST_INVOICES_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
@@ -22,10 +19,9 @@ from contracts.names import (
 )
 from contracts.pipeline import PERSIST
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
-from services.persister import answers, pipeline
+from services.persister import answers, pipeline, validator
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
-from services.persister.reviews import ReviewRefusedError
 from services.persister.settings import PersisterSettings
 from services.worker.handler import StageReport
 from services.worker.worker import Worker
@@ -66,21 +62,9 @@ class PersisterWorker(Worker):
 
     async def check(self, request: CheckInvoice) -> ValidationReport:
         """The validator's verdict on an invoice (a review re-validates through it)."""
-        try:
-            reply = await self.nc.request(
-                CHECK_INVOICE_SUBJECT,
-                request.model_dump_json().encode(),
-                timeout=self.db_settings.rules_timeout_seconds,
-            )
-        except NoRespondersError as exc:
-            raise ReviewRefusedError(
-                503, "validator_unavailable", "no validator is running to re-check the invoice"
-            ) from exc
-        except NatsTimeoutError as exc:
-            raise ReviewRefusedError(
-                504, "validator_timeout", "the validator did not answer in time"
-            ) from exc
-        return ValidationReport.model_validate_json(reply.data)
+        return await validator.check(
+            self.nc, request, timeout=self.db_settings.rules_timeout_seconds
+        )
 
     async def stop(self) -> None:
         try:

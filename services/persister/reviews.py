@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from contracts import ValidationIssue, ValidationReport
-from contracts.store import CheckInvoice, ReviewInvoice, SavedInvoice
+from contracts.store import CheckInvoice, ReviewInvoice, SavedInvoice, StoreErrorCode
 from services.persister.corrections import CorrectionError, apply_corrections
 from services.persister.duplicates import duplicate_warnings, with_warnings
 from services.persister.repository import InvoiceNotStorableError, Repository, ReviewChange
@@ -19,14 +19,13 @@ Check = Callable[[CheckInvoice], Awaitable[ValidationReport]]
 ATTEMPTS = 3
 
 
-class ReviewRefusedError(Exception):
-    """The review cannot be taken; `status` and `code` become the HTTP answer."""
+class StoreRefusedError(Exception):
+    """The store refuses the request: the `code` and words of the `StoreError` it answers."""
 
     def __init__(
-        self, status: int, code: str, message: str, issues: list[ValidationIssue] | None = None
+        self, code: StoreErrorCode, message: str, issues: list[ValidationIssue] | None = None
     ) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
         self.issues = issues
@@ -38,18 +37,17 @@ async def review_invoice(
     for _ in range(ATTEMPTS):
         current = await repository.get_invoice(request.tenant, request.invoice_id)
         if current is None:
-            raise ReviewRefusedError(404, "invoice_not_found", "no such invoice")
+            raise StoreRefusedError(StoreErrorCode.INVOICE_NOT_FOUND, "no such invoice")
         if request.expected_version is not None and request.expected_version != current.version:
-            raise ReviewRefusedError(
-                409,
-                "version_conflict",
+            raise StoreRefusedError(
+                StoreErrorCode.VERSION_CONFLICT,
                 f"the invoice is at version {current.version}, not {request.expected_version}: "
                 "reload it and review again",
             )
         try:
             corrected = apply_corrections(current.invoice, current.confidence, request.corrections)
         except CorrectionError as exc:
-            raise ReviewRefusedError(422, "invalid_correction", str(exc)) from exc
+            raise StoreRefusedError(StoreErrorCode.INVALID_CORRECTION, str(exc)) from exc
         report = await check(
             CheckInvoice(
                 invoice=corrected.invoice,
@@ -62,9 +60,8 @@ async def review_invoice(
         errors = [issue for issue in report.issues if issue.severity == "error"]
         if request.decision == "approve" and errors:
             codes = ", ".join(sorted({f"{issue.code} ({issue.field})" for issue in errors}))
-            raise ReviewRefusedError(
-                422,
-                "invoice_invalid",
+            raise StoreRefusedError(
+                StoreErrorCode.INVOICE_INVALID,
                 f"an invoice with errors cannot be approved: {codes}; correct it or reject it",
                 issues=report.issues,
             )
@@ -81,14 +78,15 @@ async def review_invoice(
         try:
             applied = await repository.apply_review(current, change)
         except InvoiceNotStorableError as exc:
-            raise ReviewRefusedError(
-                422, "invoice_not_storable", f"the corrected invoice cannot be stored: {exc}"
+            raise StoreRefusedError(
+                StoreErrorCode.INVOICE_NOT_STORABLE,
+                f"the corrected invoice cannot be stored: {exc}",
             ) from exc
         if applied:
             saved = await repository.get_invoice(request.tenant, request.invoice_id)
             if saved is None:  # deleted right after the review
-                raise ReviewRefusedError(404, "invoice_not_found", "no such invoice")
+                raise StoreRefusedError(StoreErrorCode.INVOICE_NOT_FOUND, "no such invoice")
             return saved
-    raise ReviewRefusedError(
-        409, "version_conflict", "the invoice kept changing during the review: try again"
+    raise StoreRefusedError(
+        StoreErrorCode.VERSION_CONFLICT, "the invoice kept changing during the review: try again"
     )

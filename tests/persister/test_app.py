@@ -256,12 +256,9 @@ async def test_saved_invoices_are_listed_and_read_on_request(
     other = await ask(
         requester, GET_INVOICE_SUBJECT, GetInvoice(tenant="tenant-b", invoice_id=result.invoice_id)
     )
-    assert other.error is not None and (other.error.status, other.error.code) == (
-        404,
-        "invoice_not_found",
-    )
+    assert other.error is not None and other.error.code == "invoice_not_found"
     bad = await ask(requester, LIST_INVOICES_SUBJECT, ListInvoices(cursor="nope"))
-    assert bad.error is not None and (bad.error.status, bad.error.code) == (400, "invalid_cursor")
+    assert bad.error is not None and bad.error.code == "invalid_cursor"
 
 
 async def test_a_review_is_revalidated_by_the_running_validator(
@@ -308,4 +305,4 @@ async def test_a_review_without_a_validator_running_is_refused_as_unavailable(
     )
 
     assert reply.error is not None
-    assert (reply.error.status, reply.error.code) == (503, "validator_unavailable")
+    assert reply.error.code == "validator_unavailable"
