@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres
+from deploy.processes import stop_processes
 
 SERVICES = ("extractor", "validator", "persister", "gateway")
 
@@ -82,14 +83,7 @@ class DevStack:
 
     def stop(self) -> None:
         """The services first (all signalled, then each awaited), then the servers they use."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs.values())
         if self.nats:
             self.nats.stop()
         if self.postgres:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.embedded import EmbeddedNats, free_port
+from deploy.processes import stop_processes
 
 SERVICES = ("extractor", "validator", "persister", "gateway")
 REPO = Path(__file__).resolve().parents[1]
@@ -94,15 +95,7 @@ class Stack:
         proc.wait(10)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs.values())
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.log_dir / f"{name}.log"

@@ -19,7 +19,7 @@ from contracts.names import (
 )
 from contracts.pipeline import PERSIST
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
-from services.persister import answers, pipeline, validator
+from services.persister import answers, pipeline, rules_adapter
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.settings import PersisterSettings
@@ -62,7 +62,7 @@ class PersisterWorker(Worker):
 
     async def check(self, request: CheckInvoice) -> ValidationReport:
         """The validator's verdict on an invoice (a review re-validates through it)."""
-        return await validator.check(
+        return await rules_adapter.check(
             self.nc, request, timeout=self.db_settings.rules_timeout_seconds
         )
 

@@ -15,7 +15,7 @@ from services.gateway.errors import ApiError
 from services.gateway.store import STORE, InvoiceStore
 from services.gateway.store_errors import STORE_ERROR_STATUS, store_error_status
 from services.messaging.requests import Failure
-from services.persister.validator import VALIDATOR
+from services.persister.rules_adapter import VALIDATOR
 from tests.support.responders import answering
 
 # The statuses clients are answered with (docs/protocol.md, "Limits and errors"); the store

@@ -1,4 +1,5 @@
-"""The validator as a review asks it: the corrected invoice re-checked by the same rules."""
+"""Adapter: the validator as a review asks it (NATS request-reply), the corrected invoice
+re-checked by the same rules."""
 
 from __future__ import annotations
 

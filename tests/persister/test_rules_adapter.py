@@ -9,7 +9,7 @@ from nats.aio.client import Client as NatsClient
 from contracts import Invoice
 from contracts.names import CHECK_INVOICE_SUBJECT
 from contracts.store import CheckInvoice
-from services.persister import validator
+from services.persister import rules_adapter
 from services.persister.reviews import StoreRefusedError
 from tests.persister.samples import INVOICE, REPORT
 from tests.support.responders import answering
@@ -20,14 +20,14 @@ REQUEST = CheckInvoice(invoice=Invoice.model_validate(INVOICE), threshold=0.8)
 async def test_the_report_is_the_validators(nats_client: NatsClient) -> None:
     await answering(nats_client, CHECK_INVOICE_SUBJECT, REPORT.model_dump_json().encode())
 
-    assert await validator.check(nats_client, REQUEST, timeout=5) == REPORT
+    assert await rules_adapter.check(nats_client, REQUEST, timeout=5) == REPORT
 
 
 async def test_without_a_validator_the_review_is_refused_as_unavailable(
     nats_client: NatsClient,
 ) -> None:
     with pytest.raises(StoreRefusedError) as refused:
-        await validator.check(nats_client, REQUEST, timeout=5)
+        await rules_adapter.check(nats_client, REQUEST, timeout=5)
 
     assert refused.value.code == "validator_unavailable"
     assert refused.value.message == "no validator is running to re-check the invoice"
@@ -46,6 +46,6 @@ async def test_a_validator_that_fails_to_answer_refuses_the_review(
     await answering(nats_client, CHECK_INVOICE_SUBJECT, reply)
 
     with pytest.raises(StoreRefusedError) as refused:
-        await validator.check(nats_client, REQUEST, timeout=0.3)
+        await rules_adapter.check(nats_client, REQUEST, timeout=0.3)
 
     assert (refused.value.code, refused.value.message) == (code, message)
