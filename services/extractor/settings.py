@@ -13,6 +13,7 @@ MB = 1024 * 1024
 
 
 class ExtractorSettings(WorkerSettings):
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
     # The OpenAI SDK's own variable names, so an existing deployment's environment just works.
     openai_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "INVOICEFLOW_OPENAI_API_KEY")

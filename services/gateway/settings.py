@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from services.messaging.settings import NatsSettings
 
 MB = 1024 * 1024
 
@@ -19,15 +21,10 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
 )
 
 
-class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="INVOICEFLOW_", extra="ignore", populate_by_name=True
-    )
+class GatewaySettings(NatsSettings):
+    # An empty variable is a value here (`INVOICEFLOW_API_KEYS=` is "no keys").
+    model_config = SettingsConfigDict(env_ignore_empty=False)
 
-    nats_url: str = Field(
-        default="nats://127.0.0.1:4222",
-        validation_alias=AliasChoices("NATS_URL", "INVOICEFLOW_NATS_URL"),
-    )
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
     # Base of `blob_url`; unset: the base URL of the request that uploaded the file.
@@ -46,8 +43,8 @@ class GatewaySettings(BaseSettings):
     ws_settle_seconds: float = Field(default=1.0, gt=0)
     # How long a saved-invoice request waits for the invoice store (the persister).
     store_timeout_seconds: float = Field(default=10.0, gt=0)
-    progress_retention_hours: float = Field(default=168.0, ge=24.0)
-    log_level: str = "INFO"
+    # On SIGTERM: stop accepting, tell sockets to reconnect elsewhere, finish open requests.
+    drain_seconds: float = Field(default=5.0, ge=0)
     access_log: bool = False
 
     @field_validator("public_url", mode="before")

@@ -20,6 +20,7 @@ class PersisterSettings(WorkerSettings):
     db_command_timeout_seconds: float = Field(default=30.0, gt=0)
     # How long a review waits for the validator to re-check the corrected invoice.
     rules_timeout_seconds: float = Field(default=10.0, gt=0)
+    metrics_port: int = Field(default=9103, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> PersisterSettings:
