@@ -9,6 +9,7 @@ from contracts import Stage, Step, TaskDeadLettered, TaskError, TaskResult, Upda
 from contracts.pipeline import COMPLETION, hands_over
 from services.messaging.envelopes import Publish, command_envelope, dead_letter_envelope
 from services.messaging.progress_log import ProgressLog
+from services.telemetry.metrics import DEAD_LETTERS, TASKS_COMPLETED, TASKS_FAILED
 from services.worker.handler import Command, StageHandler
 from services.worker.report import StageReporter
 
@@ -26,6 +27,7 @@ async def advance(
         if not step.completes:
             raise RuntimeError(f"the {step.name} step cannot complete a task")
         await complete_task(log, outcome)
+        TASKS_COMPLETED.labels(step.name).inc()
         return
     if not hands_over(step, outcome):
         raise RuntimeError(f"the {step.name} step cannot hand over a {type(outcome).__name__}")
@@ -70,3 +72,5 @@ async def fail_task(
         command=json.loads(command) if command else {},
     )
     await publish(dead_letter_envelope(letter))
+    TASKS_FAILED.labels(error.code).inc()
+    DEAD_LETTERS.labels(step.consumer).inc()

@@ -1,26 +1,29 @@
-"""The wiring every work step shares: declare the streams and its consumer, subscribe its
-handler with manual acks and bounded concurrency, end exhausted tasks, run until SIGINT/SIGTERM.
+"""The wiring every work step shares: declare the streams and its consumer, run its handler on
+the messages it pulls, end exhausted tasks, serve health and metrics, and drain on SIGTERM.
 
     worker = Worker(settings, EXTRACT)      # a step of contracts.pipeline
     worker.handle(pipeline.handle)          # async (ExtractInvoice, StageReport) -> outcome
+    await worker.serve()                    # until SIGINT/SIGTERM, then drain and exit
+
+Work messages are pulled by `consumer.PullConsumer` (nats-py) and run by `runner.StageRunner`;
+FastStream carries the rest: the connection, request-reply responders and the advisories.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import JStream, NatsBroker, PullSub
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from pydantic import ValidationError
 
-from contracts import Message, Step, task_error
-from contracts.errors import ErrorCode
+from contracts import StageCommand, Step
 from contracts.names import (
     ADVISORY_STREAM,
     WORK_STREAM,
@@ -31,9 +34,12 @@ from services.messaging import jetstream
 from services.messaging.envelopes import Envelope
 from services.messaging.progress_log import ProgressLog, ProgressStore
 from services.messaging.progress_stream import JetStreamProgressStore
+from services.messaging.publisher import inject_trace
+from services.telemetry.health import Health, HealthServer, health_routes
+from services.telemetry.metrics import CONSUMER_PENDING
+from services.worker.consumer import PullConsumer
 from services.worker.exhausted import MaxDeliveriesAdvisory, handle_exhausted
 from services.worker.handler import Command, StageHandler
-from services.worker.outcomes import fail_task
 from services.worker.runner import RetryPolicy, StageRunner
 from services.worker.settings import WorkerSettings
 
@@ -42,22 +48,35 @@ log = logging.getLogger(__name__)
 Responder = TypeVar("Responder", bound=Callable[..., Awaitable[Any]])
 
 # Streams are declared by `Worker.start` (create-or-update), not by FastStream.
-WORK_JSTREAM = JStream(name=WORK_STREAM, declare=False)
 ADVISORY_JSTREAM = JStream(name=ADVISORY_STREAM, declare=False)
+# How often the consumer's backlog is read for the pending-work gauge.
+PENDING_SAMPLE_SECONDS = 10.0
 
 
 class Worker:
-    """One step's process: a FastStream broker plus the runtime around its handler."""
+    """One step's process: a broker connection plus the runtime around its handler."""
 
-    def __init__(self, settings: WorkerSettings, step: Step, broker: NatsBroker | None = None):
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        step: Step,
+        broker: NatsBroker | None = None,
+        *,
+        dependencies: tuple[str, ...] = (),
+    ) -> None:
         self.settings = settings
         self.step = step
         # Per-message access logs at DEBUG: at INFO they cost real CPU at 100 tasks/s.
         self.broker = broker or NatsBroker(
             settings.nats_url, graceful_timeout=15.0, log_level=logging.DEBUG
         )
+        self.health = Health(("nats", *dependencies))
         self._js: JetStreamContext | None = None
         self._nc: NatsClient | None = None
+        self._handler: StageHandler[StageCommand] | None = None
+        self._consumer: PullConsumer | None = None
+        self._health_server: HealthServer | None = None
+        self._background: list[asyncio.Task[None]] = []
         # Where progress is kept; tests without a server put a store of their own here.
         self.progress_store: ProgressStore | None = None
         self.policy = RetryPolicy(
@@ -65,7 +84,6 @@ class Worker:
             max_deliver=settings.max_deliver,
             backoff_seconds=settings.retry_backoff_seconds,
         )
-        self.runner = StageRunner(step, self.publish, self.progress, self.policy)
         self._register_exhausted()
 
     @property
@@ -80,67 +98,28 @@ class Worker:
             raise RuntimeError("worker not started")
         return self._js
 
+    @property
+    def metrics_port(self) -> int:
+        if self._health_server is None:
+            raise RuntimeError("no health server")
+        return self._health_server.port
+
     def progress(self, task_id: str) -> ProgressLog:
         return ProgressLog(self.progress_store or JetStreamProgressStore(self.js), task_id)
 
     async def publish(self, envelope: Envelope) -> None:
         await self.broker.publish(
-            envelope.body, envelope.subject, headers=envelope.headers, stream=envelope.stream
+            envelope.body,
+            envelope.subject,
+            headers=inject_trace(envelope.headers),
+            stream=envelope.stream,
         )
-
-    def current_message(self) -> NatsMessage:
-        """The message the calling handler is handling.
-
-        Read from FastStream's context instead of injected as a `msg: NatsMessage` parameter:
-        fast_depends resolves injected context in a thread pool, one thread hop per message.
-        """
-        message = self.broker.context.get_local("message")
-        if message is None:
-            raise RuntimeError("no message is being handled")
-        return cast(NatsMessage, message)
 
     def handle(self, handler: StageHandler[Command]) -> StageHandler[Command]:
-        """The step's handler on its durable pull consumer, with manual acks."""
+        """The step's handler, run on every message of its durable consumer."""
         # The table says which command a step's subject carries; the handler is written for it.
-        command_type = cast(type[Command], self.step.command)
-
-        async def on_work_message() -> None:
-            msg = self.current_message()
-            try:
-                command = command_type.model_validate_json(msg.body)
-            except ValidationError:
-                await self._unreadable(msg)
-                return
-            await self.runner.run(msg, command, handler)
-
-        self.broker.subscriber(
-            self.step.subject,
-            stream=WORK_JSTREAM,
-            durable=self.step.consumer,
-            pull_sub=PullSub(batch_size=1, timeout=5.0),
-            max_workers=self.settings.max_in_flight,
-            ack_policy=AckPolicy.MANUAL,
-        )(on_work_message)
+        self._handler = cast(StageHandler[StageCommand], handler)
         return handler
-
-    async def _unreadable(self, msg: NatsMessage) -> None:
-        """A command no delivery can read: end its task if it names one, and drop it."""
-        log.error("unreadable %s command dropped", self.step.name)
-        try:
-            task_id = Message.model_validate_json(msg.body).task_id
-        except ValidationError:
-            await msg.reject()
-            return
-        error = task_error(ErrorCode.INTERNAL_ERROR, f"the {self.step.name} command is unreadable")
-        await fail_task(
-            self.progress(task_id),
-            self.publish,
-            step=self.step,
-            error=error,
-            deliveries=1,
-            command=b"",
-        )
-        await msg.reject()
 
     def respond(self, subject: str, queue: str) -> Callable[[Responder], Responder]:
         """Decorator: a request-reply handler on core NATS; what it returns is the reply.
@@ -170,27 +149,99 @@ class Worker:
             ack_policy=AckPolicy.NACK_ON_ERROR,
         )(exhausted)
 
+    # --- running -----------------------------------------------------------------------------
+
     async def start(self) -> None:
         connection = await self.broker.connect()
         self._nc = connection
-        self._js = connection.jetstream()
-        await jetstream.declare_pipeline_streams(self._js, self.settings.progress_retention_hours)
+        self._js = js = connection.jetstream()
+        await jetstream.declare_pipeline_streams(js, self.settings.progress_retention_hours)
         await jetstream.declare_work_consumer(
-            self._js,
+            js,
             durable=self.step.consumer,
             subject=self.step.subject,
             ack_wait_seconds=self.settings.ack_wait_seconds,
             max_deliver=self.settings.max_deliver,
         )
-        await jetstream.declare_advisory_consumer(self._js, self.step.consumer)
+        await jetstream.declare_advisory_consumer(js, self.step.consumer)
         await self.broker.start()
+        if self._handler is not None:  # without one it only ends exhausted tasks
+            await self._start_consumer(js, self._handler)
+        await self._start_health_server()
+        self._background.append(asyncio.create_task(self._sample_pending()))
         log.info("%s ready on %s", self.step.consumer, self.settings.nats_url)
 
+    async def _start_consumer(
+        self, js: JetStreamContext, handler: StageHandler[StageCommand]
+    ) -> None:
+        runner = StageRunner(
+            self.step,
+            handler=handler,
+            publish=self.publish,
+            progress_factory=self.progress,
+            policy=self.policy,
+            health=self.health,
+        )
+        self._consumer = PullConsumer(
+            js,
+            stream=WORK_STREAM,
+            durable=self.step.consumer,
+            max_in_flight=self.settings.max_in_flight,
+            handle=runner.run,
+            on_unavailable=lambda reason: self.health.down("nats", "the message broker is away"),
+            on_available=lambda: self.health.up("nats"),
+        )
+        await self._consumer.start()
+
+    async def _start_health_server(self) -> None:
+        server = HealthServer(health_routes(self.health), port=self.settings.metrics_port)
+        try:
+            await server.start()
+        except OSError as exc:
+            # The work goes on; only probes and scrapes miss this replica. Replicas on one
+            # host set their own INVOICEFLOW_METRICS_PORT.
+            log.error(
+                "cannot serve /healthz, /readyz, /metrics on port %s: %s",
+                self.settings.metrics_port,
+                exc,
+            )
+            return
+        self._health_server = server
+
+    async def _sample_pending(self) -> None:
+        gauge = CONSUMER_PENDING.labels(self.step.consumer)
+        while True:
+            with contextlib.suppress(Exception):
+                info = await self.js.consumer_info(WORK_STREAM, self.step.consumer)
+                gauge.set((info.num_pending or 0) + (info.num_ack_pending or 0))
+            await asyncio.sleep(PENDING_SAMPLE_SECONDS)
+
+    async def drain(self) -> None:
+        """Stop taking work; let what is running finish within the grace, hand back the rest."""
+        self.health.drain()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        await consumer.stop_fetching()
+        if not await consumer.wait_idle(self.settings.drain_seconds):
+            log.warning("handing back %d message(s) still running", consumer.in_flight)
+            await consumer.cancel_working()
+
     async def stop(self) -> None:
-        await self.broker.stop()
+        try:
+            await self.drain()
+        finally:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            self._background.clear()
+            await self.broker.stop()
+            if self._health_server is not None:
+                await self._health_server.stop()
+                self._health_server = None
 
     async def serve(self) -> None:
-        """Run until SIGINT or SIGTERM, then finish in-flight messages and stop."""
+        """Run until SIGINT or SIGTERM, then drain and stop (and exit 0)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -198,5 +249,6 @@ class Worker:
         await self.start()
         try:
             await stop.wait()
+            log.info("%s draining", self.step.consumer)
         finally:
             await self.stop()

@@ -1,13 +1,11 @@
-"""The validator's handler and pipeline in memory: FastStream's TestNatsBroker and the progress
-log over an in-memory store."""
+"""The validator's handler in memory: the real runtime over an in-memory progress store, the
+save step's command recorded instead of published."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from faststream.nats import TestNatsBroker
 
 from contracts import (
     PersistInvoice,
@@ -17,43 +15,39 @@ from contracts import (
     ValidateInvoice,
     ValidationReport,
 )
-from contracts.names import PERSIST_SUBJECT, VALIDATE_SUBJECT, WORK_STREAM
-from services.validator.app import build_worker
+from contracts.names import PERSIST_SUBJECT
+from contracts.pipeline import VALIDATE
+from services.validator import pipeline
 from services.validator.pipeline import summary
-from services.validator.settings import ValidatorSettings
-from services.worker.worker import WORK_JSTREAM, Worker
-from tests.support.progress import MemoryProgressStore
+from tests.support.stages import StepRun
 from tests.validator.samples import validate_command
 
 
 @dataclass
 class InMemory:
-    worker: Worker
-    progress: MemoryProgressStore = field(default_factory=MemoryProgressStore)
-    persisted: list[PersistInvoice] = field(default_factory=list)
+    """The validate step run by the real runtime, its progress and publishes kept here."""
+
+    run: StepRun = field(default_factory=lambda: StepRun(VALIDATE))
 
     @property
     def updates(self) -> list[TaskUpdated]:
-        return self.progress.updates()
+        return self.run.updates
+
+    @property
+    def persisted(self) -> list[PersistInvoice]:
+        return [
+            PersistInvoice.model_validate_json(body)
+            for subject, body, _ in self.run.published
+            if subject == PERSIST_SUBJECT
+        ]
 
     async def validate(self, command: ValidateInvoice) -> None:
-        await self.worker.broker.publish(
-            command.model_dump_json().encode(), VALIDATE_SUBJECT, stream=WORK_STREAM
-        )
+        await self.run(pipeline.handle, command)
 
 
 @pytest.fixture
-async def in_memory() -> AsyncIterator[InMemory]:
-    worker = build_worker(ValidatorSettings(nats_url="nats://127.0.0.1:1"))
-    harness = InMemory(worker)
-    worker.progress_store = harness.progress
-
-    @worker.broker.subscriber(PERSIST_SUBJECT, stream=WORK_JSTREAM)
-    async def capture(command: PersistInvoice) -> None:
-        harness.persisted.append(command)
-
-    async with TestNatsBroker(worker.broker):
-        yield harness
+def in_memory() -> InMemory:
+    return InMemory()
 
 
 async def test_auto_save_hands_the_report_to_the_persister(in_memory: InMemory) -> None:
