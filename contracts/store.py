@@ -161,6 +161,8 @@ class StoreErrorCode(StrEnum):
     VALIDATOR_UNAVAILABLE = "validator_unavailable"
     VALIDATOR_TIMEOUT = "validator_timeout"
     VALIDATOR_FAILED = "validator_failed"
+    # PostgreSQL is away or overloaded: try again later.
+    DATABASE_UNAVAILABLE = "database_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

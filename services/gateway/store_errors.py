@@ -30,6 +30,7 @@ STORE_ERROR_STATUS: Mapping[str, int] = MappingProxyType(
         StoreErrorCode.VALIDATOR_UNAVAILABLE: 503,
         StoreErrorCode.VALIDATOR_TIMEOUT: 504,
         StoreErrorCode.VALIDATOR_FAILED: 502,
+        StoreErrorCode.DATABASE_UNAVAILABLE: 503,
         StoreErrorCode.INTERNAL_ERROR: 500,
     }
 )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from services.persister.app import build_worker
 from services.persister.settings import PersisterSettings
-from services.process import configure_logging, run
+from services.process import run
+from services.telemetry.logs import configure_logging
+from services.telemetry.tracing import configure_tracing
 
 
 def main() -> None:
     settings = PersisterSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, "persister")
+    configure_tracing("persister")
     run(build_worker(settings).serve())
 
 

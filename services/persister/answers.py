@@ -18,6 +18,7 @@ from contracts.store import (
     StoreErrorCode,
     StoreReply,
 )
+from services.persister.database import is_database_unavailable
 from services.persister.paging import CursorError
 from services.persister.repository import Repository
 from services.persister.reviews import Check, StoreRefusedError, review_invoice
@@ -36,7 +37,12 @@ async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
         return StoreReply(error=StoreError(code=exc.code, message=exc.message, issues=exc.issues))
     except CursorError as exc:
         return refused(StoreErrorCode.INVALID_CURSOR, f"cursor: {exc}")
-    except Exception:
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            log.warning("store request refused: the database does not answer")
+            return refused(
+                StoreErrorCode.DATABASE_UNAVAILABLE, "the invoice database is not answering"
+            )
         # The gateway must hear something: a silent failure would be a timeout there.
         log.exception("store request failed")
         return refused(StoreErrorCode.INTERNAL_ERROR, "the invoice store failed; try again")

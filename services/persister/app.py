@@ -6,6 +6,7 @@ ever meets an old schema; the pool is closed after the broker has drained.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import asyncpg
@@ -20,6 +21,7 @@ from contracts.names import (
 from contracts.pipeline import PERSIST
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.persister import answers, pipeline, rules_adapter
+from services.persister.database import DEPENDENCY, is_database_unavailable
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.settings import PersisterSettings
@@ -28,10 +30,13 @@ from services.worker.worker import Worker
 
 log = logging.getLogger(__name__)
 
+PROBE_INTERVAL_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 2.0
+
 
 class PersisterWorker(Worker):
     def __init__(self, settings: PersisterSettings) -> None:
-        super().__init__(settings, PERSIST)
+        super().__init__(settings, PERSIST, dependencies=(DEPENDENCY,))
         self.db_settings = settings
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._repository: Repository | None = None
@@ -56,9 +61,24 @@ class PersisterWorker(Worker):
             log.info("database migrated (applied now: %s)", applied or "nothing")
             self._repository = Repository(pool)
             await super().start()
+            self._background.append(asyncio.create_task(self._probe_database(pool)))
         except BaseException:
             await self._close_pool()
             raise
+
+    async def _probe_database(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        """Readiness follows PostgreSQL even while no work needs it."""
+        while True:
+            try:
+                async with pool.acquire(timeout=PROBE_TIMEOUT_SECONDS) as conn:
+                    await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_SECONDS)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                self.health.down(DEPENDENCY, "the database does not answer")
+            else:
+                self.health.up(DEPENDENCY)
+            await asyncio.sleep(PROBE_INTERVAL_SECONDS)
 
     async def check(self, request: CheckInvoice) -> ValidationReport:
         """The validator's verdict on an invoice (a review re-validates through it)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from contracts import ErrorCode, PersistInvoice, Stage, TaskResult
+from services.persister.database import DEPENDENCY, is_database_unavailable
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
-from services.worker.errors import PermanentError
+from services.telemetry.tracing import tracer
+from services.worker.errors import DependencyUnavailableError, PermanentError
 from services.worker.handler import StageReport
 
 
@@ -23,6 +25,12 @@ def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:
     )
 
 
+NOT_STORABLE = (
+    "the invoice cannot be stored: a value is out of range for the database (an amount too "
+    "large, or a text with a NUL character)"
+)
+
+
 def saved_message(saved: SaveOutcome) -> str:
     message = "Saved" if saved.created else "Already saved"
     if saved.duplicate_of is not None:
@@ -35,19 +43,24 @@ async def handle(
 ) -> TaskResult:
     async with report.stage(Stage.SAVE, "Saving") as save:
         try:
-            saved = await repository.save_invoice(
-                task_id=command.task_id,
-                tenant=command.tenant,
-                filename=command.filename,
-                file_sha256=command.sha256,
-                extraction=command.extraction,
-                validation=command.validation,
-                confidence_threshold=command.options.confidence_threshold,
-            )
+            with tracer().start_as_current_span("sql: save invoice"):
+                saved = await repository.save_invoice(
+                    task_id=command.task_id,
+                    tenant=command.tenant,
+                    filename=command.filename,
+                    file_sha256=command.sha256,
+                    extraction=command.extraction,
+                    validation=command.validation,
+                    confidence_threshold=command.options.confidence_threshold,
+                )
         except InvoiceNotStorableError as exc:
             # The same values would be refused on every delivery: fail now, not after retries.
-            raise PermanentError(
-                ErrorCode.INVOICE_NOT_STORABLE, f"the invoice cannot be stored: {exc}"
-            ) from exc
+            raise PermanentError(ErrorCode.INVOICE_NOT_STORABLE, NOT_STORABLE) from exc
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                raise DependencyUnavailableError(
+                    DEPENDENCY, "the database does not answer"
+                ) from exc
+            raise
         save.done(saved_message(saved))
     return saved_result(command, saved)

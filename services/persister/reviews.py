@@ -80,7 +80,8 @@ async def review_invoice(
         except InvoiceNotStorableError as exc:
             raise StoreRefusedError(
                 StoreErrorCode.INVOICE_NOT_STORABLE,
-                f"the corrected invoice cannot be stored: {exc}",
+                "the corrected invoice cannot be stored: a value is out of range for the "
+                "database (an amount too large, or a text with a NUL character)",
             ) from exc
         if applied:
             saved = await repository.get_invoice(request.tenant, request.invoice_id)

@@ -33,6 +33,7 @@ STATUSES = {
     "validator_unavailable": 503,
     "validator_timeout": 504,
     "validator_failed": 502,
+    "database_unavailable": 503,
     "internal_error": 500,
 }
 ISSUE = ValidationIssue(

@@ -11,7 +11,7 @@ from contracts import PersistInvoice, Stage, TaskResult, UpdateType
 from contracts.pipeline import PERSIST
 from services.persister import pipeline
 from services.persister.repository import InvoiceNotStorableError, Repository, SaveOutcome
-from services.worker.errors import PermanentError
+from services.worker.errors import DependencyUnavailableError, PermanentError
 from services.worker.handler import StageHandler, StageReport
 from tests.persister.samples import persist_command
 from tests.support.stages import StepRun
@@ -68,13 +68,26 @@ async def test_values_the_database_refuses_fail_the_task_permanently() -> None:
         await progress(saving(repository), persist_command())
 
     assert raised.value.code == "invoice_not_storable"
-    assert "numeric field overflow" in raised.value.message
+    # Said in words; PostgreSQL's own text stays in the log (issue 10: no library text).
+    assert "out of range" in raised.value.message
+    assert "numeric field overflow" not in raised.value.message
+    assert [u.type for u in progress.updates] == [UpdateType.STAGE_START]
+
+
+async def test_a_database_that_does_not_answer_is_an_outage() -> None:
+    progress = StepRun(PERSIST)
+    repository = StubRepository(ConnectionRefusedError("database down"))
+
+    with pytest.raises(DependencyUnavailableError) as raised:
+        await progress(saving(repository), persist_command())
+
+    assert raised.value.dependency == "postgres"
     assert [u.type for u in progress.updates] == [UpdateType.STAGE_START]
 
 
 async def test_other_database_failures_are_left_to_the_retries() -> None:
     progress = StepRun(PERSIST)
-    repository = StubRepository(ConnectionRefusedError("database down"))
+    repository = StubRepository(RuntimeError("a bug"))
 
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(RuntimeError):
         await progress(saving(repository), persist_command())
