@@ -17,7 +17,7 @@ from contracts import ErrorCode, Extraction
 from services.extractor.cache import cache_key
 from services.messaging.blobs import BlobCorruptError, BlobTooLargeError, NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket
-from services.worker.errors import PermanentError, TransientError
+from services.worker.errors import DependencyUnavailableError, PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,14 @@ class BlobReader:
                 ErrorCode.FILE_TOO_LARGE, f"the document is over the limit of {max_bytes} bytes"
             ) from exc
         except BlobCorruptError as exc:
-            raise PermanentError(ErrorCode.FETCH_FAILED, str(exc)) from exc
+            raise PermanentError(
+                ErrorCode.FETCH_FAILED, "the stored file does not match its checksum"
+            ) from exc
         except NotFoundError:
             return None  # deleted while it was read
         except (NatsError, TimeoutError) as exc:
-            raise TransientError(
-                ErrorCode.FETCH_FAILED, f"cannot read blob {blob_id}: {exc}"
-            ) from exc
+            # The object store is NATS: its outage delays the task, it does not fail it.
+            raise DependencyUnavailableError("nats", "the object store does not answer") from exc
         return blob.data if blob is not None else None
 
 

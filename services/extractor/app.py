@@ -13,7 +13,11 @@ from services.extractor.adapters import BlobReader, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
-from services.extractor.openai_provider import OpenAIProvider, provider_from_settings
+from services.extractor.openai_provider import (
+    MODEL_DEPENDENCY,
+    OpenAIProvider,
+    provider_from_settings,
+)
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
@@ -27,7 +31,9 @@ class ExtractorWorker(Worker):
     """The shared worker plus the extractor's own clients, closed when it stops."""
 
     def __init__(self, settings: ExtractorSettings) -> None:
-        super().__init__(settings, EXTRACT)
+        # The model endpoint is a dependency only where one is configured.
+        waits_for = (MODEL_DEPENDENCY,) if settings.openai_api_key else ()
+        super().__init__(settings, EXTRACT, dependencies=waits_for)
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.openai: OpenAIProvider | None = provider_from_settings(settings)

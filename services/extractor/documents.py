@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import threading
 import warnings
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
 from services.worker.errors import PermanentError
+
+log = logging.getLogger(__name__)
 
 # PDFium is not thread-safe, not even across documents: one pdfium call at a time per process.
 _PDFIUM_LOCK = threading.Lock()
@@ -80,9 +83,12 @@ def _load_image(data: bytes, media_type: str, limits: DocumentLimits) -> tuple[P
                     pages.append(Page(index + 1, image=normalise_image(image, limits)))
                 return tuple(pages)
     except Image.DecompressionBombError as exc:
-        raise PermanentError(ErrorCode.IMAGE_TOO_LARGE, str(exc)) from exc
+        raise PermanentError(
+            ErrorCode.IMAGE_TOO_LARGE, "the image has more pixels than are accepted"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot read the image: {exc}") from exc
+        log.info("unreadable image: %r", exc)
+        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the image cannot be read") from exc
 
 
 def normalise_image(image: Image.Image, limits: DocumentLimits) -> Image.Image:
@@ -127,7 +133,8 @@ def _load_pdf(data: bytes, limits: DocumentLimits) -> tuple[Page, ...]:
         try:
             pdf = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
-            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot open the PDF: {exc}") from exc
+            log.info("unreadable PDF: %r", exc)
+            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF cannot be opened") from exc
         try:
             count = len(pdf)
             if count == 0:
@@ -136,7 +143,10 @@ def _load_pdf(data: bytes, limits: DocumentLimits) -> tuple[Page, ...]:
                 raise _too_many_pages(count, limits)
             return tuple(_pdf_page(pdf, index, limits) for index in range(count))
         except pdfium.PdfiumError as exc:
-            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, f"cannot read the PDF: {exc}") from exc
+            log.info("unreadable PDF page: %r", exc)
+            raise PermanentError(
+                ErrorCode.CORRUPT_DOCUMENT, "a page of the PDF cannot be read"
+            ) from exc
         finally:
             # Closed here, under the lock: a finaliser running later on another thread would not be.
             pdf.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,8 @@ import httpx
 
 from contracts import ErrorCode
 from services.worker.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
 
 # `read_blob(blob_id, max_bytes)`: the stored bytes, or None when there is no such blob. It
 # raises `PermanentError(file_too_large)` itself when the stored size is over the limit.
@@ -121,8 +124,9 @@ async def _fetch_http(
             ErrorCode.FETCH_FAILED, f"fetching the document took over {policy.timeout_seconds} s"
         ) from exc
     except httpx.TransportError as exc:
+        log.info("fetching a document failed: %r", exc)
         raise TransientError(
-            ErrorCode.FETCH_FAILED, f"could not fetch the document: {exc}"
+            ErrorCode.FETCH_FAILED, "could not fetch the document: the connection failed"
         ) from exc
 
 
@@ -162,7 +166,7 @@ async def _pinned_target(url: str, policy: FetchPolicy, resolve: Resolve) -> _Ta
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, f"not a valid URL: {exc}") from exc
+        raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, "not a valid URL") from exc
     if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
         raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, "only http(s) URLs can be fetched")
     if parsed.userinfo:
@@ -175,7 +179,7 @@ async def _pinned_target(url: str, policy: FetchPolicy, resolve: Resolve) -> _Ta
     try:
         addresses = await resolve(host, port)
     except OSError as exc:
-        raise TransientError(ErrorCode.FETCH_FAILED, f"cannot resolve {host}: {exc}") from exc
+        raise TransientError(ErrorCode.FETCH_FAILED, f"cannot resolve {host}") from exc
     if not addresses:
         raise TransientError(ErrorCode.FETCH_FAILED, f"{host} has no address")
     if not explicit and not all(is_public_address(a) for a in addresses):

@@ -57,7 +57,7 @@ class OcrEngine:
             result = engine(image if image.mode == "RGB" else image.convert("RGB"))
         except Exception as exc:  # rapidocr raises assorted errors on odd inputs
             log.exception("OCR failed")
-            raise PermanentError(ErrorCode.OCR_FAILED, f"OCR failed: {exc}") from exc
+            raise PermanentError(ErrorCode.OCR_FAILED, "OCR could not read this page") from exc
         if result.boxes is None or result.txts is None or result.scores is None:
             return []
         return [

@@ -26,9 +26,12 @@ from services.extractor.grounding import ground
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
 from services.extractor.provider import ReportProgress
 from services.extractor.settings import ExtractorSettings
-from services.worker.errors import PermanentError, TransientError
+from services.worker.errors import DependencyUnavailableError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
+
+# The dependency an unreachable endpoint makes the extractor wait for (its readiness says so).
+MODEL_DEPENDENCY = "model"
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 JPEG_QUALITY = 85
@@ -106,7 +109,10 @@ class OpenAIProvider:
         try:
             invoice, confidence = to_invoice(answer)
         except InvalidAnswerError as exc:
-            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, _short(exc)) from exc
+            log.warning("the model's answer does not make an invoice: %s", _short(exc))
+            raise PermanentError(
+                ErrorCode.PROVIDER_INVALID_OUTPUT, "the model's answer does not make an invoice"
+            ) from exc
         text = document_text(document)
         if text is not None:
             confidence = ground(invoice, confidence, text)
@@ -131,14 +137,24 @@ class OpenAIProvider:
             return await self._client.chat.completions.create(
                 model=model, messages=messages, response_format=response_format()
             )
-        except openai.APIConnectionError as exc:  # includes timeouts
+        except openai.APITimeoutError as exc:
+            # The endpoint is there but slow: the provider's problem, retried a few times.
             raise TransientError(
-                ErrorCode.PROVIDER_UNAVAILABLE, f"cannot reach the provider: {_short(exc)}"
+                ErrorCode.PROVIDER_UNAVAILABLE, "the model endpoint did not answer in time"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            # Nothing answers at all: an outage, which delays the work instead of failing it.
+            log.warning("cannot reach the model endpoint: %s", _short(exc))
+            raise DependencyUnavailableError(
+                MODEL_DEPENDENCY, "cannot reach the model endpoint"
             ) from exc
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
         except openai.APIResponseValidationError as exc:
-            raise PermanentError(ErrorCode.PROVIDER_INVALID_OUTPUT, _short(exc)) from exc
+            log.warning("the model endpoint's response is malformed: %s", _short(exc))
+            raise PermanentError(
+                ErrorCode.PROVIDER_INVALID_OUTPUT, "the model endpoint's response is malformed"
+            ) from exc
 
 
 def parse_answer(completion: ChatCompletion) -> InvoiceAnswer:
@@ -164,14 +180,16 @@ def parse_answer(completion: ChatCompletion) -> InvoiceAnswer:
         return InvoiceAnswer.model_validate_json(choice.message.content)
     except ValidationError as exc:
         # Not JSON, or JSON that does not fit the schema.
+        log.warning("the model's answer is not valid: %s", _short(exc))
         raise PermanentError(
-            ErrorCode.PROVIDER_INVALID_OUTPUT, f"the model's answer is not valid: {_short(exc)}"
+            ErrorCode.PROVIDER_INVALID_OUTPUT, "the model's answer does not fit the invoice schema"
         ) from exc
 
 
 def _status_error(exc: openai.APIStatusError) -> Exception:
     status = exc.status_code
-    text = f"the provider answered {status}: {_short(exc)}"
+    log.warning("the model endpoint answered %s: %s", status, _short(exc))
+    text = f"the model endpoint answered HTTP {status}"
     if status in {408, 409, 429} or status >= 500:
         # The SDK already retried these; another delivery later may still succeed.
         return TransientError(ErrorCode.PROVIDER_UNAVAILABLE, text)

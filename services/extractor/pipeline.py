@@ -31,7 +31,9 @@ from services.extractor.documents import (
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
-from services.worker.errors import PermanentError
+from services.telemetry.metrics import MODEL_CALLS, MODEL_TOKENS, model_label
+from services.telemetry.tracing import tracer
+from services.worker.errors import DependencyUnavailableError, PermanentError, StageError
 from services.worker.handler import StageProgress, StageReport
 
 
@@ -49,6 +51,7 @@ class ExtractionPipeline:
         self._cache: ExtractionCache = cache or NoCache()
         # What "no model asked for" means per provider, so the cache tells models apart.
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
+        self._known_models = frozenset(self._default_models.values())
         self._providers = providers
         self._http = http
         self._policy = FetchPolicy(
@@ -110,11 +113,41 @@ class ExtractionPipeline:
         if cached is not None:
             stage.done(f"Reused the extraction of an identical file ({provider.name})")
             return reused(cached)
-        extraction = await provider.extract(
-            document, model=command.options.model, report=stage.progress
+        extraction = await self._call(
+            provider, document, name=name, model=model, command=command, stage=stage
         )
         await self._cache.put(sha256, name, model, extraction)
         stage.done(f"Extracted {len(document.pages)} page(s) with {provider.name}")
+        return extraction
+
+    async def _call(
+        self,
+        provider: ExtractionProvider,
+        document: Document,
+        *,
+        name: str,
+        model: str,
+        command: ExtractInvoice,
+        stage: StageProgress,
+    ) -> Extraction:
+        """The provider's extraction, measured: a span, its outcome and its tokens."""
+        label = model_label(model, self._known_models)
+        with tracer().start_as_current_span("model call") as span:
+            span.set_attribute("invoiceflow.provider", name)
+            span.set_attribute("invoiceflow.model", label)
+            try:
+                extraction = await provider.extract(
+                    document, model=command.options.model, report=stage.progress
+                )
+            except StageError as exc:
+                MODEL_CALLS.labels(name, label, exc.code).inc()
+                raise
+            except DependencyUnavailableError:
+                MODEL_CALLS.labels(name, label, "unavailable").inc()
+                raise
+        MODEL_CALLS.labels(name, label, "ok").inc()
+        MODEL_TOKENS.labels(name, label, "input").inc(extraction.usage.input_tokens)
+        MODEL_TOKENS.labels(name, label, "output").inc(extraction.usage.output_tokens)
         return extraction
 
     def _load(self, data: bytes) -> tuple[Document, str]:

@@ -15,7 +15,12 @@ from contracts import ErrorCode
 from services.extractor.documents import Document, Page
 from services.extractor.openai_provider import OpenAIProvider, fit_for_vision
 from services.extractor.provider import no_report
-from services.worker.errors import PermanentError, StageError, TransientError
+from services.worker.errors import (
+    DependencyUnavailableError,
+    PermanentError,
+    StageError,
+    TransientError,
+)
 from tests.fakes.asgi import serving
 from tests.fakes.openai_server import FakeOpenAI, RunningFake, running_fake_openai
 
@@ -162,15 +167,19 @@ async def test_a_hanging_provider_times_out_as_transient(make_provider: MakeProv
     assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
 
 
-async def test_an_unreachable_provider_is_transient(make_provider: MakeProvider) -> None:
+async def test_an_unreachable_provider_is_an_outage_not_a_failure(
+    make_provider: MakeProvider,
+) -> None:
+    # Nothing listens: the work waits for the endpoint (issue 10), it does not spend retries.
     async with serving(FakeOpenAI()) as port:
         pass  # closed again: nothing listens on the port now
+    provider = make_provider(retries=0, base_url=f"http://127.0.0.1:{port}/v1")
 
-    error = await extract_error(
-        make_provider(retries=0, base_url=f"http://127.0.0.1:{port}/v1"), "gpt-4o-mini"
-    )
+    with pytest.raises(DependencyUnavailableError) as caught:
+        await provider.extract(IMAGE_DOCUMENT, model="gpt-4o-mini", report=no_report)
 
-    assert isinstance(error, TransientError) and error.code == ErrorCode.PROVIDER_UNAVAILABLE
+    assert caught.value.dependency == "model"
+    assert caught.value.message == "cannot reach the model endpoint"
 
 
 async def test_an_empty_answer_is_all_null_with_no_confidence(make_provider: MakeProvider) -> None:
