@@ -1,11 +1,10 @@
-"""How every service process runs: uvloop where installed, a GC tuned for long-running
-services, and one log format."""
+"""How every service process runs: uvloop where installed, and a GC tuned for long-running
+services (logs and traces: services/telemetry)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -32,9 +31,3 @@ def run(main: Coroutine[Any, Any, Result]) -> Result:
     except ImportError:  # Windows: uvloop does not exist there
         return asyncio.run(main)
     return uvloop.run(main)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )

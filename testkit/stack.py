@@ -50,6 +50,8 @@ class Stack:
             INVOICEFLOW_HOST="127.0.0.1",
             INVOICEFLOW_PUBLIC_URL=self.base_url,
             PYTHONPATH=str(REPO),
+            # Any free port for /healthz, /readyz, /metrics: stacks and replicas share a host.
+            INVOICEFLOW_METRICS_PORT="0",
         )
         env.update(self.env)
         return env

@@ -26,6 +26,8 @@ from nats.js import JetStreamContext
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 
 REPO = Path(__file__).resolve().parent.parent
+# Workers built in a test serve /healthz, /readyz, /metrics on any free port, not 9101-9103.
+os.environ.setdefault("INVOICEFLOW_METRICS_PORT", "0")
 RECEIPTS_DEV = Path(
     os.environ.get("INVOICEFLOW_RECEIPTS_DEV", REPO.parent / "shared" / "data" / "receipts-dev")
 )

@@ -1,23 +1,29 @@
-"""`python -m services.gateway`: serve the gateway on INVOICEFLOW_HOST:INVOICEFLOW_PORT."""
+"""`python -m services.gateway`: serve the gateway on INVOICEFLOW_HOST:INVOICEFLOW_PORT until
+SIGTERM/SIGINT, then drain and exit 0."""
 
 from __future__ import annotations
 
-import logging
-
-import uvicorn
-
 from services.gateway.app import create_app, server_config
+from services.gateway.server import GatewayServer
 from services.gateway.settings import GatewaySettings
+from services.gateway.state import gateway_of
 from services.process import tune_gc
+from services.telemetry.logs import configure_logging
+from services.telemetry.tracing import configure_tracing
 
 
 def main() -> None:
     settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    server = uvicorn.Server(server_config(create_app(settings), settings))
+    configure_logging(settings.log_level, settings.log_format, "gateway")
+    configure_tracing("gateway")
+    app = create_app(settings)
+
+    def draining() -> None:
+        state = getattr(app.state, "gateway", None)
+        if state is not None:
+            gateway_of(app).health.drain()
+
+    server = GatewayServer(server_config(app, settings), on_exit=draining)
     tune_gc()
     server.run()
 

@@ -22,6 +22,7 @@ from services.gateway import invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.errors import ApiError, describe_validation
+from services.gateway.operations import require_broker
 from services.gateway.schemas import (
     API_ERRORS,
     BatchRequest,
@@ -66,12 +67,17 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         "/blobs/{blob_id}",
         get_blob,
         methods=["GET"],
+        dependencies=[Depends(require_broker)],
         response_class=Response,
         responses=API_ERRORS,
         tags=["blobs"],
     )
     # Every /api/* call but health needs an API key when keys are configured.
-    api = APIRouter(prefix="/api", dependencies=[Depends(authenticate)], responses=API_ERRORS)
+    api = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(authenticate), Depends(require_broker)],
+        responses=API_ERRORS,
+    )
     api.add_api_route(
         "/upload",
         upload_blob,

@@ -18,18 +18,20 @@ from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeys
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
+from services.gateway.operations import operations_router
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
 from services.gateway.state import Gateway
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
+from services.gateway.tracing import TracingMiddleware
 from services.gateway.ws import websocket_endpoint
 from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
+from services.telemetry.health import Health
 
 log = logging.getLogger(__name__)
 
-GRACEFUL_SHUTDOWN_SECONDS = 5.0
 # Client frames are small JSON objects; nothing legitimate comes near this.
 WS_MAX_FRAME_BYTES = 64 * 1024
 
@@ -43,6 +45,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     install_error_handlers(app)
+    app.add_middleware(TracingMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -52,6 +55,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     for router in build_routers(settings):
         app.include_router(router)
+    app.include_router(operations_router())
     app.add_api_websocket_route("/ws", websocket_endpoint)
     _serve_page(app)
     # Socket.IO at /socket.io/ (same events as /ws). Added last, so outermost: Engine.IO answers
@@ -157,6 +161,7 @@ async def start(settings: GatewaySettings) -> Gateway:
         hub=hub,
         keys=ApiKeys(settings.api_keys),
         store=InvoiceStore(nc, settings.store_timeout_seconds),
+        health=Health(("nats",)),
     )
 
 
@@ -181,7 +186,10 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         "server_header": False,
         # An open Socket.IO long-poll (up to 25 s) or a slow client must not hold a restart:
         # clients resume with after_seq anyway.
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_graceful_shutdown": settings.drain_seconds,
     }
+    if settings.log_format == "json":
+        # uvicorn's own handlers print text: leave its loggers to the root's JSON handler.
+        options["log_config"] = None
     options.update(overrides)
     return uvicorn.Config(app, **options)

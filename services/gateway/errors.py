@@ -125,7 +125,12 @@ def describe_validation(errors: object) -> str:
 
 async def _nats_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning("NATS unavailable for %s %s: %r", request.method, request.url.path, exc)
-    return error_response(503, "service_unavailable", "the message broker is unavailable")
+    return error_response(
+        503,
+        "service_unavailable",
+        "the message broker is unavailable; try again shortly",
+        headers={"Retry-After": "2"},
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

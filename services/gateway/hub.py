@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +33,8 @@ from contracts.progress import TERMINAL_TYPES
 from services.gateway import frames
 from services.gateway.fanout import Sequencer
 from services.messaging.progress_stream import read_history, read_last
+from services.telemetry import tracing
+from services.telemetry.metrics import PUBLISH_TO_SOCKET
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,13 @@ class Hub:
 
     async def _subscribe(self, feed: _Feed) -> None:
         async def on_message(msg: Msg) -> None:
-            self._on_live(feed, msg.data)
+            if not tracing.active():
+                self._on_live(feed, msg.data)
+                return
+            with tracing.tracer().start_as_current_span(
+                "fan-out", context=tracing.extract(msg.headers)
+            ):
+                self._on_live(feed, msg.data)
 
         feed.subscription = await self._nc.subscribe(progress_subject(feed.task_id), cb=on_message)
         # Once the server has the subscription, everything published from now on arrives live.
@@ -190,6 +199,7 @@ class Hub:
             return
         if feed.latest is None or seq > feed.latest[0]:
             feed.latest = (seq, update)
+        _observe_delay(fields.get("timestamp"))
         for follow in tuple(feed.follows):
             delivery = follow.sequencer.live(seq, update)
             self._send(follow, delivery.send)
@@ -260,3 +270,9 @@ class Hub:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.warning("hub task failed: %r", exc)
+
+
+def _observe_delay(timestamp: object) -> None:
+    """Publish → fan-out delay of a live update (its `timestamp` is when it was stored)."""
+    if isinstance(timestamp, int | float):
+        PUBLISH_TO_SOCKET.observe(max(time.time() - timestamp, 0.0))

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,6 +27,7 @@ from contracts.store import (
 )
 from services.gateway.deps import CallerDep, GatewayDep
 from services.gateway.errors import ApiError
+from services.gateway.operations import require_broker
 from services.gateway.schemas import API_ERRORS
 
 _INVOICE_ID = re.compile(r"^inv_[0-9a-f]{32}$")
@@ -67,7 +68,12 @@ class ReviewRequest(BaseModel):
     expected_version: int | None = Field(default=None, ge=1)
 
 
-router = APIRouter(prefix="/api/invoices", tags=["invoices"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/api/invoices",
+    tags=["invoices"],
+    responses=API_ERRORS,
+    dependencies=[Depends(require_broker)],
+)
 
 
 @router.get("", response_model=InvoicePage)

@@ -12,14 +12,21 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from services.telemetry.metrics import FRAMES_SENT, SLOW_SOCKET_CLOSES, SOCKETS_OPEN
+
 
 class Outbox:
-    def __init__(self, limit: int) -> None:
+    """One socket's queue; while it is open the socket counts as open (`transport` label)."""
+
+    def __init__(self, limit: int, transport: str = "ws") -> None:
         self._frames: deque[str] = deque()
         self._limit = limit
         self._wake = asyncio.Event()
         self.closed = asyncio.Event()
         self.overflowed = False
+        self._open = SOCKETS_OPEN.labels(transport)
+        self._sent = FRAMES_SENT.labels(transport)
+        self._open.inc()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -30,6 +37,7 @@ class Outbox:
             return False
         if len(self._frames) >= self._limit:
             self.overflowed = True
+            SLOW_SOCKET_CLOSES.inc()
             self.close()
             return False
         self._frames.append(frame)
@@ -37,6 +45,8 @@ class Outbox:
         return True
 
     def close(self) -> None:
+        if not self.closed.is_set():
+            self._open.dec()
         self._frames.clear()
         self.closed.set()
         self._wake.set()
@@ -49,3 +59,4 @@ class Outbox:
                 await self._wake.wait()
                 continue
             await write(self._frames.popleft())
+            self._sent.inc()

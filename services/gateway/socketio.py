@@ -108,7 +108,7 @@ class SocketIOGateway:
             raise socketio.exceptions.ConnectionRefusedError(
                 "invalid API key", {"code": "unauthorized", "message": "invalid API key"}
             )
-        outbox = Outbox(self._settings.ws_send_queue)
+        outbox = Outbox(self._settings.ws_send_queue, transport="socketio")
         session = Session(
             tasks=gateway.tasks,
             hub=gateway.hub,

@@ -15,6 +15,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 from services.messaging.blobs import BlobStore
+from services.telemetry.health import Health
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Gateway:
     hub: Hub
     keys: ApiKeys
     store: InvoiceStore
+    health: Health
 
 
 def gateway_of(app: ASGIApp | FastAPI) -> Gateway:

@@ -16,6 +16,7 @@ from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreReply
 from services.gateway.errors import ApiError
 from services.gateway.store_errors import store_error_status
 from services.messaging.requests import RequestFailedError, Service, ask
+from services.telemetry.metrics import STORE_REQUEST
 
 STORE = Service(
     name="store",
@@ -31,13 +32,17 @@ class InvoiceStore:
         self._timeout = timeout_seconds
 
     async def list(self, request: ListInvoices) -> dict[str, Any]:
-        return await self._ask(LIST_INVOICES_SUBJECT, request)
+        return await self._timed("list", LIST_INVOICES_SUBJECT, request)
 
     async def get(self, request: GetInvoice) -> dict[str, Any]:
-        return await self._ask(GET_INVOICE_SUBJECT, request)
+        return await self._timed("get", GET_INVOICE_SUBJECT, request)
 
     async def review(self, request: ReviewInvoice) -> dict[str, Any]:
-        return await self._ask(REVIEW_INVOICE_SUBJECT, request)
+        return await self._timed("review", REVIEW_INVOICE_SUBJECT, request)
+
+    async def _timed(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
+        with STORE_REQUEST.labels(operation).time():
+            return await self._ask(subject, request)
 
     async def _ask(self, subject: str, request: BaseModel) -> dict[str, Any]:
         try:

@@ -28,6 +28,7 @@ from contracts.names import is_task_id
 from services.messaging.envelopes import command_envelope
 from services.messaging.progress_stream import read_last
 from services.messaging.publisher import jetstream_publisher
+from services.telemetry.metrics import TASKS_ACCEPTED
 
 
 def new_task_id() -> str:
@@ -101,6 +102,7 @@ class TaskService:
             progress_mark=ProgressMark(),  # a new task: nothing reported yet
         )
         await self._publish(command_envelope(command))
+        TASKS_ACCEPTED.inc()
         return AcceptedTask(task_id, token, filename)
 
     async def record(self, task_id: str) -> TaskRecord | None:

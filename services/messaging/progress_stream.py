@@ -13,6 +13,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from contracts import TaskUpdated
 from contracts.names import PROGRESS_STREAM, progress_subject
 from services.messaging.progress_log import ProgressLog
+from services.messaging.publisher import inject_trace
 
 _WRONG_LAST_SEQUENCE = 10071
 
@@ -56,11 +57,13 @@ class JetStreamProgressStore:
         return await read_last(self._js, task_id)
 
     async def append(self, update: TaskUpdated, *, after: int) -> int | None:
-        headers = {
-            # A retried publish of the same seq is dropped by the stream's dedup window.
-            "Nats-Msg-Id": f"{update.task_id}:{update.seq}",
-            "Nats-Expected-Last-Subject-Sequence": str(after),
-        }
+        headers = inject_trace(
+            {
+                # A retried publish of the same seq is dropped by the stream's dedup window.
+                "Nats-Msg-Id": f"{update.task_id}:{update.seq}",
+                "Nats-Expected-Last-Subject-Sequence": str(after),
+            }
+        )
         try:
             ack = await self._js.publish(
                 progress_subject(update.task_id),
