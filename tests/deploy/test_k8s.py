@@ -39,7 +39,11 @@ BUILDS = {
     "production": K8S / "overlays/production",
 }
 # Applied on their own (kubectl apply -f), not through a kustomization.
-STANDALONE = (K8S / "secrets.example.yaml", K8S / "postgres/cluster.yaml")
+STANDALONE = (
+    K8S / "secrets.example.yaml",
+    K8S / "postgres/cluster.yaml",
+    K8S / "postgres/cluster-dev.yaml",
+)
 # The oldest Kubernetes we claim to run on, and the newest whose schemas the wheel ships.
 KUBERNETES_VERSIONS = ("1.29", kubernetes_validate.utils.latest_version())
 CRDS = {
@@ -89,6 +93,13 @@ def nats_values() -> dict[str, Any]:
 
 def standalone() -> list[Resource]:
     return [doc for path in STANDALONE for doc in load_documents(path)]
+
+
+def database() -> Resource:
+    """The production CloudNativePG Cluster (cluster-dev.yaml has the same name)."""
+    [cluster, dev] = [r for r in standalone() if r["kind"] == "Cluster"]
+    assert dev["metadata"] == cluster["metadata"]
+    return cluster
 
 
 def of_kind(resources: list[Resource], kind: str) -> list[Resource]:
@@ -231,7 +242,7 @@ def test_the_validation_refuses_what_a_cluster_would(builds: dict[str, list[Reso
     scaled = named(builds["base"], "ScaledObject", "extractor")
     with pytest.raises(jsonschema.ValidationError, match="minReplicas"):
         validate({**scaled, "spec": {**scaled["spec"], "minReplicas": 0}}, "")
-    [cluster] = [r for r in standalone() if r["kind"] == "Cluster"]
+    cluster = database()
     with pytest.raises(jsonschema.ValidationError, match="left out"):
         validate({**cluster, "spec": {**cluster["spec"], "probes": {}}}, "")
     with pytest.raises(jsonschema.ValidationError, match="fastest"):
@@ -380,7 +391,7 @@ def test_the_settings_accept_every_value_set(
 @pytest.mark.parametrize("name", BUILDS)
 def test_secrets_read_are_the_ones_provided(builds: dict[str, list[Resource]], name: str) -> None:
     resources = builds[name]
-    [cluster] = [r for r in standalone() if r["kind"] == "Cluster"]
+    cluster = database()
     provided: dict[str, set[str]] = {
         # CloudNativePG writes <cluster>-app for the application user, `uri` among its keys.
         f"{cluster['metadata']['name']}-app": {"uri"},
@@ -597,8 +608,7 @@ def test_network_policies_deny_all_but_what_the_services_need(
         assert bool(nats) == (service != "migrate")
     model = [p for p, ports in allowed("extractor", "egress") if 443 in ports]
     assert model and all("ipBlock" in peer for peer in model)
-    [cluster] = [r for r in standalone() if r["kind"] == "Cluster"]
-    database = cluster["metadata"]["name"]
+    name_of_database = database()["metadata"]["name"]
     for peer, ports in allowed("persister", "egress"):
         if 5432 in ports:
-            assert peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] == database
+            assert peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] == name_of_database
