@@ -14,7 +14,7 @@ import asyncpg
 
 from services.persister.migrations import migrate
 from services.persister.settings import PersisterSettings
-from services.process import configure_logging
+from services.telemetry.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ async def migrate_once(settings: PersisterSettings) -> list[int]:
 
 def main() -> None:
     settings = PersisterSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, "persister-migrate")
     applied = asyncio.run(migrate_once(settings))
     log.info("database migrated (applied now: %s)", applied or "nothing")
 
