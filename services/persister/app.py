@@ -48,13 +48,8 @@ class PersisterWorker(Worker):
         return self._repository
 
     async def start(self) -> None:
-        settings = self.db_settings
-        pool = await asyncpg.create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min_size,
-            max_size=settings.db_pool_max_size,
-            command_timeout=settings.db_command_timeout_seconds,
-        )
+        await self.start_health_server()
+        pool = await self._open_pool()
         self._pool = pool
         try:
             applied = await migrate(pool)
@@ -65,6 +60,29 @@ class PersisterWorker(Worker):
         except BaseException:
             await self._close_pool()
             raise
+
+    async def _open_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        """The pool, once PostgreSQL answers: a persister started during an outage waits
+        (not ready) instead of crash-looping."""
+        settings = self.db_settings
+        attempt = 0
+        while True:
+            try:
+                pool = await asyncpg.create_pool(
+                    settings.database_url,
+                    min_size=settings.db_pool_min_size,
+                    max_size=settings.db_pool_max_size,
+                    command_timeout=settings.db_command_timeout_seconds,
+                )
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                self.health.down(DEPENDENCY, "the database does not answer")
+                attempt += 1
+                await asyncio.sleep(min(0.5 * attempt, PROBE_INTERVAL_SECONDS))
+                continue
+            self.health.up(DEPENDENCY)
+            return pool
 
     async def _probe_database(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         """Readiness follows PostgreSQL even while no work needs it."""

@@ -152,6 +152,7 @@ class Worker:
     # --- running -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.start_health_server()
         connection = await self.broker.connect()
         self._nc = connection
         self._js = js = connection.jetstream()
@@ -167,7 +168,6 @@ class Worker:
         await self.broker.start()
         if self._handler is not None:  # without one it only ends exhausted tasks
             await self._start_consumer(js, self._handler)
-        await self._start_health_server()
         self._background.append(asyncio.create_task(self._sample_pending()))
         log.info("%s ready on %s", self.step.consumer, self.settings.nats_url)
 
@@ -193,7 +193,10 @@ class Worker:
         )
         await self._consumer.start()
 
-    async def _start_health_server(self) -> None:
+    async def start_health_server(self) -> None:
+        """Probes are answered from the first moment (not ready while anything is missing)."""
+        if self._health_server is not None:
+            return
         server = HealthServer(health_routes(self.health), port=self.settings.metrics_port)
         try:
             await server.start()
@@ -246,9 +249,17 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        starting = asyncio.create_task(self.start())
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            # A stop while still starting (waiting for a dependency) ends the start.
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a failed start is the process's failure
+                await stopping
             log.info("%s draining", self.step.consumer)
         finally:
+            for task in (starting, stopping):
+                task.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
             await self.stop()
