@@ -26,6 +26,8 @@ class Stack:
     database_url: str
     log_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    # Per service, on top of `env` (e.g. each worker's INVOICEFLOW_METRICS_PORT).
+    service_envs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -37,7 +39,7 @@ class Stack:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def service_env(self) -> dict[str, str]:
+    def service_env(self, name: str | None = None) -> dict[str, str]:
         env = {
             key: value
             for key, value in os.environ.items()
@@ -54,6 +56,8 @@ class Stack:
             INVOICEFLOW_METRICS_PORT="0",
         )
         env.update(self.env)
+        if name is not None:
+            env.update(self.service_envs.get(name, {}))
         return env
 
     def start_service(self, name: str) -> subprocess.Popen[bytes]:
@@ -61,7 +65,7 @@ class Stack:
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
-            env=self.service_env(),
+            env=self.service_env(name),
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -114,7 +118,12 @@ class Stacks:
         self.base = base
         self.running: list[tuple[Stack, EmbeddedNats]] = []
 
-    def make(self, model_url: str, **env: str) -> Stack:
+    def make(
+        self,
+        model_url: str,
+        service_envs: Mapping[str, Mapping[str, str]] | None = None,
+        **env: str,
+    ) -> Stack:
         index = len(self.running)
         nats = EmbeddedNats(self.base / f"nats-{index}", free_port()).start()
         stack = Stack(
@@ -122,6 +131,7 @@ class Stacks:
             database_url=self.database_url,
             log_dir=self.base / f"logs-{index}",
             env={"OPENAI_API_KEY": "test-key", "OPENAI_BASE_URL": model_url, **env},
+            service_envs=service_envs or {},
         )
         self.running.append((stack, nats))
         return stack.start()
