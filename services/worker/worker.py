@@ -54,7 +54,7 @@ class Worker:
         self.step = step
         # Per-message access logs at DEBUG: at INFO they cost real CPU at 100 tasks/s.
         self.broker = broker or NatsBroker(
-            settings.nats_url, graceful_timeout=15.0, log_level=logging.DEBUG
+            settings.nats_servers, graceful_timeout=15.0, log_level=logging.DEBUG
         )
         self._js: JetStreamContext | None = None
         self._nc: NatsClient | None = None
@@ -174,7 +174,9 @@ class Worker:
         connection = await self.broker.connect()
         self._nc = connection
         self._js = connection.jetstream()
-        await jetstream.declare_pipeline_streams(self._js, self.settings.progress_retention_hours)
+        await jetstream.declare_pipeline_streams(
+            self._js, self.settings.progress_retention_hours, self.settings.stream_replicas
+        )
         await jetstream.declare_work_consumer(
             self._js,
             durable=self.step.consumer,
