@@ -12,6 +12,7 @@ process, and the four services as separate processes, then measures:
 
     python -m bench.pipeline                  # both, defaults as in docs/benchmarks.md
     python -m bench.pipeline --tasks 400 --sockets 10 --only throughput
+    python -m bench.pipeline --nats-cluster 3 --sync-always   # 3-node cluster, R3, fsync per ack
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ import httpx
 import psutil
 from PIL import Image, ImageDraw
 
-from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
+from deploy.embedded import (
+    SYNC_ALWAYS,
+    EmbeddedNats,
+    EmbeddedNatsCluster,
+    EmbeddedPostgres,
+    free_port,
+    wait_for_port,
+)
 from services.process import run
 from testkit.contract_client import Socket
 from testkit.stack import Stack
@@ -232,6 +240,19 @@ async def batch(stack: Stack, pids: dict[str, int], files: int) -> Figures:
     )
 
 
+def start_nats(data: Path, cluster: int, sync_always: bool) -> EmbeddedNats | EmbeddedNatsCluster:
+    options = SYNC_ALWAYS if sync_always else ()
+    if cluster:
+        return EmbeddedNatsCluster(data, cluster, args=options).start()
+    return EmbeddedNats(data, free_port(), args=options).start()
+
+
+def nats_pids(nats: EmbeddedNats | EmbeddedNatsCluster) -> dict[str, int]:
+    nodes = nats.nodes if isinstance(nats, EmbeddedNatsCluster) else [nats]
+    named = {node.name or "nats-server": node.process for node in nodes}
+    return {name: process.pid for name, process in named.items() if process is not None}
+
+
 async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
     figures: list[Figures] = []
     workloads = [w for w in ("throughput", "batch") if args.only in (None, w)]
@@ -239,7 +260,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
     try:
         for workload in workloads:
             latency = 0.0 if workload == "throughput" else args.batch_latency
-            nats = EmbeddedNats(workdir / f"nats-{workload}", free_port()).start()
+            nats = start_nats(workdir / f"nats-{workload}", args.nats_cluster, args.sync_always)
             try:
                 with fake_model(latency) as (model_url, model_pid):
                     stack = Stack(
@@ -250,11 +271,11 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                             "OPENAI_API_KEY": "bench",
                             "OPENAI_BASE_URL": model_url,
                             "INVOICEFLOW_LOG_LEVEL": "WARNING",
+                            "INVOICEFLOW_STREAM_REPLICAS": str(args.nats_cluster or 1),
                         },
                     ).start()
-                    assert nats.process is not None
                     pids = {name: p.pid for name, p in stack.procs.items()}
-                    pids |= {"nats-server": nats.process.pid, "postgres": postgres.pid}
+                    pids |= nats_pids(nats) | {"postgres": postgres.pid}
                     # Not the stack's, but they share its two cores: shown, not summed.
                     pids |= {"(model)": model_pid, BENCH_CLIENT: os.getpid()}
                     try:
@@ -283,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-files", type=int, default=10)
     parser.add_argument("--batch-latency", type=float, default=2.0)
     parser.add_argument("--only", choices=("throughput", "batch"))
+    parser.add_argument(
+        "--nats-cluster", type=int, choices=(3, 5), default=0, help="N nodes, R<N> streams"
+    )
+    parser.add_argument("--sync-always", action="store_true", help="fsync before every ack")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
         figures = run(measure(args, Path(tmp)))

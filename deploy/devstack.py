@@ -2,6 +2,8 @@
 separate processes, the gateway on http://localhost:8000. Ctrl-C stops all of it.
 
 With NATS_URL / DATABASE_URL set, those servers are used instead of the embedded ones.
+`--nats-cluster 3` runs three nats-servers as one JetStream cluster instead of one, and the
+services with NATS_URL listing all three and INVOICEFLOW_STREAM_REPLICAS=3 (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.embedded import EmbeddedNats, EmbeddedPostgres
+from deploy.embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres
 from deploy.processes import stop_processes
 
 SERVICES = ("extractor", "validator", "persister", "gateway")
@@ -48,14 +50,24 @@ class DevStack:
     """The servers and service processes of one `make dev`, and how to stop them all."""
 
     env: dict[str, str]
-    nats: EmbeddedNats | None = None
+    nats: EmbeddedNats | EmbeddedNatsCluster | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     stopping: bool = False
 
-    def start_servers(self, data: Path, nats_port: int) -> None:
-        """Embedded NATS and PostgreSQL, each unless the environment names one already."""
-        if "NATS_URL" not in self.env:
+    def start_servers(self, data: Path, nats_port: int, nats_cluster: int = 0) -> None:
+        """Embedded NATS (one server, or a cluster of `nats_cluster`) and PostgreSQL, each
+        unless the environment names one already."""
+        if nats_cluster and "NATS_URL" in self.env:
+            raise SystemExit("--nats-cluster starts its own servers: unset NATS_URL")
+        if nats_cluster:
+            self.nats = EmbeddedNatsCluster(
+                data / "nats-cluster", nats_cluster, base_port=nats_port
+            ).start()
+            self.env["NATS_URL"] = self.nats.url
+            self.env["INVOICEFLOW_STREAM_REPLICAS"] = str(nats_cluster)
+            print(f"JetStream cluster of {nats_cluster} on {self.nats.url}, R{nats_cluster}")
+        elif "NATS_URL" not in self.env:
             self.nats = EmbeddedNats(data / "nats", nats_port).start()
             self.env["NATS_URL"] = self.nats.url
             print(f"nats-server (JetStream) on {self.nats.url}, data in {self.nats.data_dir}")
@@ -95,6 +107,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path(".data"), help="embedded servers' data")
     parser.add_argument("--port", type=int, default=int(os.environ.get("INVOICEFLOW_PORT", "8000")))
     parser.add_argument("--nats-port", type=int, default=4222)
+    # Odd sizes only: a Raft group of n survives (n - 1) // 2 lost nodes, so 4 is no better than 3.
+    parser.add_argument(
+        "--nats-cluster",
+        type=int,
+        choices=(3, 5),
+        default=0,
+        metavar="N",
+        help="run N nats-servers as one JetStream cluster (3 or 5), streams with N replicas",
+    )
     return parser.parse_args(argv)
 
 
@@ -108,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C works even when started with SIGINT ignored (as `cmd &` in a script does).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        stack.start_servers(args.data, args.nats_port)
+        stack.start_servers(args.data, args.nats_port, args.nats_cluster)
         stack.start_services()
         wait_healthy(f"http://127.0.0.1:{args.port}/api/health", 60, stack.procs)
         print(f"\ninvoiceflow is up: http://localhost:{args.port}  (Ctrl-C stops everything)\n")

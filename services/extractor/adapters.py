@@ -25,16 +25,17 @@ log = logging.getLogger(__name__)
 class BlobReader:
     """`read_blob` for the fetch logic: our own uploads, straight from the object store."""
 
-    def __init__(self, jetstream: Callable[[], JetStreamContext]) -> None:
+    def __init__(self, jetstream: Callable[[], JetStreamContext], replicas: int = 1) -> None:
         # Called on first use: the worker's connection does not exist when this is built.
         self._jetstream = jetstream
+        self._replicas = replicas  # should the store not exist yet and be created here
         self._store: NatsObjectBlobStore | None = None
 
     async def __call__(self, blob_id: str, max_bytes: int) -> bytes | None:
         try:
             if self._store is None:
                 js = self._jetstream()
-                self._store = NatsObjectBlobStore(js, await blobs_bucket(js))
+                self._store = NatsObjectBlobStore(js, await blobs_bucket(js, self._replicas))
             blob = await self._store.get(blob_id, max_bytes)
         except BlobTooLargeError as exc:
             raise PermanentError(

@@ -43,12 +43,16 @@ class ExtractorWorker(Worker):
         if self.openai is not None:
             providers["openai"] = self.openai
         cache: ExtractionCache = (
-            KeyValueCache(lambda: extractions_bucket(self.js))
+            KeyValueCache(lambda: extractions_bucket(self.js, settings.stream_replicas))
             if settings.extraction_cache
             else NoCache()
         )
         self.pipeline = ExtractionPipeline(
-            settings, BlobReader(lambda: self.js), providers, self.http, cache=cache
+            settings,
+            BlobReader(lambda: self.js, settings.stream_replicas),
+            providers,
+            self.http,
+            cache=cache,
         )
 
     async def stop(self) -> None:

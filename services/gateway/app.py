@@ -134,7 +134,7 @@ async def start(settings: GatewaySettings) -> Gateway:
         log.warning("NATS: %r", exc)
 
     nc = await nats.connect(
-        settings.nats_url,
+        settings.nats_servers,
         name="invoiceflow-gateway",
         max_reconnect_attempts=-1,  # keep trying; /api/health says "degraded" meanwhile
         reconnect_time_wait=1,
@@ -144,9 +144,10 @@ async def start(settings: GatewaySettings) -> Gateway:
     )
     try:
         js = nc.jetstream()
-        await declare_pipeline_streams(js, settings.progress_retention_hours)
-        kv = await tasks_bucket(js, settings.progress_retention_hours)
-        store = await blobs_bucket(js)
+        replicas = settings.stream_replicas
+        await declare_pipeline_streams(js, settings.progress_retention_hours, replicas)
+        kv = await tasks_bucket(js, settings.progress_retention_hours, replicas)
+        store = await blobs_bucket(js, replicas)
     except BaseException:
         await nc.close()
         raise

@@ -2,7 +2,9 @@
 
 Every replica of every service declares what it uses at start-up; declaring is create-or-update,
 so the configuration in code is the configuration on the server (nats-py alone would keep an
-existing consumer's old `ack_wait`/`max_deliver`).
+existing consumer's old `ack_wait`/`max_deliver`). That includes the number of replicas
+(`INVOICEFLOW_STREAM_REPLICAS`) of every stream, bucket and object store: an existing one is
+updated to it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,16 @@ log = logging.getLogger(__name__)
 _STREAM_IN_USE = 10058
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def bucket_stream(bucket: str) -> str:
+    """The stream a KV bucket is kept in (JetStream's naming, the same in every client)."""
+    return f"KV_{bucket}"
+
+
+def object_store_stream(bucket: str) -> str:
+    return f"OBJ_{bucket}"
+
+
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -45,11 +56,12 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         duplicate_window=spec.duplicate_window_seconds,
         max_msgs_per_subject=spec.max_msgs_per_subject,
         allow_direct=True,
+        num_replicas=replicas,
     )
 
 
-async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    config = stream_config(spec)
+async def declare_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
+    config = stream_config(spec, replicas)
     try:
         await js.add_stream(config)
     except BadRequestError as exc:
@@ -58,14 +70,16 @@ async def declare_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         await js.update_stream(config)
 
 
-async def declare_pipeline_streams(js: JetStreamContext, progress_retention_hours: float) -> None:
+async def declare_pipeline_streams(
+    js: JetStreamContext, progress_retention_hours: float, replicas: int = 1
+) -> None:
     for spec in (
         streams.WORK,
         streams.progress_stream(progress_retention_hours * 3600),
         streams.DEAD_LETTER,
         streams.ADVISORIES,
     ):
-        await declare_stream(js, spec)
+        await declare_stream(js, spec, replicas)
 
 
 async def declare_work_consumer(
@@ -107,39 +121,64 @@ async def declare_advisory_consumer(js: JetStreamContext, work_consumer: str) ->
     return durable
 
 
-async def _key_value(js: JetStreamContext, bucket: str, ttl_seconds: float) -> KeyValue:
+async def ensure_replicas(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Scale an existing stream (a bucket's or object store's too) to `replicas`.
+
+    nats-py opens a bucket without looking at its config, so a bucket created R1 before the
+    cluster existed would stay R1; JetStream changes `num_replicas` on an update.
+    """
+    config = (await js.stream_info(stream)).config
+    if config.num_replicas == replicas:
+        return
+    log.info("stream %s: %s replicas -> %s", stream, config.num_replicas, replicas)
+    config.num_replicas = replicas
+    await js.update_stream(config)
+
+
+async def _key_value(
+    js: JetStreamContext, bucket: str, ttl_seconds: float, replicas: int
+) -> KeyValue:
     """Open the bucket, creating it (latest value only, entries expire) if it does not exist."""
     try:
-        return await js.key_value(bucket)
+        kv = await js.key_value(bucket)
     except BucketNotFoundError:
         pass
+    else:
+        await ensure_replicas(js, bucket_stream(bucket), replicas)
+        return kv
     try:
-        return await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=ttl_seconds))
+        return await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=1, ttl=ttl_seconds, replicas=replicas)
+        )
     except BadRequestError:
         # Another replica created it first.
         return await js.key_value(bucket)
 
 
-async def tasks_bucket(js: JetStreamContext, ttl_hours: float) -> KeyValue:
-    return await _key_value(js, names.TASKS_BUCKET, ttl_hours * 3600)
+async def tasks_bucket(js: JetStreamContext, ttl_hours: float, replicas: int = 1) -> KeyValue:
+    return await _key_value(js, names.TASKS_BUCKET, ttl_hours * 3600, replicas)
 
 
 # Extractions are worth keeping for re-uploads, not forever: the model or the parser changes.
 EXTRACTIONS_TTL_SECONDS = 30 * 24 * 3600
 
 
-async def extractions_bucket(js: JetStreamContext) -> KeyValue:
-    return await _key_value(js, names.EXTRACTIONS_BUCKET, EXTRACTIONS_TTL_SECONDS)
+async def extractions_bucket(js: JetStreamContext, replicas: int = 1) -> KeyValue:
+    return await _key_value(js, names.EXTRACTIONS_BUCKET, EXTRACTIONS_TTL_SECONDS, replicas)
 
 
-async def blobs_bucket(js: JetStreamContext) -> ObjectStore:
+async def blobs_bucket(js: JetStreamContext, replicas: int = 1) -> ObjectStore:
     try:
-        return await js.object_store(names.BLOBS_BUCKET)
+        store = await js.object_store(names.BLOBS_BUCKET)
     except (BucketNotFoundError, NotFoundError):
         pass
+    else:
+        await ensure_replicas(js, object_store_stream(names.BLOBS_BUCKET), replicas)
+        return store
     try:
         return await js.create_object_store(
-            names.BLOBS_BUCKET, config=ObjectStoreConfig(storage=StorageType.FILE)
+            names.BLOBS_BUCKET,
+            config=ObjectStoreConfig(storage=StorageType.FILE, replicas=replicas),
         )
     except BadRequestError:
         return await js.object_store(names.BLOBS_BUCKET)

@@ -68,7 +68,12 @@ class Worker:
         self.step = step
         # Per-message access logs at DEBUG: at INFO they cost real CPU at 100 tasks/s.
         self.broker = broker or NatsBroker(
-            settings.nats_url, graceful_timeout=15.0, log_level=logging.DEBUG
+            settings.nats_servers,
+            graceful_timeout=15.0,
+            log_level=logging.DEBUG,
+            # Keep trying, however long NATS is away: readiness says so meanwhile.
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
         )
         self.health = Health(("nats", *dependencies))
         self._js: JetStreamContext | None = None
@@ -156,7 +161,9 @@ class Worker:
         connection = await self.broker.connect()
         self._nc = connection
         self._js = js = connection.jetstream()
-        await jetstream.declare_pipeline_streams(js, self.settings.progress_retention_hours)
+        await jetstream.declare_pipeline_streams(
+            js, self.settings.progress_retention_hours, self.settings.stream_replicas
+        )
         await jetstream.declare_work_consumer(
             js,
             durable=self.step.consumer,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from deploy.embedded import free_port, nats_server_binary, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("gateway", "extractor", "validator", "persister")
@@ -82,3 +87,34 @@ def test_dockerfile_installs_the_code_the_services_run() -> None:
     assert {"contracts/", "services/", "deploy/", "pyproject.toml"} <= copied
     assert "pip install ./contracts ." in dockerfile
     assert re.search(r"^USER ", dockerfile, flags=re.MULTILINE), "runs as root"
+
+
+def test_the_nats_command_starts_a_real_server_that_fsyncs_every_ack(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """Compose's nats command, run by the nats-server this repository installs with its paths
+    mapped to here: it starts (an unknown flag would stop it), and JetStream syncs every ack."""
+    nats = compose["services"]["nats"]
+    here = {"/data": str(tmp_path / "data")}
+    for volume in nats["volumes"]:
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            here[target] = str(REPO / source)
+    port, monitor = free_port(), free_port()
+    command = [here.get(arg, arg) for arg in nats["command"]]
+    command[command.index("-m") + 1] = str(monitor)
+    log = (tmp_path / "nats.log").open("wb")
+    process = subprocess.Popen(
+        [nats_server_binary(), *command, "-a", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(monitor)
+        with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/varz", timeout=5) as response:
+            jetstream = json.load(response)["jetstream"]["config"]
+        assert jetstream["sync_always"] is True
+        assert jetstream["store_dir"].startswith(here["/data"])
+    finally:
+        process.terminate()
+        process.wait(10)

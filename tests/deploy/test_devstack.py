@@ -1,4 +1,5 @@
-"""`make dev`'s stack: starts healthy on embedded servers, and one SIGINT stops every process."""
+"""`make dev`'s stack: starts healthy on embedded servers, and one SIGINT stops every process;
+`--nats-cluster 3` runs a three-node JetStream cluster for R3 streams."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nats
 import psutil
 import pytest
 
+from deploy.devstack import DevStack, parse_args
 from deploy.embedded import free_port
+from services.messaging.jetstream import declare_pipeline_streams
+from services.messaging.settings import NatsSettings
 
 
 def wait_for_health(url: str, proc: subprocess.Popen[bytes], timeout: float) -> dict[str, str]:
@@ -63,3 +68,26 @@ def test_starts_on_embedded_servers_and_one_sigint_stops_everything(tmp_path: Pa
         for leftover in [psutil.Process(proc.pid), *children] if proc.poll() is None else children:
             if leftover.is_running():
                 leftover.kill()
+
+
+async def test_nats_cluster_runs_three_servers_and_has_the_services_use_r3(tmp_path: Path) -> None:
+    stack = DevStack({"DATABASE_URL": "postgresql://elsewhere/db"})
+    try:
+        stack.start_servers(tmp_path / "data", free_port(), nats_cluster=3)
+        servers = NatsSettings(nats_url=stack.env["NATS_URL"]).nats_servers
+        assert len(servers) == 3
+        assert stack.env["INVOICEFLOW_STREAM_REPLICAS"] == "3"
+        client = await nats.connect(servers)
+        try:
+            await declare_pipeline_streams(client.jetstream(), 24, replicas=3)
+        finally:
+            await client.close()
+    finally:
+        stack.stop()
+
+
+def test_nats_cluster_sizes_are_odd() -> None:
+    assert parse_args(["--nats-cluster", "3"]).nats_cluster == 3
+    assert parse_args([]).nats_cluster == 0
+    with pytest.raises(SystemExit):
+        parse_args(["--nats-cluster", "2"])
