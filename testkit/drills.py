@@ -249,14 +249,17 @@ TWO_OF_EACH_WORKER = {name: 2 for name in WORKERS}
 
 def worker_kill(kills: int = 6) -> Scenario:
     async def inject(faults: Faults) -> None:
-        names = [n for s in WORKERS for n in faults.stack.replica_names(s)]
         for index in range(kills):
             await faults.when_accepted(faults.share(index, kills))
-            await faults.kill(faults.rng.choice(names))
+            # Each worker service in turn (so the model calls in flight get hit too), a random
+            # replica of it.
+            service = WORKERS[index % len(WORKERS)]
+            await faults.kill(faults.rng.choice(faults.stack.replica_names(service)))
 
     return Scenario(
         "worker-kill",
-        f"SIGKILL a random worker replica {kills} times (2 of each), each restarted at once",
+        f"SIGKILL a random replica of extractor, validator, persister in turn, {kills} kills "
+        "(2 replicas of each), each restarted at once",
         inject,
         replicas=TWO_OF_EACH_WORKER,
     )
