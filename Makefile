@@ -34,8 +34,11 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
+# The pipeline's throughput, scale-out by replicas, then the fault drills: several minutes.
 bench: $(STAMP)
 	$(PY) -m bench.pipeline
+	$(PY) -m bench.scaleout
+	$(PY) -m bench.chaos
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache clients/js/node_modules

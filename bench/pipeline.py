@@ -24,12 +24,9 @@ import json
 import os
 import platform
 import random
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,10 +42,10 @@ from deploy.embedded import (
     EmbeddedNatsCluster,
     EmbeddedPostgres,
     free_port,
-    wait_for_port,
 )
 from services.process import run
 from testkit.contract_client import Socket
+from testkit.model import fake_model
 from testkit.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,21 +85,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-@contextmanager
-def fake_model(latency: float) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
-         "--latency", str(latency)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}/v1", proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def machine() -> str:
+    return f"{platform.machine()}, {psutil.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def stack_cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -262,14 +246,14 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
             latency = 0.0 if workload == "throughput" else args.batch_latency
             nats = start_nats(workdir / f"nats-{workload}", args.nats_cluster, args.sync_always)
             try:
-                with fake_model(latency) as (model_url, model_pid):
+                with fake_model(latency) as model:
                     stack = Stack(
                         nats_url=nats.url,
                         database_url=postgres.url,
                         log_dir=workdir / f"logs-{workload}",
                         env={
                             "OPENAI_API_KEY": "bench",
-                            "OPENAI_BASE_URL": model_url,
+                            "OPENAI_BASE_URL": model.url,
                             "INVOICEFLOW_LOG_LEVEL": "WARNING",
                             "INVOICEFLOW_STREAM_REPLICAS": str(args.nats_cluster or 1),
                         },
@@ -277,7 +261,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                     pids = {name: p.pid for name, p in stack.procs.items()}
                     pids |= nats_pids(nats) | {"postgres": postgres.pid}
                     # Not the stack's, but they share its two cores: shown, not summed.
-                    pids |= {"(model)": model_pid, BENCH_CLIENT: os.getpid()}
+                    pids |= {"(model)": model.pid, BENCH_CLIENT: os.getpid()}
                     try:
                         if workload == "throughput":
                             figures.append(
@@ -311,10 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
         figures = run(measure(args, Path(tmp)))
-    machine = (
-        f"{platform.machine()}, {psutil.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    print(f"machine: {machine}")
+    print(f"machine: {machine()}")
     for f in figures:
         print(
             f"{f.workload}\n  completed {f.completed}/{f.tasks} in {f.wall_seconds:.2f} s: "
@@ -330,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"pipeline-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(
-        json.dumps({"machine": machine, "figures": [asdict(f) for f in figures]}, indent=2)
+        json.dumps({"machine": machine(), "figures": [asdict(f) for f in figures]}, indent=2)
     )
     print(f"written to {out}")
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -13,9 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
-from deploy.embedded import free_port, wait_for_port
 from testkit.contract_client import Socket
-from testkit.stack import REPO, Stack, Stacks
+from testkit.model import fake_model as testkit_fake_model
+from testkit.stack import Stack, Stacks
 
 pytestmark = pytest.mark.e2e
 
@@ -23,18 +21,8 @@ pytestmark = pytest.mark.e2e
 @contextmanager
 def fake_model(latency: float = 0.0) -> Iterator[str]:
     """The OpenAI-compatible test server as its own process; yields its /v1 base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
-         "--latency", str(latency)],
-        cwd=REPO,
-    )  # fmt: skip
-    try:
-        wait_for_port(port, timeout=30)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with testkit_fake_model(latency) as model:
+        yield model.url
 
 
 async def fresh_database(database_url: str) -> str:
