@@ -26,12 +26,6 @@ async def test_postgres_outage_loses_nothing(postgres_outage: DrillResult) -> No
     assert_nothing_lost(postgres_outage)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known defect: a PostgreSQL outage spends the persister's deliveries, so tasks fail "
-    "with retries_exhausted instead of waiting (failure classification, being fixed on main)",
-)
 async def test_postgres_outage_fails_no_task(postgres_outage: DrillResult) -> None:
     assert postgres_outage.failed == {}, postgres_outage.failed
     assert postgres_outage.completed == postgres_outage.submitted
