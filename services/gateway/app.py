@@ -151,7 +151,12 @@ async def start(settings: GatewaySettings) -> Gateway:
     except BaseException:
         await nc.close()
         raise
-    hub = Hub(nc, js, settle_seconds=settings.ws_settle_seconds)
+    hub = Hub(
+        nc,
+        js,
+        settle_seconds=settings.ws_settle_seconds,
+        silence_seconds=settings.ws_silence_seconds,
+    )
     hubs.append(hub)
     return Gateway(
         settings=settings,

@@ -6,6 +6,15 @@ flushes) before it reads the stored history, so nothing published meanwhile fall
 two; `Sequencer` (fanout.py) merges both sources so that each socket gets every seq once, in
 order. Sending never waits: frames go to each socket's bounded `Outbox`.
 
+Core NATS delivery is at most once, and not only when our own connection drops (then every
+follower re-reads its history): on a JetStream cluster, a node going away can take a message
+with it on its way from the publisher's node to ours, and a publisher that retries an append
+the stream already stored publishes nothing more. A gap shows when the next update arrives; a
+lost *last* update would never show. So a feed that has heard nothing for `silence_seconds`
+reads the stored last update and catches up from the stream if it is ahead (one direct get per
+silent task per period). A history read that fails while NATS is away is retried, with backoff,
+for as long as the follower stays: an outage delays updates, it does not end a follow.
+
 Known limit of core NATS delivery: a publish the stream refuses (a lost race between two
 writers of the same seq) still reaches subscribers. Whenever a follower reads the stream, the
 stored copy of a seq wins; only an update taken live without a read can be such a copy.
@@ -37,6 +46,9 @@ from services.telemetry import tracing
 from services.telemetry.metrics import PUBLISH_TO_SOCKET
 
 log = logging.getLogger(__name__)
+
+# Backoff of a history read that failed while NATS is away (seconds): then every 15 s.
+REPLAY_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 15.0)
 
 _TERMINAL = frozenset(type_.value for type_ in TERMINAL_TYPES)
 
@@ -79,15 +91,22 @@ class _Feed:
         self.subscription: Subscription | None = None
         self.ready: asyncio.Task[None] | None = None  # subscribed and flushed
         self.latest: tuple[int, Update] | None = None  # the highest seq seen live
+        self.heard_at = time.monotonic()  # the last live update, or the last stored check
 
 
 class Hub:
     def __init__(
-        self, nc: NatsClient, js: JetStreamContext, *, settle_seconds: float = 1.0
+        self,
+        nc: NatsClient,
+        js: JetStreamContext,
+        *,
+        settle_seconds: float = 1.0,
+        silence_seconds: float = 5.0,
     ) -> None:
         self._nc = nc
         self._js = js
         self._settle_seconds = settle_seconds
+        self._silence_seconds = silence_seconds
         self._feeds: dict[str, _Feed] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -153,14 +172,34 @@ class Hub:
         feed.subscription = await self._nc.subscribe(progress_subject(feed.task_id), cb=on_message)
         # Once the server has the subscription, everything published from now on arrives live.
         await self._nc.flush()
-        self._spawn(self._settle_check(feed))
+        feed.heard_at = time.monotonic()
+        self._spawn(self._watch(feed))
 
-    async def _settle_check(self, feed: _Feed) -> None:
-        # An update published just before the subscription may be stored only after the first
-        # replay read it: look at the stored last update once more, a moment later.
-        await asyncio.sleep(self._settle_seconds)
-        if self._feeds.get(feed.task_id) is not feed:
-            return
+    async def _watch(self, feed: _Feed) -> None:
+        """Look at the stored last update once `settle_seconds` after subscribing (an update
+        published just before the subscription may be stored only after the first replay read
+        it), then whenever the feed has been silent for `silence_seconds` (a live message lost
+        on its way, see the module's doc)."""
+        settle_at: float | None = time.monotonic() + self._settle_seconds
+        while self._feeds.get(feed.task_id) is feed:
+            due = feed.heard_at + self._silence_seconds
+            if settle_at is not None:
+                due = min(due, settle_at)
+            await asyncio.sleep(max(due - time.monotonic(), 0.0))  # a timer, not a wait on work
+            if self._feeds.get(feed.task_id) is not feed:
+                return
+            now = time.monotonic()
+            if settle_at is not None and now >= settle_at:
+                settle_at = None
+            elif now - feed.heard_at < self._silence_seconds:
+                continue  # heard something meanwhile
+            feed.heard_at = now
+            try:
+                await self._check_stored(feed)
+            except (nats.errors.Error, TimeoutError) as exc:
+                log.debug("could not check %s: %r", feed.task_id, exc)  # next period
+
+    async def _check_stored(self, feed: _Feed) -> None:
         found = await read_last(self._js, feed.task_id)
         if found is None:
             return
@@ -197,6 +236,7 @@ class Hub:
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed progress message of %s", feed.task_id)
             return
+        feed.heard_at = time.monotonic()
         if feed.latest is None or seq > feed.latest[0]:
             feed.latest = (seq, update)
         _observe_delay(fields.get("timestamp"))
@@ -227,26 +267,43 @@ class Hub:
             follow.recheck = True  # a read is under way; it reads once more when done
 
     async def _catch_up(self, follow: Follow) -> None:
-        try:
-            assert follow.feed.ready is not None
-            # Shielded: a follower leaving must not cancel the subscription others wait for.
-            await asyncio.shield(follow.feed.ready)
-            while not follow.finished:
-                follow.recheck = False
-                after = follow.sequencer.reading()
-                delivery = follow.sequencer.caught_up(await self._stored(follow.task_id, after))
-                self._send(follow, delivery.send)
-                if follow.finished or not (delivery.read_history or follow.recheck):
+        failures = 0
+        while True:
+            try:
+                await self._read_up(follow)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._nc.is_closed:  # our connection is gone for good: so is this follow
+                    log.warning("could not replay %s: %r", follow.task_id, exc)
+                    follow.sink.send(
+                        frames.error(
+                            "unavailable", f"could not read the updates of {follow.task_id}"
+                        )
+                    )
+                    self.leave(follow)
                     return
-                follow.sequencer.resync()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("could not replay %s: %r", follow.task_id, exc)
-            follow.sink.send(
-                frames.error("unavailable", f"could not read the updates of {follow.task_id}")
-            )
-            self.leave(follow)
+                # NATS away, a stream electing its leader: delay the updates, keep the follow.
+                delay = REPLAY_RETRY_SECONDS[min(failures, len(REPLAY_RETRY_SECONDS) - 1)]
+                failures += 1
+                log.info("replay of %s failed (%r), again in %g s", follow.task_id, exc, delay)
+                await asyncio.sleep(delay)  # backoff
+                if follow.finished:
+                    return
+
+    async def _read_up(self, follow: Follow) -> None:
+        assert follow.feed.ready is not None
+        # Shielded: a follower leaving must not cancel the subscription others wait for.
+        await asyncio.shield(follow.feed.ready)
+        while not follow.finished:
+            follow.recheck = False
+            after = follow.sequencer.reading()
+            delivery = follow.sequencer.caught_up(await self._stored(follow.task_id, after))
+            self._send(follow, delivery.send)
+            if follow.finished or not (delivery.read_history or follow.recheck):
+                return
+            follow.sequencer.resync()
 
     async def _stored(self, task_id: str, after_seq: int) -> list[tuple[int, Update]]:
         stored = await read_history(self._js, task_id, after_seq=after_seq)

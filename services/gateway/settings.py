@@ -41,6 +41,9 @@ class GatewaySettings(NatsSettings):
     ws_max_tasks: int = Field(default=1000, ge=1)
     # Seconds after subscribing to a task before its stored last update is checked once more.
     ws_settle_seconds: float = Field(default=1.0, gt=0)
+    # A followed task silent this long has its stored last update checked (a live message lost
+    # on a cluster failover), and again each period while it stays silent.
+    ws_silence_seconds: float = Field(default=5.0, gt=0)
     # How long a saved-invoice request waits for the invoice store (the persister).
     store_timeout_seconds: float = Field(default=10.0, gt=0)
     # On SIGTERM: stop accepting, tell sockets to reconnect elsewhere, finish open requests.

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -53,6 +54,25 @@ class Collect:
 
         await asyncio.wait_for(wait(), TIMEOUT)
         return self.seqs()
+
+
+class FlakyReads:
+    """JetStream whose first `failures` message reads time out, as while a stream elects a
+    leader; everything else goes to the real one."""
+
+    def __init__(self, js: JetStreamContext, failures: int) -> None:
+        self._js = js
+        self._failures = failures
+        self.failed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+    async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failed < self._failures:
+            self.failed += 1
+            raise nats.errors.TimeoutError
+        return await self._js.get_msg(*args, **kwargs)
 
 
 @pytest.fixture
@@ -189,6 +209,51 @@ async def test_an_update_stored_unseen_shows_up_after_the_settle_check(
     finally:
         await hub.close()
         await quiet.close()
+
+
+async def test_a_lost_last_update_shows_up_after_the_silence_check(
+    nats_url: str, streams: JetStreamContext
+) -> None:
+    quiet = await nats.connect(nats_url, no_echo=True)
+    # No settle check: only the silence of a feed can bring the unseen update.
+    hub = Hub(quiet, quiet.jetstream(), settle_seconds=60, silence_seconds=0.2)
+    try:
+        task_id = new_task_id()
+        sink = Collect()
+        hub.follow(task_id, sink)
+        await progress_log(streams, task_id).append(
+            UpdateType.PROGRESS, Stage.LLM_EXTRACTION, 11, "heard live"
+        )
+        await sink.until_seq(1)
+
+        # Stored, lost on its way (never delivered live), and nothing follows it.
+        await progress_log(quiet.jetstream(), task_id).append(
+            UpdateType.PROGRESS, Stage.LLM_EXTRACTION, 12, "lost on its way"
+        )
+
+        assert await sink.until_seq(2) == [1, 2]
+    finally:
+        await hub.close()
+        await quiet.close()
+
+
+async def test_a_replay_that_fails_while_nats_is_away_is_retried(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    task_id = new_task_id()
+    await append_steps(progress_log(streams, task_id), 2)
+    # Reads fail as they do while the stream has no leader; the connection itself stays.
+    failing = FlakyReads(streams, failures=2)
+    hub = Hub(nats_client, failing, settle_seconds=60)  # type: ignore[arg-type]
+    try:
+        sink = Collect()
+        hub.follow(task_id, sink)
+
+        assert await sink.until_seq(2) == [1, 2]
+        assert failing.failed == 2
+        assert all(frame["event"] == "task_update" for frame in sink.frames)
+    finally:
+        await hub.close()
 
 
 async def test_a_closed_socket_does_not_hold_up_the_others(hub: Hub, js: JetStreamContext) -> None:
