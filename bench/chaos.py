@@ -11,6 +11,7 @@ doubles, the time to recover, and each task's longest wait for its first update.
 
     python -m bench.chaos                                  # every scenario, 300 tasks each
     python -m bench.chaos --tasks 100 --scenario worker-kill gateway-kill
+    python -m bench.chaos --nats-cluster 3 --scenario cluster-node-kill
 
 Figures and what each counts: docs/reliability.md. JSON: bench/results/chaos-<time>.json.
 """
@@ -124,11 +125,17 @@ async def drills(args: argparse.Namespace, workdir: Path) -> list[tuple[Scenario
         with fake_model(args.model_latency) as model:
             for name in args.scenario:
                 scenario = SCENARIOS[name]
-                if scenario.requires:
+                if scenario.requires and not args.nats_cluster:
                     print(f"{name}: skipped, needs {scenario.requires} ({scenario.summary})")
                     continue
                 print(f"{name}: {scenario.summary}", flush=True)
-                rig = Rig(workdir / name, postgres, model.url, replicas=scenario.replicas)
+                rig = Rig(
+                    workdir / name,
+                    postgres,
+                    model.url,
+                    replicas=scenario.replicas,
+                    nats_cluster=args.nats_cluster,
+                )
                 async with rig:
                     result = await run_drill(rig, scenario, settings)
                 print("  " + " | ".join(row(result, scenario.outage)), flush=True)
@@ -187,12 +194,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--nats-cluster",
         type=int,
         metavar="NODES",
-        help="run NATS as a JetStream cluster (cluster-node-kill): not available yet",
+        help="run every scenario on a JetStream cluster of NODES nodes, streams replicated on "
+        "all of them (cluster-node-kill needs it)",
     )
     args = parser.parse_args(argv)
-    if args.nats_cluster:
-        parser.error("--nats-cluster: no JetStream cluster helper in testkit yet")
-    args.scenario = args.scenario or [n for n, s in SCENARIOS.items() if not s.requires]
+    if args.nats_cluster is not None and args.nats_cluster < 3:
+        parser.error("--nats-cluster: a JetStream cluster that survives a node needs 3 or more")
+    args.scenario = args.scenario or [
+        n for n, s in SCENARIOS.items() if args.nats_cluster or not s.requires
+    ]
     return args
 
 

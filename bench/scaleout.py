@@ -148,8 +148,8 @@ async def series(
     tasks = args.tasks or args.rounds * PER_REPLICA * extractors
     async with rig:
         pids = {name: proc.pid for name, proc in rig.stack.procs.items()}
-        assert rig.nats.process is not None
-        pids |= {"nats-server": rig.nats.process.pid, "postgres": postgres.server.pid}
+        pids |= {"nats-server" + (f" {i}" if i else ""): pid for i, pid in enumerate(rig.nats.pids)}
+        pids |= {"postgres": postgres.server.pid}
         pids |= {"(model)": model.pid, BENCH_CLIENT: os.getpid()}
         # Warm-up: first calls pay for imports, connections and the fake model's first answers.
         await measure(rig, PER_REPLICA * extractors, "warm-up", crossing=crossing, pids=pids)

@@ -87,6 +87,10 @@ class EmbeddedNats:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.running and self.process else []
+
     def command(self) -> list[str]:
         command = [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
         command += ["-sd", str(self.data_dir)]
@@ -174,6 +178,10 @@ class EmbeddedNatsCluster:
     @property
     def url(self) -> str:
         return ",".join(node.url for node in self.nodes)
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for node in self.nodes for pid in node.pids]
 
     def node(self, server_name: str) -> EmbeddedNats:
         """The node of a server name, as JetStream reports it (`stream_info().cluster.leader`)."""

@@ -18,22 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import random
 import shutil
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import asyncpg
 
-from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from contracts.names import WORK_STREAM
+from deploy.embedded import EmbeddedNats, EmbeddedNatsCluster, EmbeddedPostgres, free_port
 from testkit.load import Load, TaskTrace
 from testkit.stack import SERVICES, WORKERS, Stack
 
@@ -79,8 +82,23 @@ class DrillPostgres:
         return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
+class NatsServers(Protocol):
+    """One nats-server or a JetStream cluster of them: what a rig starts, stops and connects to."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def pids(self) -> list[int]: ...
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
 class Rig:
-    """One run's servers and services: its own nats-server and database, the stack."""
+    """One run's servers and services: its own nats-server (or `nats_cluster` nodes of a
+    JetStream cluster, every stream on all of them) and database, the stack."""
 
     def __init__(
         self,
@@ -91,14 +109,16 @@ class Rig:
         replicas: Mapping[str, int] | None = None,
         env: Mapping[str, str] | None = None,
         service_envs: Mapping[str, Mapping[str, str]] | None = None,
+        nats_cluster: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.postgres = postgres
-        # Where a JetStream cluster would plug in (cluster-node-kill): one node today.
-        self.nats = EmbeddedNats(workdir / "nats", free_port())
+        self.cluster = EmbeddedNatsCluster(workdir / "nats", nats_cluster) if nats_cluster else None
+        self.nats: NatsServers = self.cluster or EmbeddedNats(workdir / "nats", free_port())
         self.model_url = model_url
         self.replicas = dict(replicas or {})
-        self.env = {**DRILL_ENV, **(env or {})}
+        replication = {"INVOICEFLOW_STREAM_REPLICAS": str(nats_cluster)} if nats_cluster else {}
+        self.env = {**DRILL_ENV, **replication, **(env or {})}
         self.service_envs = dict(service_envs or {})
         self._stack: Stack | None = None
 
@@ -213,6 +233,22 @@ class Faults:
 
         await self.timed(f"nats-server down {seconds:g} s", step)
 
+    async def nats_node_kill(self, down_seconds: float) -> None:
+        """SIGKILL the cluster node that leads the work stream, keep it down `down_seconds`,
+        start it again on its store and wait until every stream has its replicas current."""
+        cluster = self.rig.cluster
+        if cluster is None:
+            raise ScenarioUnavailable("a node kill needs a JetStream cluster (--nats-cluster)")
+        leader = await asyncio.to_thread(stream_leader, cluster, WORK_STREAM)
+
+        async def step() -> None:
+            await asyncio.to_thread(leader.kill)
+            if down_seconds:
+                await asyncio.sleep(down_seconds)  # the node is away
+            await asyncio.to_thread(cluster.start_node, leader, 60.0)
+
+        await self.timed(f"SIGKILL {leader.name} (leads {WORK_STREAM})", step)
+
     async def postgres_outage(self, seconds: float) -> None:
         """Stop PostgreSQL, wait `seconds`, start it again on the same data directory."""
 
@@ -226,6 +262,22 @@ class Faults:
 
 class ScenarioUnavailable(RuntimeError):
     """A scenario this setup cannot run (it says what it needs)."""
+
+
+def stream_leader(cluster: EmbeddedNatsCluster, stream: str) -> EmbeddedNats:
+    """The node leading `stream`, as the running nodes' monitoring endpoints report it."""
+    for node in cluster.nodes:
+        if not node.running:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(f"{node.monitor_url}/jsz?streams=true", timeout=2) as r:
+                jsz = json.load(r)
+            for account in jsz.get("account_details", []):
+                for detail in account.get("stream_detail", []):
+                    leader = detail.get("cluster", {}).get("leader")
+                    if detail.get("name") == stream and leader:
+                        return cluster.node(leader)
+    raise RuntimeError(f"no node reports a leader for {stream}")
 
 
 @dataclass(frozen=True)
@@ -326,16 +378,19 @@ def rolling_restart(services: Sequence[str] = SERVICES) -> Scenario:
     )
 
 
-def cluster_node_kill() -> Scenario:
+def cluster_node_kill(kills: int = 2, down_seconds: float = 10.0) -> Scenario:
     async def inject(faults: Faults) -> None:
-        raise ScenarioUnavailable("cluster-node-kill needs --nats-cluster")
+        for index in range(kills):
+            await faults.when_accepted(faults.share(index, kills))
+            await faults.nats_node_kill(down_seconds)
 
     return Scenario(
         "cluster-node-kill",
-        "SIGKILL one node of a three-node JetStream cluster and start it again "
-        "(needs the cluster helper: --nats-cluster)",
+        f"SIGKILL the node leading the work stream of a three-node JetStream cluster (R3), "
+        f"{kills} times, each down {down_seconds:g} s and started again",
         inject,
         outage=True,
+        rate=10.0,
         requires="--nats-cluster",
     )
 
