@@ -2,6 +2,11 @@
 
     python -m bench.accuracy [--provider local|openai] [--data ../shared/data/receipts-dev]
                              [--concurrency N] [--limit N] [-v]
+    python -m bench.accuracy --cross-validate [--folds 5] [--seed 13]
+
+The second form measures the `local` provider's receipt ranker from the OCR cache
+(`bench.ocr_cache`): per field, the shipped model on the receipts it was fitted on
+(receipts-dev + receipts-train) and each receipt read by a model fitted on the other folds.
 
 Compares vendor name and address, date and total with `truth.jsonl`, normalised as the data
 set's README says: totals as plain decimals, dates as ISO (day-first), names and addresses case-
@@ -246,7 +251,18 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, help="only the first N receipts")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
+    parser.add_argument(
+        "--cross-validate", action="store_true", help="the receipt ranker, from the OCR cache"
+    )
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
+    if args.cross_validate:
+        # Imported here: bench.ranker_eval builds on this module's comparisons.
+        from bench.ranker_eval import report
+
+        report(args.folds, args.seed)
+        return
     asyncio.run(
         evaluate(
             args.data, args.concurrency, args.limit, args.verbose, args.rendering, args.provider

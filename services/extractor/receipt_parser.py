@@ -13,24 +13,36 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from contracts import Evidence, Invoice, Party, PrintedAmount, iter_amounts
+from contracts import Evidence, Invoice, Party
+from services.extractor.receipt_candidates import (
+    address_candidates,
+    total_candidates,
+    vendor_candidates,
+)
+from services.extractor.receipt_ranker import Pick, Ranker, shipped_ranker
 from services.extractor.receipt_rows import Row
-
-# --- amounts --------------------------------------------------------------------------------
-
-
-def amounts(text: str) -> list[Decimal]:
-    """Every money-looking value (two decimals) in a row, left to right."""
-    # OCR on thermal paper sets a space beside the decimal point: "12 .50", "12. 50".
-    return [
-        printed.value for printed in _printed_amounts(text.replace(" .", ".").replace(". ", "."))
-    ]
-
-
-def _printed_amounts(text: str) -> list[PrintedAmount]:
-    # A row joins its OCR boxes with spaces, so a space separates columns, never thousands.
-    return list(iter_amounts(text, space_groups=False))
-
+from services.extractor.receipt_text import (
+    ADDRESS_WORD,
+    AFTER_ADDRESS,
+    CHANGE,
+    COMPANY_SUFFIX,
+    GST,
+    NOT_TAX_ROW,
+    PAID,
+    POSTCODE,
+    REGISTRATION_ROW,
+    SUBTOTAL,
+    TAX_ROW,
+    TIME,
+    amounts,
+    clean_name,
+    commas,
+    continues,
+    money,
+    name_like,
+    printed_amounts,
+    total_priority,
+)
 
 # --- results --------------------------------------------------------------------------------
 
@@ -49,24 +61,38 @@ class ParsedReceipt:
     evidence: dict[str, Evidence] = field(default_factory=dict)
 
 
-def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
-    vendor = find_vendor(rows)
-    found: dict[str, Found | None] = {
-        "vendor.name": vendor,
-        "vendor.address": find_address(rows, vendor),
-        "invoice_date": find_date(rows),
-        "invoice_number": find_number(rows),
-        "total": find_total(rows),
-        "currency": find_currency(rows),
-        "vendor.tax_id": find_tax_id(rows),
-        "document_type": find_document_type(rows),
-    }
+# Fields whose confidence is the accuracy measured for their score (`receipt_ranker`).
+CALIBRATED = ("vendor.name", "vendor.address", "total", "invoice_date", "currency", "document_type")
+
+
+def parse_receipt(rows: Sequence[Row], ranker: Ranker | None = None) -> ParsedReceipt:
+    """Rules for what follows a pattern (dates, amounts, arithmetic); on OCR rows the learned
+    `ranker` (the shipped one by default) chooses vendor, address and total among candidates."""
+    ranker = ranker or shipped_ranker()
+    ranked = ranker is not None and any(row.box is not None for row in rows)
+    found: dict[str, Found | None] = (
+        _ranked(rows, ranker) if ranker is not None and ranked else _ruled(rows)
+    )
+    found.update(
+        {
+            "invoice_date": find_date(rows),
+            "invoice_number": find_number(rows),
+            "currency": find_currency(rows),
+            "vendor.tax_id": find_tax_id(rows),
+            "document_type": find_document_type(rows),
+        }
+    )
     hits = {key: hit for key, hit in found.items() if hit is not None}
+    if ranker is not None and ranked:
+        for key in CALIBRATED:
+            if key in hits:
+                hit = hits[key]
+                hits[key] = Found(hit.value, ranker.confidence(key, hit.confidence), hit.row)
     total = hits.get("total")
     breakdown = find_breakdown(rows, Decimal(str(total.value)) if total else None)
     if breakdown is not None:
         hits.update(breakdown.found)
-        if total is not None and "subtotal" in breakdown.found:
+        if total is not None and "subtotal" in breakdown.found and not ranked:
             # Subtotal + tax = total: the printed arithmetic confirms the total read.
             hits["total"] = Found(total.value, min(0.95, total.confidence + 0.15), total.row)
 
@@ -106,11 +132,38 @@ def parse_receipt(rows: Sequence[Row]) -> ParsedReceipt:
     return ParsedReceipt(invoice, confidence, evidence)
 
 
+def _ruled(rows: Sequence[Row]) -> dict[str, Found | None]:
+    vendor = find_vendor(rows)
+    return {
+        "vendor.name": vendor,
+        "vendor.address": find_address(rows, vendor),
+        "total": find_total(rows),
+    }
+
+
+def _ranked(rows: Sequence[Row], ranker: Ranker) -> dict[str, Found | None]:
+    """The ranker's picks, each with its softmax share as the raw score to calibrate."""
+    vendor = ranker.pick("vendor.name", vendor_candidates(rows))
+    address = (
+        ranker.pick("vendor.address", address_candidates(rows, vendor.candidate.rows))
+        if vendor is not None
+        else None
+    )
+    return {
+        "vendor.name": _from_pick(vendor),
+        "vendor.address": _from_pick(address),
+        "total": _from_pick(ranker.pick("total", total_candidates(rows))),
+    }
+
+
+def _from_pick(pick: Pick | None) -> Found | None:
+    if pick is None or not pick.candidate.value:
+        return None
+    return Found(pick.candidate.value, pick.share, _merge(pick.candidate.rows))
+
+
 # --- subtotal, tax and line items -----------------------------------------------------------
 
-_SUBTOTAL = re.compile(r"\bSUB\s*-?\s*TOTAL\b", re.IGNORECASE)
-_TAX_ROW = re.compile(r"\b(VAT|GST|SST|TAX|MWST|UST)\b", re.IGNORECASE)
-_NOT_TAX_ROW = re.compile(r"TOTAL|INVOICE|\bREG\b|\bNO\b|\bID\b|INCL", re.IGNORECASE)
 _QUANTITY = re.compile(r"(?<![\d.,])(\d{1,4}(?:[.,]\d{1,3})?)\s*[xX]?\s*$")
 _TOLERANCE = Decimal("0.01")
 
@@ -126,14 +179,14 @@ def find_breakdown(rows: Sequence[Row], total: Decimal | None) -> Breakdown | No
     total: a partial table or a misread amount is left out rather than sent to the books."""
     if total is None:
         return None
-    subtotal = _labelled_amount(rows, _SUBTOTAL, None)
-    tax = _labelled_amount(rows, _TAX_ROW, _NOT_TAX_ROW)
+    subtotal = _labelled_amount(rows, SUBTOTAL, None)
+    tax = _labelled_amount(rows, TAX_ROW, NOT_TAX_ROW)
     items, item_rows = line_items(rows)
     item_sum = sum((Decimal(item["amount"]) for item in items), Decimal(0))
     found: dict[str, Found] = {}
     if subtotal is not None and tax is not None and abs(subtotal[0] + tax[0] - total) <= _TOLERANCE:
-        found["subtotal"] = Found(_money(subtotal[0]), 0.85 * _ocr_factor(subtotal[1]), subtotal[1])
-        found["total_tax"] = Found(_money(tax[0]), 0.85 * _ocr_factor(tax[1]), tax[1])
+        found["subtotal"] = Found(money(subtotal[0]), 0.85 * _ocr_factor(subtotal[1]), subtotal[1])
+        found["total_tax"] = Found(money(tax[0]), 0.85 * _ocr_factor(tax[1]), tax[1])
     target = subtotal[0] if subtotal is not None and "subtotal" in found else total
     if items and abs(item_sum - target) <= _TOLERANCE:
         confidence = 0.85 * min(_ocr_factor(row) for row in item_rows)
@@ -161,8 +214,8 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
     used: list[Row] = []
     for row in rows:
         text = row.text
-        printed = _printed_amounts(text)
-        if len(printed) < 2 or _SUBTOTAL.search(text) or _TAX_ROW.search(text):
+        printed = printed_amounts(text)
+        if len(printed) < 2 or SUBTOTAL.search(text) or TAX_ROW.search(text):
             continue
         unit_price, amount = printed[-2].value, printed[-1].value
         head = text[: printed[-2].start].rstrip(" |\t")
@@ -184,8 +237,8 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
                 "quantity": str(quantity.normalize())
                 if quantity == quantity.to_integral()
                 else str(quantity),
-                "unit_price": _money(unit_price),
-                "amount": _money(amount),
+                "unit_price": money(unit_price),
+                "amount": money(amount),
             }
         )
         used.append(row)
@@ -194,16 +247,6 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
 
 # --- vendor ---------------------------------------------------------------------------------
 
-_COMPANY_SUFFIX = re.compile(
-    r"\b(SDN\.?\s*BHD|S/B|BHD|BERHAD|ENTERPRISE|TRADING|RESTAURANT|RESTORAN|CAFE|BISTRO|STORES?|"
-    r"MART|BOOKS?|BAKERIES|HARDWARE|FLORIST|COMPANY|CO\.|GMBH|LTD|LIMITED|INC|LLC|PLC|SHOP)\b",
-    re.IGNORECASE,
-)
-_NOT_A_NAME = re.compile(
-    r"(TAX\s*INVOICE|INVOICE|RECEIPT|WELCOME|\bTEL\b|\bFAX\b|\bGST\b|\bREG\b|\bNO\s*[:.]|"
-    r"DATE|CASHIER|TABLE|JALAN|\bJLN\b|\bLOT\b|@|WWW\.|HTTP|COPY|CHECK)",
-    re.IGNORECASE,
-)
 _VENDOR_ROWS = 8
 
 
@@ -211,46 +254,21 @@ def find_vendor(rows: Sequence[Row]) -> Found | None:
     """A company suffix in the top rows is a strong sign; else the first name-like top row."""
     top = [row for row in rows if row.page == rows[0].page][:_VENDOR_ROWS] if rows else []
     for index, row in enumerate(top):
-        if not (_name_like(row.text) and _COMPANY_SUFFIX.search(row.text)):
+        if not (name_like(row.text) and COMPANY_SUFFIX.search(row.text)):
             continue
         name, parts = row.text, [row]
         before = top[index - 1] if index > 0 else None
         after = top[index + 1] if index + 1 < len(top) else None
-        if before is not None and _name_like(before.text) and _continues(row.text):
+        if before is not None and name_like(before.text) and continues(row.text):
             # "PASARAYA BORONG PINTAR" / "SDN BHD": the name wraps onto a second row.
             name, parts = f"{before.text} {row.text}", [before, row]
-        elif after is not None and _name_like(after.text) and _continues(after.text):
+        elif after is not None and name_like(after.text) and continues(after.text):
             name, parts = f"{row.text} {after.text}", [row, after]
-        return Found(_clean_name(name), 0.75 * _ocr_factor(parts[-1]), _merge(parts))
+        return Found(clean_name(name), 0.75 * _ocr_factor(parts[-1]), _merge(parts))
     for row in top:
-        if _name_like(row.text):
-            return Found(_clean_name(row.text), 0.4 * _ocr_factor(row), row)
+        if name_like(row.text):
+            return Found(clean_name(row.text), 0.4 * _ocr_factor(row), row)
     return None
-
-
-_CONTINUATION = re.compile(
-    r"^(&|AND\b|CO\.|\(M\)|SDN|BHD|S/B|TRADING|ENTERPRISE|GMBH|LTD|LIMITED|INC)", re.IGNORECASE
-)
-_REGISTRATION = re.compile(r"\s*\((?=[^)]*\d)[^)]*\)?\s*$")
-
-
-def _continues(text: str) -> bool:
-    return bool(_CONTINUATION.match(text.strip()))
-
-
-def _name_like(text: str) -> bool:
-    letters = sum(c.isalpha() for c in text)
-    return (
-        letters >= 3
-        and letters >= 0.5 * len(text.replace(" ", ""))
-        and not _NOT_A_NAME.search(text)
-    )
-
-
-def _clean_name(text: str) -> str:
-    # Company registration numbers such as "(519537-X)" follow the name but are not part of it.
-    text = _REGISTRATION.sub("", text)
-    return " ".join(text.strip(" ,:;*-~").split())
 
 
 def _merge(rows: Sequence[Row]) -> Row:
@@ -268,23 +286,6 @@ def _merge(rows: Sequence[Row]) -> Row:
 # --- vendor address -------------------------------------------------------------------------
 
 # Rows that end the header's address block: contact lines, tax numbers, the document's title.
-_AFTER_ADDRESS = re.compile(
-    r"\b(TEL|FAX|PHONE|H/P|HP|E-?MAIL|SST|TAX|INVOICE|RECEIPT|DATE|CASHIER|WEBSITE)\b|\bGST|@|"
-    r"WWW\.|\b\d{2,4}[- ]?\d{3,4}[- ]?\d{4}\b",  # phone numbers
-    re.IGNORECASE,
-)
-_GST = re.compile(r"\bGST", re.IGNORECASE)
-_POSTCODE = re.compile(r"(?<!\d)\d{5}(?!\d)")
-# Company registration rows between the name and the address: "(519537-X)", "CO. REG: 123".
-_REGISTRATION_ROW = re.compile(
-    r"^\(?[\dA-Z]{4,}-[A-Z0-9]{1,2}\)?$|\bREG(ISTRATION)?\b|\b(CO|COMPANY|BR)\.?\s*NO\b", re.I
-)
-_ADDRESS_WORD = re.compile(
-    r"\d|\b(JALAN|JLN|LORONG|TAMAN|TMN|LOT|NO|BLOK|BLOCK|BANDAR|KAWASAN|STREET|ROAD|AVENUE|"
-    r"SELANGOR|JOHOR|KUALA|LUMPUR|PERAK|PAHANG|KEDAH|MELAKA|SABAH|SARAWAK|PENANG|PINANG|"
-    r"DARUL|EHSAN|TAKZIM|MALAYSIA)\b",
-    re.IGNORECASE,
-)
 _ADDRESS_ROWS = 5
 
 
@@ -300,7 +301,7 @@ def find_address(rows: Sequence[Row], vendor: Found | None) -> Found | None:
     if not parts:
         return None
     # A trailing full stop is printed, and part of the address; a dangling comma is not.
-    text = _commas(" ".join(" ".join(row.text.split()) for row in parts).strip(" ,"))
+    text = commas(" ".join(" ".join(row.text.split()) for row in parts).strip(" ,"))
     # Several rows each matching address words is a good sign; one row alone is a guess.
     confidence = (0.75 if len(parts) >= 2 else 0.5) * _ocr_factor(_merge(parts))
     return Found(text, confidence, _merge(parts))
@@ -313,11 +314,11 @@ def _skip_to_address(rows: Sequence[Row]) -> Sequence[Row]:
     name and the address."""
     for index, row in enumerate(rows):
         text = row.text.strip()
-        if _REGISTRATION_ROW.search(text) or _GST.search(text) or _TIME.search(text):
+        if REGISTRATION_ROW.search(text) or GST.search(text) or TIME.search(text):
             continue
-        if _AFTER_ADDRESS.search(text):
+        if AFTER_ADDRESS.search(text):
             return ()
-        if _ADDRESS_WORD.search(text):
+        if ADDRESS_WORD.search(text):
             return rows[index:]
     return ()
 
@@ -328,32 +329,15 @@ def _address_block(rows: Sequence[Row]) -> list[Row]:
     parts: list[Row] = []
     for row in rows:
         text = row.text.strip()
-        if len(parts) == _ADDRESS_ROWS or _AFTER_ADDRESS.search(text) or _TIME.search(text):
+        if len(parts) == _ADDRESS_ROWS or AFTER_ADDRESS.search(text) or TIME.search(text):
             break
-        if parts and _POSTCODE.search(parts[-1].text):
+        if parts and POSTCODE.search(parts[-1].text):
             # After the postcode only a state or country line still belongs to the address.
-            if _ADDRESS_WORD.search(text) and not any(c.isdigit() for c in text):
+            if ADDRESS_WORD.search(text) and not any(c.isdigit() for c in text):
                 parts.append(row)
             break
         parts.append(row)
     return parts
-
-
-# OCR on thermal paper reads the commas between address parts as full stops ("Lot 38. 39
-# Boulevard. Jalan Kenari 5."); a full stop after an abbreviation ("NO. 53", "P.T.") is real.
-_STOP_BEFORE_SPACE = re.compile(r"(\S+)\.(?= \S)")
-_ABBREVIATIONS = frozenset({"NO", "JLN", "JL", "KG", "BDR", "TMN", "ST", "SG", "DR", "LOT", "P.T"})
-
-
-def _commas(address: str) -> str:
-    def fix(match: re.Match[str]) -> str:
-        word = match.group(1)
-        letters = word.rsplit(" ", 1)[-1].upper()
-        if letters in _ABBREVIATIONS or (len(letters) == 1 and letters.isalpha()) or "." in letters:
-            return match.group()
-        return f"{word},"
-
-    return _STOP_BEFORE_SPACE.sub(fix, address)
 
 
 def _first_row_below(rows: Sequence[Row], vendor: Row) -> int | None:
@@ -395,7 +379,6 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<!\d)(\d{2})(\d{2})(20\d{2})(?!\d)"), "dmy-compact"),
 )
 _DATE_LABEL = re.compile(r"DATE|\bDT\b|TARIKH", re.IGNORECASE)
-_TIME = re.compile(r"\d{1,2}:\d{2}")
 # A receipt dated further ahead than this is a misread (item codes like "12/72" look like dates).
 _MAX_FUTURE = dt.timedelta(days=366)
 
@@ -452,7 +435,7 @@ def _date_score(order: str, groups: Sequence[str], labelled: bool, after: str) -
     score = 0.55
     score += 0.15 if labelled else 0.0
     score += 0.1 if len(groups[-1]) == 4 and order != "dmy-compact" else 0.0
-    score += 0.1 if _TIME.search(after) else 0.0
+    score += 0.1 if TIME.search(after) else 0.0
     score -= 0.15 if order == "dmy-compact" else 0.0
     return score
 
@@ -499,32 +482,13 @@ def find_number(rows: Sequence[Row]) -> Found | None:
 # --- total ----------------------------------------------------------------------------------
 
 # (pattern, priority): a stronger label wins over a weaker one.
-_TOTAL_LABELS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (
-        re.compile(
-            r"(GRAND|NETT?|ROUNDED)\s*TOTAL|TOTAL\s*(AMOUNT|AMT|PAYABLE|DUE)|AMOUNT\s*DUE|"
-            r"(AMT|AMOUNT)\s*PAID\s*INC",
-            re.I,
-        ),
-        3,
-    ),
-    (re.compile(r"TOTAL.*(INCL|INC\.|INCLUSIVE|AFTER|RM)|TOTAL\s*SALES", re.I), 2),
-    (re.compile(r"\bTOTAL\b|\bJUMLAH\b", re.I), 1),
-)
-_NOT_TOTAL = re.compile(
-    r"SUB[\s\-]*TOTAL|TOTAL\s*(QTY|QUANTITY|ITEM|DISC|SAVING|TAX|GST|EXCL|EXC\b|\(EXCL|POINT)|"
-    r"EXCLUDING|TOTAL\s*NO",
-    re.IGNORECASE,
-)
-_PAID = re.compile(r"\b(CASH|TUNAI|PAID|TENDERED|PAYMENT|VISA|MASTER|CARD)\b", re.I)
-_CHANGE = re.compile(r"\b(CHANGE|BAKI|BALANCE)\b", re.I)
 _LABEL_ONLY = re.compile(r"^[^\d]*$")
 
 
 def find_total(rows: Sequence[Row]) -> Found | None:
     candidates: list[tuple[int, Decimal, Row, bool]] = []
     for index, row in enumerate(rows):
-        priority = _total_priority(row.text)
+        priority = total_priority(row.text)
         if priority == 0:
             continue
         values = amounts(row.text)
@@ -536,7 +500,7 @@ def find_total(rows: Sequence[Row]) -> Found | None:
     paid = _paid_minus_change(rows)
     if not candidates:
         if paid is not None and paid > 0:
-            return Found(_money(paid), 0.35)
+            return Found(money(paid), 0.35)
         return _largest_amount(rows)
     top = max(priority for priority, *_ in candidates)
     # Among the strongest labels the largest amount: totals include tax and service.
@@ -546,7 +510,7 @@ def find_total(rows: Sequence[Row]) -> Found | None:
     confidence = 0.45 + 0.1 * priority + (0.1 if same_row else -0.1)
     if paid is not None:
         confidence += 0.2 if paid == amount else -0.15
-    return Found(_money(amount), max(0.1, min(confidence, 0.95)) * _ocr_factor(row), row)
+    return Found(money(amount), max(0.1, min(confidence, 0.95)) * _ocr_factor(row), row)
 
 
 def _largest_amount(rows: Sequence[Row]) -> Found | None:
@@ -556,16 +520,7 @@ def _largest_amount(rows: Sequence[Row]) -> Found | None:
         for value in amounts(row.text):
             if value > 0 and (best is None or value > best[0]):
                 best = (value, row)
-    return Found(_money(best[0]), 0.2 * _ocr_factor(best[1]), best[1]) if best else None
-
-
-def _total_priority(text: str) -> int:
-    if _NOT_TOTAL.search(text):
-        return 0
-    for pattern, priority in _TOTAL_LABELS:
-        if pattern.search(text):
-            return priority
-    return 0
+    return Found(money(best[0]), 0.2 * _ocr_factor(best[1]), best[1]) if best else None
 
 
 def _paid_minus_change(rows: Sequence[Row]) -> Decimal | None:
@@ -575,17 +530,13 @@ def _paid_minus_change(rows: Sequence[Row]) -> Decimal | None:
         values = amounts(row.text)
         if not values:
             continue
-        if paid is None and _PAID.search(row.text) and not _CHANGE.search(row.text):
+        if paid is None and PAID.search(row.text) and not CHANGE.search(row.text):
             paid = values[-1]
-        elif paid is not None and change is None and _CHANGE.search(row.text):
+        elif paid is not None and change is None and CHANGE.search(row.text):
             change = values[-1]
     if paid is None:
         return None
     return paid - (change or Decimal(0))
-
-
-def _money(value: Decimal) -> str:
-    return format(value.quantize(Decimal("0.01")), "f")
 
 
 # --- currency, tax id, type -----------------------------------------------------------------

@@ -1,0 +1,200 @@
+"""How well the receipt ranker generalises: every receipt read by a model fitted without it
+(k-fold over the cached receipts, fixed seed), next to the shipped model on receipts it was
+fitted on; and the calibration that turns raw scores into measured accuracy.
+
+Receipts in these data sets are all Malaysian retail receipts: their currency is MYR and their
+document type `receipt`, so those two are scored as well as the data sets' own four fields.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.accuracy import CONFIDENT, FIELDS, same
+from bench.ranker_training import L2, Receipt, fit_ranker, folds
+from services.extractor.receipt_parser import parse_receipt
+from services.extractor.receipt_ranker import Ranker
+
+SCORED = (*FIELDS, "currency", "document_type")
+# Raw-score buckets' lower edges; a bucket with fewer than MIN_BUCKET receipts joins the one below.
+EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+MIN_BUCKET = 15
+# Confidence is the lower end of a one-sided ~84 % (z = 1) interval of a bucket's precision:
+# a bucket of few receipts is not reported as sure as its raw precision.
+Z = 1.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    right: bool
+    raw: float
+    confidence: float
+
+
+Outcomes = dict[str, Outcome]
+
+
+def read(receipt: Receipt, ranker: Ranker) -> Outcomes:
+    """One receipt read with `ranker`: per field, right or not, raw and reported confidence."""
+    raw_ranker = Ranker(ranker.scorers)
+    raw = parse_receipt(receipt.rows, raw_ranker)
+    reported = parse_receipt(receipt.rows, ranker)
+    want = {**receipt.want, "currency": "MYR", "document_type": "receipt"}
+    invoice = raw.invoice
+    got = {
+        "vendor.name": invoice.vendor.name,
+        "vendor.address": invoice.vendor.address,
+        "invoice_date": invoice.invoice_date.isoformat() if invoice.invoice_date else None,
+        "total": None if invoice.total is None else format(invoice.total, "f"),
+        "currency": invoice.currency,
+        "document_type": invoice.document_type,
+    }
+    return {
+        name: Outcome(
+            same(name, got[name], want[name]),
+            raw.confidence.get(name, 0.0),
+            reported.confidence.get(name, 0.0),
+        )
+        for name in SCORED
+    }
+
+
+def cross_validate(
+    receipts: Sequence[Receipt], k: int = 5, seed: int = 13, l2: float = L2
+) -> list[Outcomes]:
+    """Each receipt read by the model fitted on the other k − 1 folds (no calibration)."""
+    out: list[Outcomes | None] = [None] * len(receipts)
+    for held_out in folds(len(receipts), k, seed):
+        held = set(held_out)
+        ranker = fit_ranker([r for i, r in enumerate(receipts) if i not in held], l2)
+        for i in held_out:
+            out[i] = read(receipts[i], ranker)
+    return [outcome for outcome in out if outcome is not None]
+
+
+def calibration(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, float]]:
+    """(lowest raw score, confidence) per bucket, confidence being the bucket's measured
+    precision, pulled down for small buckets; made non-decreasing in the raw score."""
+    pairs = [(o[name].raw, o[name].right) for o in outcomes]
+    buckets: list[list[bool]] = []
+    lows: list[float] = []
+    for low, high in zip(EDGES, (*EDGES[1:], math.inf), strict=True):
+        members = [right for raw, right in pairs if low <= raw < high]
+        if buckets and len(members) < MIN_BUCKET:
+            buckets[-1].extend(members)
+            continue
+        buckets.append(members)
+        lows.append(low)
+    table: list[tuple[float, float]] = []
+    floor = 0.0
+    for low, members in zip(lows, buckets, strict=True):
+        floor = max(floor, _lower_bound(sum(members), len(members)))
+        table.append((low, round(floor, 3)))
+    return table
+
+
+def _lower_bound(right: int, count: int) -> float:
+    """Wilson score interval's lower end."""
+    if count == 0:
+        return 0.0
+    p = right / count
+    centre = p + Z * Z / (2 * count)
+    spread = Z * math.sqrt(p * (1 - p) / count + Z * Z / (4 * count * count))
+    return max(0.0, (centre - spread) / (1 + Z * Z / count))
+
+
+def calibrated(ranker: Ranker, outcomes: Sequence[Outcomes]) -> Ranker:
+    return Ranker(
+        ranker.scorers,
+        {name: calibration(outcomes, name) for name in SCORED},
+        ranker.meta,
+    )
+
+
+def apply(ranker: Ranker, outcomes: Sequence[Outcomes]) -> list[Outcomes]:
+    """The outcomes with their reported confidence from `ranker`'s calibration."""
+    return [
+        {
+            name: Outcome(o.right, o.raw, ranker.confidence(name, o.raw))
+            for name, o in outcome.items()
+        }
+        for outcome in outcomes
+    ]
+
+
+@dataclass(frozen=True)
+class FieldFigures:
+    count: int
+    fitted: int
+    not_fitted: int
+    confident: int
+    confident_right: int
+
+    @property
+    def gap(self) -> float:
+        return (self.fitted - self.not_fitted) / self.count
+
+
+def figures(fitted: Sequence[Outcomes], not_fitted: Sequence[Outcomes]) -> dict[str, FieldFigures]:
+    """Per field: right on receipts fitted on, right on receipts not fitted on, and of the
+    not-fitted ones reported with confidence >= CONFIDENT how many were right."""
+    out = {}
+    for name in SCORED:
+        confident = [o[name] for o in not_fitted if o[name].confidence >= CONFIDENT]
+        out[name] = FieldFigures(
+            len(not_fitted),
+            sum(o[name].right for o in fitted),
+            sum(o[name].right for o in not_fitted),
+            len(confident),
+            sum(o.right for o in confident),
+        )
+    return out
+
+
+def table(rows: dict[str, FieldFigures]) -> str:
+    lines = [
+        "| field | fitted on (shipped model) | not fitted on (5-fold) | gap | "
+        f"confidence >= {CONFIDENT}: right / reported (not fitted on) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, f in rows.items():
+        sure = f"{f.confident_right}/{f.confident}" if f.confident else "–"
+        lines.append(
+            f"| {name} | {f.fitted}/{f.count} ({f.fitted / f.count:.1%}) | "
+            f"{f.not_fitted}/{f.count} ({f.not_fitted / f.count:.1%}) | "
+            f"{100 * f.gap:+.1f} pt | {sure} |"
+        )
+    return "\n".join(lines)
+
+
+def calibration_table(ranker: Ranker) -> str:
+    lines = ["| field | raw score ≥ … → confidence |", "|---|---|"]
+    for name, rows in ranker.calibration.items():
+        cells = ", ".join(f"{low:g} → {conf:.2f}" for low, conf in rows)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
+def report(k: int = 5, seed: int = 13) -> dict[str, FieldFigures]:
+    """`python -m bench.accuracy --cross-validate`: the shipped model on the receipts it was
+    fitted on, and k-fold reads of the same receipts by models that did not see them."""
+    from bench.ocr_cache import DATA_SETS
+    from bench.ranker_training import load_receipts
+    from services.extractor.receipt_ranker import shipped_ranker
+
+    ranker = shipped_ranker()
+    if ranker is None:
+        raise SystemExit("no shipped model: run python -m bench.train_receipt_ranker")
+    receipts = load_receipts(DATA_SETS)
+    l2 = float(ranker.meta.get("l2", L2))
+    not_fitted = apply(ranker, cross_validate(receipts, k, seed, l2))
+    fitted = [read(receipt, ranker) for receipt in receipts]
+    result = figures(fitted, not_fitted)
+    names = ", ".join(data.name for data in DATA_SETS)
+    print(f"receipt ranker on {len(receipts)} cached receipts ({names})")
+    print(table(result))
+    print()
+    print(calibration_table(ranker))
+    return result

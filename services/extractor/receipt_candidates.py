@@ -1,0 +1,346 @@
+"""The choices on a receipt that are rankings, as candidates with features for a learned ranker:
+which row(s) are the vendor's name, which run of rows is its address, which printed amount is
+the total. Features are layout (position, size, centring), case and pattern matches, keywords on
+and around the row, and arithmetic that ties an amount to others (cash − change, a rounding
+adjustment, subtotal + tax). `receipt_ranker` scores them; nothing here decides.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from statistics import median
+
+from services.extractor.receipt_rows import Row
+from services.extractor.receipt_text import (
+    ADDRESS_WORD,
+    AFTER_ADDRESS,
+    CHANGE,
+    COMPANY_SUFFIX,
+    CONTINUATION,
+    GST,
+    NOT_A_NAME,
+    NOT_TOTAL,
+    PAID,
+    POSTCODE,
+    REGISTRATION_ROW,
+    SUBTOTAL,
+    TAX_ROW,
+    TIME,
+    amounts,
+    clean_name,
+    commas,
+    money,
+    name_like,
+    total_priority,
+)
+
+VENDOR_ROWS = 10
+ADDRESS_START = 6
+ADDRESS_ROWS = 6
+_SMALL = Decimal("0.10")
+_ROUND = re.compile(r"ROUND|ADJ", re.I)
+_STATE = re.compile(
+    r"\b(SELANGOR|JOHOR|KUALA\s*LUMPUR|PERAK|PAHANG|KEDAH|MELAKA|SABAH|SARAWAK|PENANG|PINANG|"
+    r"KELANTAN|TERENGGANU|PERLIS|NEGERI|SEMBILAN|PUTRAJAYA|LABUAN|MALAYSIA|DARUL|EHSAN|TAKZIM)\b",
+    re.I,
+)
+_LOCATION = re.compile(r"\b(FLR|FLOOR|LEVEL|LOT|MALL|SC|PLAZA|OUTLET|BRANCH|CAWANGAN)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One possible answer: its value, the rows it was read from and its features."""
+
+    value: str
+    rows: tuple[Row, ...]
+    features: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Page-wide measures that make row sizes and positions comparable across receipts."""
+
+    line_height: float
+    left: float
+    right: float
+
+    @classmethod
+    def of(cls, rows: Sequence[Row]) -> _Layout:
+        boxes = [row.box for row in rows if row.box is not None]
+        if not boxes:
+            return cls(1.0, 0.0, 1.0)
+        return cls(
+            max(median(b[3] - b[1] for b in boxes), 1.0),
+            min(b[0] for b in boxes),
+            max(*(b[2] for b in boxes), min(b[0] for b in boxes) + 1.0),
+        )
+
+    def height(self, row: Row) -> float:
+        return 1.0 if row.box is None else (row.box[3] - row.box[1]) / self.line_height
+
+    def off_centre(self, row: Row) -> float:
+        if row.box is None:
+            return 0.0
+        middle = (self.left + self.right) / 2
+        return abs((row.box[0] + row.box[2]) / 2 - middle) / (self.right - self.left)
+
+    def width(self, row: Row) -> float:
+        return 1.0 if row.box is None else (row.box[2] - row.box[0]) / (self.right - self.left)
+
+
+def _case(text: str) -> tuple[float, float, float]:
+    """Shares of upper-case letters among letters, of letters and of digits among characters."""
+    chars = text.replace(" ", "")
+    letters = [c for c in chars if c.isalpha()]
+    upper = sum(c.isupper() for c in letters) / len(letters) if letters else 0.0
+    size = max(len(chars), 1)
+    return upper, len(letters) / size, sum(c.isdigit() for c in chars) / size
+
+
+def _flag(pattern: re.Pattern[str], text: str) -> float:
+    return 1.0 if pattern.search(text) else 0.0
+
+
+def first_page(rows: Sequence[Row]) -> list[Row]:
+    return [row for row in rows if row.page == rows[0].page] if rows else []
+
+
+# --- vendor ---------------------------------------------------------------------------------
+
+
+def vendor_candidates(rows: Sequence[Row]) -> list[Candidate]:
+    """Each of the top rows alone, and each with the row below it (names wrap)."""
+    page = first_page(rows)
+    top = page[:VENDOR_ROWS]
+    layout = _Layout.of(page)
+    first_name = next((i for i, row in enumerate(top) if name_like(row.text)), -1)
+    tallest = max((layout.height(row) for row in top), default=1.0)
+    out = []
+    for index in range(len(top)):
+        for size in (1, 2):
+            if index + size > len(top):
+                continue
+            parts = tuple(top[index : index + size])
+            value = clean_name(" ".join(row.text for row in parts))
+            if not any(c.isalpha() for c in value):
+                continue
+            features = _vendor_features(top, (index, size), layout, first_name, tallest)
+            out.append(Candidate(value, parts, features))
+    return out
+
+
+def _vendor_features(
+    top: Sequence[Row], span: tuple[int, int], layout: _Layout, first_name: int, tallest: float
+) -> dict[str, float]:
+    index, size = span
+    parts = top[index : index + size]
+    text = " ".join(row.text for row in parts)
+    before = top[index - 1].text if index > 0 else ""
+    after = top[index + size].text if index + size < len(top) else ""
+    upper, letters, digits = _case(text)
+    height = sum(layout.height(row) for row in parts) / size
+    return {
+        "index": float(index),
+        "first": float(index == 0),
+        "first_name_like": float(index == first_name),
+        "pair": float(size == 2),
+        "height": height,
+        "tallest": float(height >= 0.95 * tallest),
+        "off_centre": sum(layout.off_centre(row) for row in parts) / size,
+        "width": max(layout.width(row) for row in parts),
+        "upper": upper,
+        "letters": letters,
+        "digits": digits,
+        "length": math.log1p(len(text)),
+        "name_like": float(all(name_like(row.text) for row in parts)),
+        "suffix": _flag(COMPANY_SUFFIX, text),
+        "suffix_last": _flag(COMPANY_SUFFIX, parts[-1].text),
+        "suffix_first": _flag(COMPANY_SUFFIX, parts[0].text) if size == 2 else 0.0,
+        "not_a_name": _flag(NOT_A_NAME, text),
+        "address_word": _flag(ADDRESS_WORD, text),
+        "location": _flag(_LOCATION, text),
+        "postcode": _flag(POSTCODE, text),
+        "starts_continuation": float(bool(CONTINUATION.match(parts[0].text.strip()))),
+        "second_continues": float(size == 2 and bool(CONTINUATION.match(parts[1].text.strip()))),
+        "before_name_like": float(bool(before) and name_like(before)),
+        "before_suffix": _flag(COMPANY_SUFFIX, before),
+        "after_continues": float(bool(CONTINUATION.match(after.strip()))),
+        "after_suffix": _flag(COMPANY_SUFFIX, after),
+        "after_address": _flag(ADDRESS_WORD, after) + _flag(POSTCODE, after),
+        "registration": float(bool(re.search(r"\((?=[^)]*\d)", text))),
+        "ocr_score": min(row.score for row in parts),
+    }
+
+
+# --- address --------------------------------------------------------------------------------
+
+
+def address_candidates(rows: Sequence[Row], vendor: Sequence[Row]) -> list[Candidate]:
+    """Runs of up to `ADDRESS_ROWS` rows starting a few rows under the vendor's name."""
+    page = first_page(rows)
+    if not page:
+        return []
+    layout = _Layout.of(page)
+    end = max((page.index(row) for row in vendor if row in page), default=-1)
+    out = []
+    for start in range(end + 1, min(end + 1 + ADDRESS_START, len(page))):
+        for size in range(1, ADDRESS_ROWS + 1):
+            if start + size > len(page):
+                break
+            parts = tuple(page[start : start + size])
+            value = commas(" ".join(" ".join(row.text.split()) for row in parts).strip(" ,"))
+            features = _address_features(page, start, size, start - end - 1, layout)
+            out.append(Candidate(value, parts, features))
+    return out
+
+
+def _address_features(
+    page: Sequence[Row], start: int, size: int, gap: int, layout: _Layout
+) -> dict[str, float]:
+    parts = page[start : start + size]
+    texts = [row.text for row in parts]
+    after = page[start + size].text if start + size < len(page) else ""
+    before = page[start - 1].text if start > 0 else ""
+    postcodes = [i for i, text in enumerate(texts) if POSTCODE.search(text)]
+    heights = [layout.height(row) for row in parts]
+    return {
+        "gap": float(gap),
+        "rows": float(size),
+        "index": float(start),
+        "address_words": sum(_flag(ADDRESS_WORD, t) for t in texts) / size,
+        "first_address_word": _flag(ADDRESS_WORD, texts[0]),
+        "first_digit": float(texts[0][:1].isdigit()),
+        "postcode": float(bool(postcodes)),
+        "postcode_last": float(bool(postcodes) and postcodes[-1] == size - 1),
+        "rows_after_postcode": float(size - 1 - postcodes[-1]) if postcodes else 0.0,
+        "state_last": _flag(_STATE, texts[-1]),
+        "contact_inside": sum(_flag(AFTER_ADDRESS, t) for t in texts),
+        "gst_inside": sum(_flag(GST, t) for t in texts),
+        "time_inside": sum(_flag(TIME, t) for t in texts),
+        "amount_inside": float(any(amounts(t) for t in texts)),
+        "registration_inside": sum(_flag(REGISTRATION_ROW, t.strip()) for t in texts),
+        "suffix_inside": sum(_flag(COMPANY_SUFFIX, t) for t in texts),
+        "first_registration": _flag(REGISTRATION_ROW, texts[0].strip()),
+        "ends_comma": float(texts[-1].rstrip().endswith(",")),
+        "before_comma": float(before.rstrip().endswith(",")),
+        "after_contact": _flag(AFTER_ADDRESS, after) + _flag(GST, after),
+        "after_time": _flag(TIME, after),
+        "after_address_word": _flag(ADDRESS_WORD, after),
+        "after_state": _flag(_STATE, after),
+        "after_postcode": _flag(POSTCODE, after),
+        "after_registration": _flag(REGISTRATION_ROW, after.strip()),
+        "after_end": float(not after),
+        "height_spread": max(heights) - min(heights),
+        "height_jump_after": abs(layout.height(page[start + size]) - heights[-1])
+        if start + size < len(page)
+        else 0.0,
+        "ocr_score": min(row.score for row in parts),
+    }
+
+
+# --- total ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Amount:
+    value: Decimal
+    index: int
+    last_on_row: bool
+
+
+def total_candidates(rows: Sequence[Row]) -> list[Candidate]:
+    """Every printed amount, with its labels and the arithmetic it takes part in."""
+    printed = [
+        _Amount(value, index, position == len(values) - 1)
+        for index, values in enumerate(amounts(row.text) for row in rows)
+        for position, value in enumerate(values)
+    ]
+    if not printed:
+        return []
+    context = _AmountContext.of(rows, printed)
+    return [
+        Candidate(money(item.value), (rows[item.index],), context.features(item))
+        for item in printed
+        if item.value > 0
+    ]
+
+
+@dataclass(frozen=True)
+class _AmountContext:
+    rows: Sequence[Row]
+    printed: Sequence[_Amount]
+    ranks: dict[Decimal, int]
+    labelled: frozenset[Decimal]
+    subtotal_plus_tax: frozenset[Decimal]
+
+    @classmethod
+    def of(cls, rows: Sequence[Row], printed: Sequence[_Amount]) -> _AmountContext:
+        distinct = sorted({item.value for item in printed}, reverse=True)
+        labelled = frozenset(
+            item.value for item in printed if total_priority(rows[item.index].text) > 0
+        )
+        subtotals = [it.value for it in printed if SUBTOTAL.search(rows[it.index].text)]
+        taxes = [it.value for it in printed if _is_tax(rows[it.index].text)]
+        return cls(
+            rows,
+            printed,
+            {value: rank for rank, value in enumerate(distinct)},
+            labelled,
+            frozenset(s + t for s in subtotals for t in taxes),
+        )
+
+    def features(self, item: _Amount) -> dict[str, float]:
+        text = self.rows[item.index].text
+        previous = self.rows[item.index - 1].text if item.index > 0 else ""
+        alone = not any(c.isalpha() for c in text)
+        largest = max(it.value for it in self.printed)
+        later = [it.value for it in self.printed if it.index > item.index]
+        return {
+            "priority": float(total_priority(text)),
+            "previous_priority": float(total_priority(previous)) if alone else 0.0,
+            "not_total": _flag(NOT_TOTAL, text),
+            "round": _flag(_ROUND, text),
+            "paid": _flag(PAID, text),
+            "change": _flag(CHANGE, text),
+            "subtotal": _flag(SUBTOTAL, text),
+            "tax": float(_is_tax(text)),
+            "previous_paid": _flag(PAID, previous) if alone else 0.0,
+            "previous_change": _flag(CHANGE, previous) if alone else 0.0,
+            "alone": float(alone),
+            "last_on_row": float(item.last_on_row),
+            "position": item.index / max(len(self.rows) - 1, 1),
+            "rank": float(min(self.ranks[item.value], 5)),
+            "largest": float(item.value == largest),
+            "share_of_largest": float(item.value / largest) if largest else 0.0,
+            "repeats": float(min(sum(it.value == item.value for it in self.printed) - 1, 3)),
+            "whole_5_cents": float(item.value * 20 == (item.value * 20).to_integral()),
+            "adjusted": float(self._adjusted(item.value)),
+            "adjusts_to_other": float(self._adjusts_to_other(item.value)),
+            "cash_minus_change": float(
+                any(p - c == item.value for p in later for c in later if 0 < c < p)
+            ),
+            "subtotal_plus_tax": float(item.value in self.subtotal_plus_tax),
+            "labelled_elsewhere": float(item.value in self.labelled and total_priority(text) == 0),
+            "log_value": math.log1p(float(item.value)),
+            "ocr_score": self.rows[item.index].score,
+        }
+
+    def _adjusted(self, value: Decimal) -> bool:
+        """A labelled total plus a small printed adjustment gives this amount."""
+        smalls = {it.value for it in self.printed if it.value < _SMALL}
+        return any(other != value and abs(other - value) in smalls for other in self.labelled)
+
+    def _adjusts_to_other(self, value: Decimal) -> bool:
+        """This amount plus or minus a small printed adjustment gives another printed one
+        (the unrounded total beside the rounded one)."""
+        smalls = {it.value for it in self.printed if it.value < _SMALL}
+        others = {it.value for it in self.printed} - {value}
+        return any(abs(other - value) in smalls for other in others if other >= _SMALL)
+
+
+def _is_tax(text: str) -> bool:
+    return bool(TAX_ROW.search(text)) and not re.search(r"TOTAL|\bREG\b|\bID\b|\bNO\b", text, re.I)
