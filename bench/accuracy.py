@@ -37,7 +37,11 @@ from services.extractor.settings import ExtractorSettings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts-dev"
 RESULTS = Path(__file__).resolve().parent / "results"
-_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d %b %Y", "%Y-%m-%d", "%d%m%Y")
+_DATE_FORMATS = (
+    "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d %b %Y", "%Y-%m-%d", "%d%m%Y",
+    "%d-%b-%Y", "%d/%b/%Y", "%d %B %Y", "%d.%m.%Y", "%d.%m.%y", "%d %b %y", "%Y%m%d",
+    "%m/%d/%Y",  # last: only a date no day-first reading fits (12/13/2016)
+)  # fmt: skip
 
 
 def truth_date(text: str) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from services.extractor.documents import DocumentLimits, load_document
-from services.extractor.ocr import OcrEngine, OcrLine
+from services.extractor.ocr import Box, OcrEngine, OcrLine
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".data" / "ocr-cache"
@@ -35,10 +35,12 @@ def lines_to_json(lines: Sequence[OcrLine]) -> list[dict[str, Any]]:
 
 
 def lines_from_json(items: Sequence[dict[str, Any]]) -> list[OcrLine]:
-    return [
-        OcrLine(str(item["text"]), tuple(float(v) for v in item["box"]), float(item["score"]))  # type: ignore[arg-type]
-        for item in items
-    ]
+    return [OcrLine(str(item["text"]), _box(item["box"]), float(item["score"])) for item in items]
+
+
+def _box(values: Sequence[float]) -> Box:
+    left, top, right, bottom = (float(v) for v in values)
+    return (left, top, right, bottom)
 
 
 def load_pages(data: Path, file: str, cache: Path = CACHE) -> list[list[OcrLine]]:
@@ -69,8 +71,10 @@ def ocr_one(engine: OcrEngine, data: Path, file: str, cache: Path = CACHE) -> bo
     return True
 
 
-def build(data_sets: Sequence[Path], threads: int, cache: Path = CACHE) -> int:
-    engine = OcrEngine(threads=threads)
+def build(
+    data_sets: Sequence[Path], threads: int, cache: Path = CACHE, engine: OcrEngine | None = None
+) -> int:
+    engine = engine or OcrEngine(threads=threads)
     jobs = [(data, truth["file"]) for data in data_sets for truth in truths(data)]
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:

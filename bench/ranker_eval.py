@@ -19,11 +19,13 @@ from services.extractor.receipt_ranker import Ranker
 
 SCORED = (*FIELDS, "currency", "document_type")
 # Raw-score buckets' lower edges; a bucket with fewer than MIN_BUCKET receipts joins the one below.
-EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 MIN_BUCKET = 15
 # Confidence is the lower end of a one-sided ~84 % (z = 1) interval of a bucket's precision:
 # a bucket of few receipts is not reported as sure as its raw precision.
 Z = 1.0
+CONFIDENT_PRECISION = 0.98
+UNSURE = 0.79
 
 
 @dataclass(frozen=True)
@@ -74,24 +76,38 @@ def cross_validate(
     return [outcome for outcome in out if outcome is not None]
 
 
-def calibration(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, float]]:
-    """(lowest raw score, confidence) per bucket, confidence being the bucket's measured
-    precision, pulled down for small buckets; made non-decreasing in the raw score."""
+def buckets(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, int, int]]:
+    """(lowest raw score, right, count) per raw-score bucket of a field."""
     pairs = [(o[name].raw, o[name].right) for o in outcomes]
-    buckets: list[list[bool]] = []
-    lows: list[float] = []
+    out: list[tuple[float, int, int]] = []
     for low, high in zip(EDGES, (*EDGES[1:], math.inf), strict=True):
         members = [right for raw, right in pairs if low <= raw < high]
-        if buckets and len(members) < MIN_BUCKET:
-            buckets[-1].extend(members)
-            continue
-        buckets.append(members)
-        lows.append(low)
+        if out and len(members) < MIN_BUCKET:
+            first, right, count = out[-1]
+            out[-1] = (first, right + sum(members), count + len(members))
+        else:
+            out.append((low, sum(members), len(members)))
+    return out
+
+
+def calibration(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, float]]:
+    """(lowest raw score, confidence) per bucket: the bucket's measured precision, pulled down
+    for small buckets and made non-decreasing in the raw score. Only the top buckets that are
+    right at least CONFIDENT_PRECISION of the time together may reach CONFIDENT; the others are
+    held just under it, so that a confident field keeps meaning one that needs no review."""
+    rows = buckets(outcomes, name)
+    sure_from = len(rows)
+    for start in range(len(rows) - 1, -1, -1):
+        right = sum(r for _, r, _ in rows[start:])
+        count = sum(c for _, _, c in rows[start:])
+        if count and right / count >= CONFIDENT_PRECISION:
+            sure_from = start
     table: list[tuple[float, float]] = []
     floor = 0.0
-    for low, members in zip(lows, buckets, strict=True):
-        floor = max(floor, _lower_bound(sum(members), len(members)))
-        table.append((low, round(floor, 3)))
+    for index, (low, right, count) in enumerate(rows):
+        floor = max(floor, _lower_bound(right, count))
+        confidence = floor if index >= sure_from else min(floor, UNSURE)
+        table.append((low, round(confidence, 3)))
     return table
 
 
@@ -170,10 +186,16 @@ def table(rows: dict[str, FieldFigures]) -> str:
 
 
 def calibration_table(ranker: Ranker) -> str:
-    lines = ["| field | raw score ≥ … → confidence |", "|---|---|"]
+    """Per field and raw-score bucket: right / read out of fold, and the confidence reported."""
+    measured = ranker.meta.get("calibration_buckets", {})
+    lines = ["| field | raw score ≥ … : right / read (not fitted on) → confidence |", "|---|---|"]
     for name, rows in ranker.calibration.items():
-        cells = ", ".join(f"{low:g} → {conf:.2f}" for low, conf in rows)
-        lines.append(f"| {name} | {cells} |")
+        counts = {float(low): (right, count) for low, right, count in measured.get(name, [])}
+        cells = []
+        for low, confidence in rows:
+            right, count = counts.get(low, (0, 0))
+            cells.append(f"{low:g}: {right}/{count} → {confidence:.2f}")
+        lines.append(f"| {name} | {'; '.join(cells)} |")
     return "\n".join(lines)
 
 

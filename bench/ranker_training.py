@@ -26,7 +26,7 @@ from services.extractor.receipt_candidates import (
 from services.extractor.receipt_ranker import LinearScorer, Ranker
 from services.extractor.receipt_rows import Row, rows_from_ocr
 
-L2 = 1.0
+L2 = 3.0
 
 
 @dataclass(frozen=True)

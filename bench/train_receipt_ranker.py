@@ -1,7 +1,7 @@
 """Fit the receipt ranker on receipts-dev + receipts-train and write the shipped model.
 
     python -m bench.ocr_cache                      # once: OCR every receipt (minutes)
-    python -m bench.train_receipt_ranker [--folds 5] [--seed 13] [--l2 1.0]
+    python -m bench.train_receipt_ranker [--folds 5] [--seed 13] [--l2 3.0]
 
 Cross-validates first (each receipt read by the model fitted on the other folds), takes the
 calibration from those out-of-fold reads, then fits on every receipt and writes
@@ -23,6 +23,7 @@ from bench.ocr_cache import CACHE, DATA_SETS, cache_path
 from bench.ranker_eval import (
     SCORED,
     apply,
+    buckets,
     calibrated,
     calibration_table,
     cross_validate,
@@ -44,9 +45,6 @@ def train(receipts: Sequence[Receipt], k: int, seed: int, l2: float) -> Ranker:
     ranker = calibrated(fit_ranker(receipts, l2), not_fitted)
     fitted = [read(receipt, ranker) for receipt in receipts]
     result = figures(fitted, apply(ranker, not_fitted))
-    print(table(result))
-    print()
-    print(calibration_table(ranker))
     meta = {
         "what": "receipt ranker: conditional logit per field over receipt_candidates features",
         "trained_on": sorted({r.name.split("/")[0] for r in receipts}),
@@ -55,8 +53,13 @@ def train(receipts: Sequence[Receipt], k: int, seed: int, l2: float) -> Ranker:
         "seed": seed,
         "l2": l2,
         "figures": {name: asdict(f) for name, f in result.items()},
+        "calibration_buckets": {name: buckets(not_fitted, name) for name in SCORED},
     }
-    return Ranker(ranker.scorers, ranker.calibration, meta)
+    ranker = Ranker(ranker.scorers, ranker.calibration, meta)
+    print(table(result))
+    print()
+    print(calibration_table(ranker))
+    return ranker
 
 
 def sample(receipts: Sequence[Receipt], ranker: Ranker, count: int) -> dict[str, Any]:

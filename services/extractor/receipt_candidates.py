@@ -22,6 +22,7 @@ from services.extractor.receipt_text import (
     COMPANY_SUFFIX,
     CONTINUATION,
     GST,
+    MALAYSIA,
     NOT_A_NAME,
     NOT_TOTAL,
     PAID,
@@ -35,6 +36,7 @@ from services.extractor.receipt_text import (
     commas,
     money,
     name_like,
+    plain_letters,
     total_priority,
 )
 
@@ -42,12 +44,21 @@ VENDOR_ROWS = 10
 ADDRESS_START = 6
 ADDRESS_ROWS = 6
 _SMALL = Decimal("0.10")
+# Total labels as OCR garbles them ("Totel", "Fotal") and the words around them.
+_TOTAL_LIKE = re.compile(r"[TF7]\s*[O0]\s*T\s*[AE]\s*L|PAYABLE|\bNETT?\b|\bAMOUNT\b|\bAMT\b", re.I)
 _ROUND = re.compile(r"ROUND|ADJ", re.I)
 _STATE = re.compile(
     r"\b(SELANGOR|JOHOR|KUALA\s*LUMPUR|PERAK|PAHANG|KEDAH|MELAKA|SABAH|SARAWAK|PENANG|PINANG|"
     r"KELANTAN|TERENGGANU|PERLIS|NEGERI|SEMBILAN|PUTRAJAYA|LABUAN|MALAYSIA|DARUL|EHSAN|TAKZIM)\b",
     re.I,
 )
+# A contact part printed on the address's last row ("40170 SHAH ALAM, TEL: 03-3362 3608").
+_CONTACT_TAIL = re.compile(r"\s*\b(TEL|FAX|PHONE|H/P|HP|E-?MAIL)\b.*$", re.I)
+# An outlet printed under the address as "1934-LAMAN RIMBUNAN".
+_BRANCH = re.compile(r"^\d{3,4}\s*-\s*[A-Z]", re.I)
+_CODE_ROW = re.compile(r"^\(?[\dA-Z\-]{5,}\)?$")
+_NOTICE = re.compile(r"\b(NUMBER|THANK|GOODS|RETURN|WELCOME|PLEASE|SOLD|CHIT)\b", re.I)
+_DANGLING = re.compile(r"(&|\bAND|-|,)\s*$|\([^)]*$", re.I)
 _LOCATION = re.compile(r"\b(FLR|FLOOR|LEVEL|LOT|MALL|SC|PLAZA|OUTLET|BRANCH|CAWANGAN)\b", re.I)
 
 
@@ -109,6 +120,11 @@ def first_page(rows: Sequence[Row]) -> list[Row]:
     return [row for row in rows if row.page == rows[0].page] if rows else []
 
 
+def _plain(rows: Sequence[Row]) -> bool:
+    """Whether the document is Malaysian, so written without diacritics."""
+    return any(MALAYSIA.search(row.text) for row in rows)
+
+
 # --- vendor ---------------------------------------------------------------------------------
 
 
@@ -119,13 +135,15 @@ def vendor_candidates(rows: Sequence[Row]) -> list[Candidate]:
     layout = _Layout.of(page)
     first_name = next((i for i, row in enumerate(top) if name_like(row.text)), -1)
     tallest = max((layout.height(row) for row in top), default=1.0)
+    plain = _plain(rows)
     out = []
     for index in range(len(top)):
-        for size in (1, 2):
+        for size in (1, 2, 3):
             if index + size > len(top):
                 continue
             parts = tuple(top[index : index + size])
             value = clean_name(" ".join(row.text for row in parts))
+            value = plain_letters(value) if plain else value
             if not any(c.isalpha() for c in value):
                 continue
             features = _vendor_features(top, (index, size), layout, first_name, tallest)
@@ -148,6 +166,7 @@ def _vendor_features(
         "first": float(index == 0),
         "first_name_like": float(index == first_name),
         "pair": float(size == 2),
+        "triple": float(size == 3),
         "height": height,
         "tallest": float(height >= 0.95 * tallest),
         "off_centre": sum(layout.off_centre(row) for row in parts) / size,
@@ -159,13 +178,15 @@ def _vendor_features(
         "name_like": float(all(name_like(row.text) for row in parts)),
         "suffix": _flag(COMPANY_SUFFIX, text),
         "suffix_last": _flag(COMPANY_SUFFIX, parts[-1].text),
-        "suffix_first": _flag(COMPANY_SUFFIX, parts[0].text) if size == 2 else 0.0,
+        "suffix_first": _flag(COMPANY_SUFFIX, parts[0].text) if size >= 2 else 0.0,
         "not_a_name": _flag(NOT_A_NAME, text),
         "address_word": _flag(ADDRESS_WORD, text),
         "location": _flag(_LOCATION, text),
         "postcode": _flag(POSTCODE, text),
         "starts_continuation": float(bool(CONTINUATION.match(parts[0].text.strip()))),
-        "second_continues": float(size == 2 and bool(CONTINUATION.match(parts[1].text.strip()))),
+        "second_continues": float(size >= 2 and bool(CONTINUATION.match(parts[1].text.strip()))),
+        "third_continues": float(size == 3 and bool(CONTINUATION.match(parts[2].text.strip()))),
+        "middle_suffix": _flag(COMPANY_SUFFIX, parts[1].text) if size == 3 else 0.0,
         "before_name_like": float(bool(before) and name_like(before)),
         "before_suffix": _flag(COMPANY_SUFFIX, before),
         "after_continues": float(bool(CONTINUATION.match(after.strip()))),
@@ -173,6 +194,13 @@ def _vendor_features(
         "after_address": _flag(ADDRESS_WORD, after) + _flag(POSTCODE, after),
         "registration": float(bool(re.search(r"\((?=[^)]*\d)", text))),
         "ocr_score": min(row.score for row in parts),
+        "notice": _flag(_NOTICE, text),
+        "dangling": _flag(_DANGLING, text),
+        "suffix_below": float(
+            not COMPANY_SUFFIX.search(text)
+            and any(COMPANY_SUFFIX.search(row.text) for row in top[index + size :])
+        ),
+        "suffix_above": float(any(COMPANY_SUFFIX.search(row.text) for row in top[:index])),
     }
 
 
@@ -186,16 +214,28 @@ def address_candidates(rows: Sequence[Row], vendor: Sequence[Row]) -> list[Candi
         return []
     layout = _Layout.of(page)
     end = max((page.index(row) for row in vendor if row in page), default=-1)
+    plain = _plain(rows)
     out = []
     for start in range(end + 1, min(end + 1 + ADDRESS_START, len(page))):
         for size in range(1, ADDRESS_ROWS + 1):
             if start + size > len(page):
                 break
             parts = tuple(page[start : start + size])
-            value = commas(" ".join(" ".join(row.text.split()) for row in parts).strip(" ,"))
+            value = _address_text(parts)
+            value = plain_letters(value) if plain else value
             features = _address_features(page, start, size, start - end - 1, layout)
             out.append(Candidate(value, parts, features))
     return out
+
+
+def _address_text(parts: Sequence[Row]) -> str:
+    """The rows joined, a contact part on the last one cut off (not a whole contact row)."""
+    texts = [" ".join(row.text.split()) for row in parts]
+    tail = _CONTACT_TAIL.sub("", texts[-1])
+    if tail.strip(" ,") and tail != texts[-1]:
+        # The address ends where the contact part starts, its comma printed with it.
+        return commas(" ".join([*texts[:-1], tail]).strip())
+    return commas(" ".join(texts).strip(" ,"))
 
 
 def _address_features(
@@ -206,6 +246,7 @@ def _address_features(
     after = page[start + size].text if start + size < len(page) else ""
     before = page[start - 1].text if start > 0 else ""
     postcodes = [i for i, text in enumerate(texts) if POSTCODE.search(text)]
+    states = [i for i, text in enumerate(texts) if _STATE.search(text)]
     heights = [layout.height(row) for row in parts]
     return {
         "gap": float(gap),
@@ -218,6 +259,11 @@ def _address_features(
         "postcode_last": float(bool(postcodes) and postcodes[-1] == size - 1),
         "rows_after_postcode": float(size - 1 - postcodes[-1]) if postcodes else 0.0,
         "state_last": _flag(_STATE, texts[-1]),
+        "rows_after_state": float(size - 1 - states[-1]) if states else 0.0,
+        "branch_last": _flag(_BRANCH, texts[-1].strip()),
+        "after_branch": _flag(_BRANCH, after.strip()),
+        "colon_last": float(":" in texts[-1]),
+        "colon_after": float(":" in after),
         "contact_inside": sum(_flag(AFTER_ADDRESS, t) for t in texts),
         "gst_inside": sum(_flag(GST, t) for t in texts),
         "time_inside": sum(_flag(TIME, t) for t in texts),
@@ -225,6 +271,10 @@ def _address_features(
         "registration_inside": sum(_flag(REGISTRATION_ROW, t.strip()) for t in texts),
         "suffix_inside": sum(_flag(COMPANY_SUFFIX, t) for t in texts),
         "first_registration": _flag(REGISTRATION_ROW, texts[0].strip()),
+        "first_code": _flag(_CODE_ROW, texts[0].strip().replace(" ", "")),
+        "first_paren": float("(" in texts[0]),
+        "contact_tail": float(bool(_CONTACT_TAIL.search(texts[-1]))),
+        "contact_before_last": sum(_flag(AFTER_ADDRESS, t) for t in texts[:-1]),
         "ends_comma": float(texts[-1].rstrip().endswith(",")),
         "before_comma": float(before.rstrip().endswith(",")),
         "after_contact": _flag(AFTER_ADDRESS, after) + _flag(GST, after),
@@ -318,8 +368,11 @@ class _AmountContext:
             "share_of_largest": float(item.value / largest) if largest else 0.0,
             "repeats": float(min(sum(it.value == item.value for it in self.printed) - 1, 3)),
             "whole_5_cents": float(item.value * 20 == (item.value * 20).to_integral()),
-            "adjusted": float(self._adjusted(item.value)),
-            "adjusts_to_other": float(self._adjusts_to_other(item.value)),
+            "adjusted": float(self._adjusted(item, below=False)),
+            "adjusts_to_other": float(self._adjusted(item, below=True)),
+            "paid_minus_change": float(self._paid_minus_change() == item.value),
+            "total_like": _flag(_TOTAL_LIKE, text),
+            "previous_total_like": _flag(_TOTAL_LIKE, previous) if alone else 0.0,
             "cash_minus_change": float(
                 any(p - c == item.value for p in later for c in later if 0 < c < p)
             ),
@@ -329,17 +382,39 @@ class _AmountContext:
             "ocr_score": self.rows[item.index].score,
         }
 
-    def _adjusted(self, value: Decimal) -> bool:
-        """A labelled total plus a small printed adjustment gives this amount."""
-        smalls = {it.value for it in self.printed if it.value < _SMALL}
-        return any(other != value and abs(other - value) in smalls for other in self.labelled)
+    def _adjusted(self, item: _Amount, below: bool) -> bool:
+        """An amount printed above (`below`: under) this one, a small adjustment printed in
+        between, and this amount their sum or difference: the rounded total sits under the
+        adjustment, the unrounded one above it."""
+        step = 1 if below else -1
+        near = range(item.index + step, item.index + 4 * step, step)
+        smalls = {
+            it.index: abs(it.value)
+            for it in self.printed
+            if it.index in near and 0 < abs(it.value) < _SMALL
+        }
+        return any(
+            (other.index - index) * step > 0 and abs(other.value - item.value) == small
+            for index, small in smalls.items()
+            for other in self.printed
+            if abs(other.value) >= _SMALL
+        )
 
-    def _adjusts_to_other(self, value: Decimal) -> bool:
-        """This amount plus or minus a small printed adjustment gives another printed one
-        (the unrounded total beside the rounded one)."""
-        smalls = {it.value for it in self.printed if it.value < _SMALL}
-        others = {it.value for it in self.printed} - {value}
-        return any(abs(other - value) in smalls for other in others if other >= _SMALL)
+    def _paid_minus_change(self) -> Decimal | None:
+        """The first amount on a cash/paid row less the amount on the change row after it."""
+        paid = change = None
+        for it in self.printed:
+            text = self.rows[it.index].text
+            if paid is None and PAID.search(text) and not CHANGE.search(text):
+                paid = it
+            elif (
+                paid is not None
+                and change is None
+                and CHANGE.search(text)
+                and it.index > paid.index
+            ):
+                change = it
+        return paid.value - change.value if paid and change else None
 
 
 def _is_tax(text: str) -> bool:

@@ -27,6 +27,7 @@ from services.extractor.receipt_text import (
     CHANGE,
     COMPANY_SUFFIX,
     GST,
+    MALAYSIA,
     NOT_TAX_ROW,
     PAID,
     POSTCODE,
@@ -368,9 +369,14 @@ _MONTHS = {
     )
 }
 _MON = r"(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)[A-Z]*\.?"
+# A date's last digits end it, unless a printing time follows with no space ("27/06/185:02 PM").
+_END = r"(?:(?!\d)|(?=\d{1,2}:\d{2}))"
 _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd"),
-    (re.compile(r"(?<![\d/.\-])(\d{1,2})([/\-.])(\d{1,2})\2(\d{4}|\d{2}(?!\d))"), "dmy"),
+    (re.compile(rf"(?<!\d)(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{2}}{_END}|\d(?!\d))"), "ymd"),
+    (
+        re.compile(rf"(?<![\d/.\-])(\d{{1,2}})([/\-.])(\d{{1,2}})\2(\d{{4}}(?!:)|\d{{2}}{_END})"),
+        "dmy",
+    ),
     (
         re.compile(rf"(?<!\d)(\d{{1,2}})[\s\-/.]*{_MON}[\s\-/.,]*(\d{{4}}|\d{{2}}(?!\d))", re.I),
         "dMy",
@@ -542,7 +548,6 @@ def _paid_minus_change(rows: Sequence[Row]) -> Decimal | None:
 # --- currency, tax id, type -----------------------------------------------------------------
 
 _CODES = ("MYR", "SGD", "USD", "EUR", "GBP", "CHF", "AUD", "CAD", "JPY", "IDR", "THB")
-_MALAYSIA = re.compile(r"SDN\.?\s*BHD|\bS/B\b|JALAN|\bJLN\b|MALAYSIA|SELANGOR|KUALA|JOHOR", re.I)
 
 
 def find_currency(rows: Sequence[Row]) -> Found | None:
@@ -558,8 +563,8 @@ def find_currency(rows: Sequence[Row]) -> Found | None:
         return Found("GBP", 0.8)
     if "$" in text:
         # "$" alone names no country; printed on a Malaysian receipt it means ringgit.
-        return Found("MYR", 0.5) if _MALAYSIA.search(text) else Found("USD", 0.3)
-    if _MALAYSIA.search(text):
+        return Found("MYR", 0.5) if MALAYSIA.search(text) else Found("USD", 0.3)
+    if MALAYSIA.search(text):
         return Found("MYR", 0.45)
     return None
 

@@ -5,6 +5,7 @@ total labels. Shared by the rules (`receipt_parser`) and the ranker's features
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from contracts import PrintedAmount, iter_amounts
@@ -130,3 +131,15 @@ def total_priority(text: str) -> int:
 
 def money(value: Decimal) -> str:
     return format(value.quantize(Decimal("0.01")), "f")
+
+
+MALAYSIA = re.compile(r"SDN\.?\s*BHD|\bS/B\b|JALAN|\bJLN\b|MALAYSIA|SELANGOR|KUALA|JOHOR", re.I)
+
+
+def plain_letters(text: str) -> str:
+    """Latin letters without diacritics: on text in a language written without them (Malay,
+    English) OCR's "ÁLAM" or "HARDWÀRE" is a misread of ALAM, HARDWARE."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )

@@ -1,0 +1,41 @@
+"""The OCR cache: each receipt read once, lines and boxes kept exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from bench.ocr_cache import build, cache_path, load_pages
+from services.extractor.ocr import OcrEngine, OcrLine
+
+
+class CountingEngine(OcrEngine):
+    def __init__(self) -> None:
+        super().__init__(threads=1)
+        self.calls = 0
+
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        self.calls += 1
+        return [OcrLine("TOTAL 6.35", (1.5, 2.0, 30.25, 12.0), 0.97)]
+
+
+def test_a_receipt_is_read_once_and_kept(tmp_path: Path) -> None:
+    data = tmp_path / "receipts"
+    (data / "images").mkdir(parents=True)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(buffer, "PNG")
+    (data / "images" / "r.png").write_bytes(buffer.getvalue())
+    (data / "truth.jsonl").write_text(json.dumps({"file": "images/r.png"}) + "\n")
+    engine = CountingEngine()
+    cache = tmp_path / "cache"
+
+    assert build([data], 1, cache, engine) == 1
+    assert build([data], 1, cache, engine) == 0  # cached: not read again
+
+    assert engine.calls == 1
+    assert cache_path(data, "images/r.png", cache).exists()
+    [[line]] = load_pages(data, "images/r.png", cache)
+    assert line == OcrLine("TOTAL 6.35", (1.5, 2.0, 30.25, 12.0), 0.97)
