@@ -53,7 +53,13 @@ _STATE = re.compile(
     re.I,
 )
 # A contact part printed on the address's last row ("40170 SHAH ALAM, TEL: 03-3362 3608").
-_CONTACT_TAIL = re.compile(r"\s*\b(TEL|FAX|PHONE|H/P|HP|E-?MAIL)\b.*$", re.I)
+_CONTACT_TAIL = re.compile(r"\s*\b(TEL|TELEPHONE|FAX|PHONE|H/P|HP|E-?MAIL)\b.*$", re.I)
+# A registration number before the address on its first row: "Roc: 1026984-X", "(1074617K)".
+_REGISTRATION_HEAD = re.compile(
+    r"^\s*(?:(?:ROC|CO\.?\s*REG|REG)\.?\s*(?:NO)?\.?\s*:?\s*[\dA-Z-]*\d[\dA-Z-]*|"
+    r"\(\s*[\dA-Z-]*\d[\dA-Z-]*\s*\))\s+",
+    re.I,
+)
 # An outlet printed under the address as "1934-LAMAN RIMBUNAN".
 _BRANCH = re.compile(r"^\d{3,4}\s*-\s*[A-Z]", re.I)
 _CODE_ROW = re.compile(r"^\(?[\dA-Z\-]{5,}\)?$")
@@ -231,6 +237,7 @@ def address_candidates(rows: Sequence[Row], vendor: Sequence[Row]) -> list[Candi
 def _address_text(parts: Sequence[Row]) -> str:
     """The rows joined, a contact part on the last one cut off (not a whole contact row)."""
     texts = [" ".join(row.text.split()) for row in parts]
+    texts[0] = _REGISTRATION_HEAD.sub("", texts[0]) or texts[0]
     tail = _CONTACT_TAIL.sub("", texts[-1])
     if tail.strip(" ,") and tail != texts[-1]:
         # The address ends where the contact part starts, its comma printed with it.

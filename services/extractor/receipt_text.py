@@ -42,7 +42,12 @@ NOT_A_NAME = re.compile(
 CONTINUATION = re.compile(
     r"^(&|AND\b|CO\.|\(M\)|SDN|BHD|S/B|TRADING|ENTERPRISE|GMBH|LTD|LIMITED|INC)", re.IGNORECASE
 )
-REGISTRATION = re.compile(r"\s*\((?=[^)]*\d)[^)]*\)?\s*$")
+REGISTRATION = re.compile(r"\s*\((?=[^)]*\d)[^)]*\)?\s*$|\s+\d{5,}-[A-Z]\s*$")
+# The company-form suffixes as OCR misreads them: "SON BHD", "SDN DHD", "5/B".
+_SDN_BHD = re.compile(r"\b(?:S[DOB]?N|SDM)(\.?\s*)(?:[BD38]H[DO])\b")
+_S_B = re.compile(r"\b[5S]/[B8]\b")
+# What stands before a name without being part of it: "#000002", "OWNED BY:".
+_NAME_PREFIX = re.compile(r"^\s*(#\S*\s+|OWN(?:ED)?\s+BY\s*:?\s*)", re.I)
 
 
 def continues(text: str) -> bool:
@@ -58,8 +63,9 @@ def name_like(text: str) -> bool:
 
 def clean_name(text: str) -> str:
     # Company registration numbers such as "(519537-X)" follow the name but are not part of it.
-    text = REGISTRATION.sub("", text)
-    return " ".join(text.strip(" ,:;*-~").split())
+    text = _NAME_PREFIX.sub("", REGISTRATION.sub("", text))
+    text = _S_B.sub("S/B", _SDN_BHD.sub(lambda m: f"SDN{m.group(1)}BHD", text))
+    return " ".join(text.strip(" ,:;*-~'\"_").split())
 
 
 AFTER_ADDRESS = re.compile(

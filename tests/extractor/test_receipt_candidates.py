@@ -77,3 +77,11 @@ def test_no_rows_no_candidates() -> None:
     assert vendor_candidates([]) == []
     assert address_candidates([], ()) == []
     assert total_candidates(rows("THANK YOU")) == []
+
+
+def test_a_registration_number_before_the_address_is_not_part_of_it() -> None:
+    lines = rows("ACME SDN BHD", "Roc: 1026984-X No.29M, Jalan Dinar G", "40150 Shah Alam")
+
+    values = [c.value for c in address_candidates(lines, (lines[0],))]
+
+    assert "No.29M, Jalan Dinar G 40150 Shah Alam" in values

@@ -37,6 +37,23 @@ def test_diacritics_go_and_plain_text_stays() -> None:
 
 def test_registration_numbers_are_not_part_of_a_name() -> None:
     assert clean_name("AEON CO. (M) BHD (126926-H)") == "AEON CO. (M) BHD"
+    assert clean_name("MOONLIGHT CAKE HOUSE SDN BHD 862725-U") == "MOONLIGHT CAKE HOUSE SDN BHD"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AMANO MALAYSIA SON BHD", "AMANO MALAYSIA SDN BHD"),
+        ("ONE ONE THREE SEAFOOD RESTAURANT SDN DHD", "ONE ONE THREE SEAFOOD RESTAURANT SDN BHD"),
+        ("SEGI CASH & CARRY SDN. BHD.", "SEGI CASH & CARRY SDN. BHD."),
+        ("99 SPEED MART 5/B", "99 SPEED MART S/B"),
+        ("#000002 BAIFU (M) SDN BHD", "BAIFU (M) SDN BHD"),
+        ("OWN BY: CHEF LEE SDN BHD", "CHEF LEE SDN BHD"),
+        ("AEON CO. (M) BHD'", "AEON CO. (M) BHD"),
+    ],
+)
+def test_company_suffixes_are_read_back_from_their_misreadings(text: str, expected: str) -> None:
+    assert clean_name(text) == expected
 
 
 def test_full_stops_read_for_commas_become_commas_again() -> None:
