@@ -199,6 +199,17 @@ def calibration_table(ranker: Ranker) -> str:
     return "\n".join(lines)
 
 
+def by_data_set(receipts: Sequence[Receipt], outcomes: Sequence[Outcomes]) -> str:
+    """Right out of fold per field, for each data set apart."""
+    sets = sorted({receipt.name.split("/")[0] for receipt in receipts})
+    lines = ["| not fitted on | " + " | ".join(SCORED) + " |", "|---" * (len(SCORED) + 1) + "|"]
+    for data_set in sets:
+        mine = [o for r, o in zip(receipts, outcomes, strict=True) if r.name.startswith(data_set)]
+        cells = [f"{sum(o[n].right for o in mine)}/{len(mine)}" for n in SCORED]
+        lines.append(f"| {data_set} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report(k: int = 5, seed: int = 13) -> dict[str, FieldFigures]:
     """`python -m bench.accuracy --cross-validate`: the shipped model on the receipts it was
     fitted on, and k-fold reads of the same receipts by models that did not see them."""
@@ -217,6 +228,8 @@ def report(k: int = 5, seed: int = 13) -> dict[str, FieldFigures]:
     names = ", ".join(data.name for data in DATA_SETS)
     print(f"receipt ranker on {len(receipts)} cached receipts ({names})")
     print(table(result))
+    print()
+    print(by_data_set(receipts, not_fitted))
     print()
     print(calibration_table(ranker))
     return result

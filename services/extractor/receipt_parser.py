@@ -235,7 +235,7 @@ def line_items(rows: Sequence[Row]) -> tuple[list[dict[str, str]], list[Row]]:
         items.append(
             {
                 "description": description,
-                "quantity": str(quantity.normalize())
+                "quantity": format(quantity.normalize(), "f")
                 if quantity == quantity.to_integral()
                 else str(quantity),
                 "unit_price": money(unit_price),

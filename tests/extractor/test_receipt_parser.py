@@ -328,3 +328,10 @@ def test_subtotal_and_tax_that_add_up_confirm_the_total() -> None:
     confirmed = parse_receipt(text_rows("ACME GmbH", "Subtotal 20.00", "VAT 3.80", "Total 23.80"))
 
     assert confirmed.confidence["total"] > alone.confidence["total"]
+
+
+def test_a_quantity_of_ten_is_read_as_ten() -> None:
+    parsed = parse_receipt(rows("ACME GmbH", "Chair | 10 | 15.00 | 150.00", "Total 150.00"))
+
+    [chair] = parsed.invoice.line_items
+    assert chair.quantity == Decimal(10)
