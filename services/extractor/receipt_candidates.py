@@ -374,7 +374,6 @@ class _AmountContext:
             "largest": float(item.value == largest),
             "share_of_largest": float(item.value / largest) if largest else 0.0,
             "repeats": float(min(sum(it.value == item.value for it in self.printed) - 1, 3)),
-            "whole_5_cents": float(item.value * 20 == (item.value * 20).to_integral()),
             "adjusted": float(self._adjusted(item, below=False)),
             "adjusts_to_other": float(self._adjusted(item, below=True)),
             "paid_minus_change": float(self._paid_minus_change() == item.value),

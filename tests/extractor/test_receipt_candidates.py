@@ -68,7 +68,6 @@ def test_amount_features_carry_the_arithmetic() -> None:
     # Which way the adjustment goes is read from the order: rounded under it, unrounded above.
     assert unrounded["adjusted"] == 0.0 and rounded["adjusts_to_other"] == 0.0
     assert rounded["paid_minus_change"] == 1.0 and unrounded["paid_minus_change"] == 0.0
-    assert rounded["whole_5_cents"] == 1.0 and unrounded["whole_5_cents"] == 0.0
     assert by_value["10.00"]["paid"] == 1.0 and by_value["3.65"]["change"] == 1.0
     assert "-0.01" not in by_value  # negative amounts are never the total
 
