@@ -347,7 +347,15 @@ class _AmountContext:
             printed,
             {value: rank for rank, value in enumerate(distinct)},
             labelled,
-            frozenset(s + t for s in subtotals for t in taxes),
+            # Subtotal + tax, and that with a printed rounding adjustment either way.
+            frozenset(
+                s + t + sign * d
+                for s in subtotals
+                for t in taxes
+                for d in {Decimal(0)}
+                | {abs(it.value) for it in printed if 0 < abs(it.value) < _SMALL}
+                for sign in (1, -1)
+            ),
         )
 
     def features(self, item: _Amount) -> dict[str, float]:

@@ -4,6 +4,7 @@ committed model reads the committed sample of OCR lines as it did when it was tr
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -44,20 +45,22 @@ def test_the_ranker_round_trips_through_json() -> None:
     assert again == Ranker({"total": SCORER}, {"total": [(0.0, 0.2), (0.9, 0.99)]}, {"seed": 1})
 
 
-def test_candidates_with_the_same_value_pool_their_shares() -> None:
+def test_the_best_candidate_wins_and_equal_values_pool_their_shares() -> None:
     ranker = Ranker({"total": SCORER})
     # One strong "7.00" against two weaker "6.35" that together outweigh it.
-    picked = ranker.pick(
-        "total",
-        [
-            candidate("7.00", label=1.0, size=1.0),
-            candidate("6.35", label=0.8, size=1.0),
-            candidate("6.35", label=0.8, size=1.0),
-        ],
-    )
+    candidates = [
+        candidate("7.00", label=1.0, size=1.0),
+        candidate("6.35", label=0.8, size=1.0),
+        candidate("6.35", label=0.8, size=1.0),
+    ]
 
-    assert picked is not None and picked.candidate.value == "6.35"
-    assert 0.5 < picked.share < 1.0
+    picked = ranker.pick("total", candidates)
+
+    assert picked is not None and picked.candidate.value == "7.00"
+    weights = [math.exp(SCORER.score(c.features)) for c in candidates]
+    assert picked.share == pytest.approx(weights[0] / sum(weights))
+    alone = ranker.pick("total", candidates[:2])
+    assert alone is not None and alone.share > picked.share
 
 
 def test_no_candidates_or_no_model_no_pick() -> None:
