@@ -151,12 +151,12 @@ async def start(settings: GatewaySettings) -> Gateway:
     except BaseException:
         await nc.close()
         raise
-    hub = Hub(
-        nc,
-        js,
-        settle_seconds=settings.ws_settle_seconds,
-        silence_seconds=settings.ws_silence_seconds,
-    )
+    try:
+        # Subscribed before the gateway serves its first socket: see hub.py.
+        hub = await Hub(nc, js, silence_seconds=settings.ws_silence_seconds).start()
+    except BaseException:
+        await nc.close()
+        raise
     hubs.append(hub)
     return Gateway(
         settings=settings,

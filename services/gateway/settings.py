@@ -39,8 +39,6 @@ class GatewaySettings(NatsSettings):
     ws_send_queue: int = Field(default=1024, ge=1)
     # Tasks one socket may follow at once.
     ws_max_tasks: int = Field(default=1000, ge=1)
-    # Seconds after subscribing to a task before its stored last update is checked once more.
-    ws_settle_seconds: float = Field(default=1.0, gt=0)
     # A followed task silent this long has its stored last update checked (a live message lost
     # on a cluster failover), and again each period while it stays silent.
     ws_silence_seconds: float = Field(default=5.0, gt=0)
