@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 
 from contracts import ErrorCode
-from services.extractor import documents
 from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.tiff import tiff_page_count
 from services.worker.errors import PermanentError
@@ -78,7 +77,7 @@ def test_a_long_chain_is_refused_before_pillow_opens_the_file(
     def pillow(*args: object, **kwargs: object) -> Image.Image:
         raise AssertionError("Pillow was asked to open the file")
 
-    monkeypatch.setattr(documents.Image, "open", pillow)
+    monkeypatch.setattr(Image, "open", pillow)
 
     with pytest.raises(PermanentError) as caught:
         load_document(tiff_ifd_chain(40_000), LIMITS)
