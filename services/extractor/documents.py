@@ -205,9 +205,22 @@ async def off_loop_if_big(big: bool, fn: Callable[[], T]) -> T:
 
 
 def cheap_to_load(data: bytes) -> bool:
-    """A small single-page image: PDFs and TIFFs may hold pages to render, always in a thread."""
+    """A small single-page image, by the pixels its header declares (nothing is decoded):
+    a file of a few KB can hold a 6000×6000 canvas that takes a second to decode. PDFs and
+    TIFFs may hold pages to render: never inline."""
     media_type = sniff_media_type(data[:SNIFF_BYTES])
-    return len(data) <= INLINE_BYTES and media_type not in (PDF, TIFF)
+    if media_type is None:
+        return True  # refused at once, unread
+    if len(data) > INLINE_BYTES or media_type in (PDF, TIFF):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Exception:  # whatever it is, it is answered where decoding is bounded
+        return False
+    return width * height <= INLINE_PIXELS
 
 
 def pixels(document: Document) -> int:

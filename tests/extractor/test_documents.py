@@ -21,6 +21,7 @@ from services.extractor.documents import (
 )
 from services.worker.errors import PermanentError
 from testkit.documents import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
+from testkit.hostile import png_bomb, png_many_pixels
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
 
@@ -149,6 +150,17 @@ def test_small_images_load_inline_pdfs_and_tiffs_never() -> None:
     assert not cheap_to_load(text_pdf())
     assert not cheap_to_load(tiff_bytes(1))
     assert not cheap_to_load(b"\x89PNG\r\n\x1a\n" + bytes(INLINE_BYTES))
+
+
+def test_small_files_with_many_pixels_are_not_loaded_inline() -> None:
+    # 36 megapixels in a few KB: a second of decoding, which must not happen on the loop.
+    many = png_many_pixels(6000)
+    assert len(many) < INLINE_BYTES
+
+    assert not cheap_to_load(many)
+    assert not cheap_to_load(png_bomb())
+    assert not cheap_to_load(image_bytes(size=(1200, 1000), fmt="JPEG"))
+    assert cheap_to_load(image_bytes(size=(1000, 1000), fmt="JPEG"))
 
 
 async def test_big_work_runs_in_another_thread() -> None:
