@@ -46,6 +46,7 @@ class ExtractorWorker(Worker):
                 max_tasks=settings.decode_max_tasks,
                 max_rss_mb=settings.decode_max_rss_mb,
                 memory_limit_mb=settings.decode_memory_limit_mb,
+                idle_seconds=settings.decode_idle_seconds,
             )
         )
         providers: dict[str, ExtractionProvider] = {

@@ -81,7 +81,9 @@ class PoolLimits:
     max_tasks: int = 100
     max_rss_mb: int = 1024
     # Each child's data segment (heap and anonymous mappings): past it, allocations fail.
-    memory_limit_mb: int = 3072
+    memory_limit_mb: int = 1536
+    # A child idle this long is stopped, so a quiet replica gives its memory back (0: never).
+    idle_seconds: float = 60.0
 
 
 class DecodePool:
@@ -136,7 +138,7 @@ class DecodePool:
             if self._closed or self._worn_out(child, reply.rss):
                 await self._in_waiter(self._discard, child)
             else:
-                self._idle.append(child)
+                self._rest(child)
             return cast(T, reply.outcome())
 
     async def close(self) -> None:
@@ -165,6 +167,20 @@ class DecodePool:
             self._discard(child, wait=False)
             raise
         return child
+
+    def _rest(self, child: _Child) -> None:
+        self._idle.append(child)
+        if self.limits.idle_seconds > 0:
+            tasks = child.tasks
+            asyncio.get_running_loop().call_later(
+                self.limits.idle_seconds, self._stop_if_idle, child, tasks
+            )
+
+    def _stop_if_idle(self, child: _Child, tasks: int) -> None:
+        """Still idle since it was rested with `tasks` jobs done: stopped (joined by `_reap`)."""
+        if child in self._idle and child.tasks == tasks:
+            self._idle.remove(child)
+            self._discard(child, wait=False)
 
     def _worn_out(self, child: _Child, rss: int) -> bool:
         if child.tasks >= self.limits.max_tasks or rss > self.limits.max_rss_mb * MB:

@@ -57,7 +57,9 @@ class ExtractorSettings(WorkerSettings):
     decode_seconds: float = Field(default=60.0, gt=0)
     decode_max_tasks: int = Field(default=100, ge=1)
     decode_max_rss_mb: int = Field(default=1024, ge=64)
-    decode_memory_limit_mb: int = Field(default=3072, ge=0)
+    decode_memory_limit_mb: int = Field(default=1536, ge=0)
+    # A decode process idle this long ends, so a quiet replica gives its memory back (0: never).
+    decode_idle_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("openai_api_key", "openai_base_url", "public_url", mode="before")
     @classmethod

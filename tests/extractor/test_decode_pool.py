@@ -168,3 +168,16 @@ async def test_in_thread_has_the_same_interface() -> None:
     runner = InThread()
     assert await runner.run(pow, 2, 3) == 8
     await runner.close()
+
+
+async def test_an_idle_child_ends_so_its_memory_comes_back() -> None:
+    pool = DecodePool(PoolLimits(processes=1, idle_seconds=0.2), preload=())
+    try:
+        pid = await pool.run(os.getpid)
+        async with asyncio.timeout(10):
+            while pool.pids:  # ended by the pool's own timer, not by this test
+                await asyncio.sleep(0.05)
+        assert await pool.run(os.getpid) != pid
+        assert not alive(pid)
+    finally:
+        await pool.close()
