@@ -11,7 +11,11 @@ from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
 from services.extractor.adapters import BlobReader, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
-from services.extractor.decode_pool import DecodePool, PoolLimits
+from services.extractor.decode_pool import (
+    DecodePool,
+    PoolLimits,
+    return_large_buffers_to_the_system,
+)
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import (
@@ -38,7 +42,9 @@ class ExtractorWorker(Worker):
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
-        # Decoding and OCR of untrusted documents run in these processes, under a budget.
+        # Decoding and OCR of untrusted documents run in these processes, under a budget; the
+        # pages they hand back leave this process with their task.
+        return_large_buffers_to_the_system()
         self.decode_pool = DecodePool(
             PoolLimits(
                 processes=settings.decode_processes,

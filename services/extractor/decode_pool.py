@@ -264,6 +264,27 @@ class _Child:
         self.conn.close()
 
 
+# --- the service's own process ---------------------------------------------------------------
+
+_M_MMAP_THRESHOLD = -3
+# Pages come back from the children as buffers of megabytes: far above this.
+MMAP_THRESHOLD = 256 * 1024
+
+
+def return_large_buffers_to_the_system() -> bool:
+    """glibc: every allocation of 256 KiB or more gets its own mapping, unmapped when freed, so
+    the pages a child hands back leave this process with the task. By default glibc raises this
+    threshold to 32 MiB after the first large free, and buffers of a few MiB then come from the
+    heap, which stays at its high-water mark. False where there is no glibc (nothing changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
 # --- inside a child ---------------------------------------------------------------------------
 
 
