@@ -5,11 +5,13 @@ time and memory budget), then through a whole stack of real processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
 
 import httpx
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ from testkit.contract_client import Socket, trigger, upload
 from testkit.documents import image_bytes, scanned_pdf, text_pdf, tiff_bytes
 from testkit.hostile import CORPUS, ODD_FILENAMES, Hostile, png_many_pixels, tiff_ifd_chain
 from testkit.stack import Stack
+from tests.support.waiting import wait_until
 
 LIMITS = DocumentLimits()
 # Generous: every file of the corpus is answered in well under a second on this machine.
@@ -150,14 +153,70 @@ async def test_a_stack_answers_hostile_uploads_with_codes_at_once_and_stays_up(
                 updates = await socket.until_done(task["task_id"], timeout=ANSWER_SECONDS)
                 assert updates[-1]["type"] == "error", (hostile.name, updates[-1])
                 assert updates[-1]["error"]["code"] == hostile.code, hostile.name
-            # Still serving: an ordinary receipt goes through after all of them.
-            blob = await upload(http, "receipt.png", image_bytes(), "image/png")
+        finally:
+            await socket.close()
+    # Still serving: an ordinary receipt goes through after all of them.
+    await receipt_done(stack, "after the hostile files")
+
+
+async def receipt_done(stack: Stack, tag: str) -> None:
+    """An ordinary receipt through the `local` provider (so decode processes are running);
+    `tag` makes it new, so the extraction cache does not answer it."""
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as http:
+        socket = await Socket.connect(stack.ws_url)
+        try:
+            content = image_bytes(("RECEIPT", tag))
+            blob = await upload(http, "receipt.png", content, "image/png")
             task = await trigger(http, blob["blob_url"], "receipt.png", model_provider="local")
             await socket.join(task["task_id"], task["token"])
             updates = await socket.until_done(task["task_id"], timeout=120)
             assert updates[-1]["type"] == "complete", updates[-1]
         finally:
             await socket.close()
+
+
+def decode_processes(stack: Stack) -> list[psutil.Process]:
+    children = psutil.Process(stack.procs["extractor"].pid).children(recursive=True)
+    return [child for child in children if "multiprocessing" in " ".join(child.cmdline())]
+
+
+async def ended(processes: list[psutil.Process], timeout: float = 20.0) -> bool:
+    """Whether every process is gone (or a zombie no one has reaped yet) within `timeout`."""
+
+    async def all_gone() -> bool:
+        return not any(
+            process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+            for process in processes
+        )
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        await wait_until(all_gone, timeout=timeout, interval=0.1)
+    return await all_gone()
+
+
+@pytest.mark.e2e
+async def test_the_extractor_leaves_no_decode_process_behind(
+    make_stack: Callable[..., Stack], model_url: str
+) -> None:
+    stack = make_stack(model_url)
+    await receipt_done(stack, "first")
+    children = decode_processes(stack)
+    assert children, "the receipt was decoded in no decode process"
+
+    stack.terminate("extractor")  # SIGTERM: drain, then the pool closes its children
+
+    assert stack.procs["extractor"].returncode == 0
+    assert await ended(children)
+
+    # Killed outright, the service cannot close them: the kernel ends them with it.
+    stack.start_service("extractor")
+    stack.wait_ready(["extractor"])
+    await receipt_done(stack, "second")
+    children = decode_processes(stack)
+    assert children
+    stack.kill("extractor")
+
+    assert await ended(children)
 
 
 def _names(count: int) -> list[str]:
