@@ -111,15 +111,15 @@ class DecodePool:
         async with self._slots:
             if self._closed:
                 raise DependencyUnavailableError("decoder", "the extractor is stopping")
-            child = self._idle.pop() if self._idle else await self._spawn()
+            child = await self._child()
             try:
-                reply = await self._in_waiter(child.call, (fn, args), self.limits.seconds)
+                answered = await self._in_waiter(child.call, (fn, args), self.limits.seconds)
             except asyncio.CancelledError:
                 # Handed back (a drain): the job must not go on running in the child.
-                self._discard(child, wait=False)
+                self._discard(child)
                 raise
             except (EOFError, OSError) as exc:
-                await self._in_waiter(self._discard, child)
+                await self._end(child)
                 if self._closed:
                     raise DependencyUnavailableError(
                         "decoder", "the extractor is stopping"
@@ -128,25 +128,26 @@ class DecodePool:
                 raise PermanentError(
                     ErrorCode.DOCUMENT_TOO_COMPLEX, "decoding the document stopped its worker"
                 ) from exc
-            if reply is None:
-                await self._in_waiter(self._discard, child)
+            if not answered:
+                await self._end(child)
                 raise PermanentError(
                     ErrorCode.DOCUMENT_TOO_COMPLEX,
                     f"decoding the document took longer than the {self.limits.seconds:g} s allowed",
                 )
+            reply = child.take_reply()
             child.tasks += 1
             if self._closed or self._worn_out(child, reply.rss):
-                await self._in_waiter(self._discard, child)
+                await self._end(child)
             else:
                 self._rest(child)
             return cast(T, reply.outcome())
 
     async def close(self) -> None:
-        """Stop every child (idle ones are asked, busy ones killed) and wait for them to exit."""
+        """End every child (busy ones too: by now the drain is over) and wait for them to exit."""
         self._closed = True
         self._idle.clear()
         for child in list(self._children):
-            await self._in_waiter(self._discard, child)
+            self._discard(child)
         await self._in_waiter(self._reap)
         self._waiters.shutdown(wait=False, cancel_futures=True)
 
@@ -155,7 +156,14 @@ class DecodePool:
     async def _in_waiter(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._waiters, fn, *args)
 
-    async def _spawn(self) -> _Child:
+    async def _child(self) -> _Child:
+        """An idle child, else a new one. An idle child that has died meanwhile (killed from
+        outside) is replaced: no document was in it."""
+        while self._idle:
+            child = self._idle.pop()
+            if child.process.is_alive():
+                return child
+            await self._end(child)
         await self._in_waiter(self._reap)
         # Started from the event loop's thread, which lives as long as the process: the
         # kernel's parent-death signal follows the thread that started the child.
@@ -164,7 +172,7 @@ class DecodePool:
         try:
             await self._in_waiter(child.wait_ready, START_SECONDS)
         except BaseException:
-            self._discard(child, wait=False)
+            self._discard(child)
             raise
         return child
 
@@ -180,7 +188,7 @@ class DecodePool:
         """Still idle since it was rested with `tasks` jobs done: stopped (joined by `_reap`)."""
         if child in self._idle and child.tasks == tasks:
             self._idle.remove(child)
-            self._discard(child, wait=False)
+            self._discard(child)
 
     def _worn_out(self, child: _Child, rss: int) -> bool:
         if child.tasks >= self.limits.max_tasks or rss > self.limits.max_rss_mb * MB:
@@ -188,15 +196,16 @@ class DecodePool:
             return True
         return False
 
-    def _discard(self, child: _Child, *, wait: bool = True) -> None:
-        """Killed at once: an idle child holds nothing worth a goodbye, a busy one is the bomb.
-        Without `wait` (on the event loop) it is joined later, by `_reap`."""
+    def _discard(self, child: _Child) -> None:
+        """Killed at once (an idle child holds nothing worth a goodbye, a busy one is the bomb);
+        joined later, off the loop, by `_reap`. Bookkeeping stays on the event loop's thread."""
         self._children.discard(child)
         child.kill()
-        if wait:
-            child.join()
-        else:
-            self._ended.append(child)
+        self._ended.append(child)
+
+    async def _end(self, child: _Child) -> None:
+        self._discard(child)
+        await self._in_waiter(self._reap)
 
     def _reap(self) -> None:
         while self._ended:
@@ -231,6 +240,7 @@ class _Child:
         child_end.close()
         self.conn: Connection = parent_end
         self.tasks = 0
+        self._reply: _Reply | None = None
 
     @property
     def exitcode(self) -> int | None:
@@ -245,15 +255,23 @@ class _Child:
             pass
         raise RuntimeError("a decode process did not start")
 
-    def call(
-        self, job: tuple[Callable[..., Any], tuple[Any, ...]], timeout: float
-    ) -> _Reply | None:
-        """The child's reply to `job`, or None when it takes longer than `timeout`."""
+    def call(self, job: tuple[Callable[..., Any], tuple[Any, ...]], timeout: float) -> bool:
+        """Whether the child answered `job` within `timeout`; its reply is then `take_reply()`.
+
+        The reply is kept here, not returned: what a thread returns to the event loop stays
+        in a reference cycle of futures until the garbage collector runs, and a document's
+        pages are tens of MiB."""
         self.conn.send(job)
         if not self.conn.poll(timeout):
-            return None
+            return False
         kind, value, rss = self.conn.recv()
-        return _Reply(kind, value, rss)
+        self._reply = _Reply(kind, value, rss)
+        return True
+
+    def take_reply(self) -> _Reply:
+        reply, self._reply = self._reply, None
+        assert reply is not None
+        return reply
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -216,8 +216,6 @@ async def test_pages_handed_back_leave_this_process_with_their_document() -> Non
             document = await pool.run(load_document, buffer.getvalue(), DocumentLimits())
             assert page_sizes(document) == [(1536, 2048)] * 10  # 90 MiB of pixels held here
             del document
-            # One turn of the loop: until then its handle that resumed this task holds the reply.
-            await asyncio.sleep(0)
         # Without the fixed threshold this process keeps 150-350 MiB of freed pages.
         assert rss_mib() - before < 60
     finally:
