@@ -14,6 +14,8 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "image_too_large"
     CORRUPT_DOCUMENT = "corrupt_document"
     TOO_MANY_PAGES = "too_many_pages"
+    # Over the work budget: decoding it would take more CPU time, memory or pixels than allowed.
+    DOCUMENT_TOO_COMPLEX = "document_too_complex"
     PROVIDER_NOT_CONFIGURED = "provider_not_configured"
     PROVIDER_REFUSED = "provider_refused"
     PROVIDER_OUTPUT_TRUNCATED = "provider_output_truncated"

@@ -21,12 +21,12 @@ from contracts import (
     ValidateInvoice,
 )
 from services.extractor.cache import ExtractionCache, NoCache, reused
+from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import (
     Document,
     DocumentLimits,
     cheap_to_load,
     load_document,
-    off_loop_if_big,
 )
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
@@ -46,8 +46,11 @@ class ExtractionPipeline:
         http: httpx.AsyncClient,
         *,
         cache: ExtractionCache | None = None,
+        decoder: Runner | None = None,
     ) -> None:
         self._read_blob = read_blob
+        # Where documents too big to decode inline are decoded: the decode pool in the service.
+        self._decoder: Runner = decoder or InThread()
         self._cache: ExtractionCache = cache or NoCache()
         # What "no model asked for" means per provider, so the cache tells models apart.
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
@@ -92,8 +95,11 @@ class ExtractionPipeline:
         data = await fetch_document(
             command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
         )
-        # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-        return await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
+        sha256 = hashlib.sha256(data).hexdigest()
+        if cheap_to_load(data):
+            return load_document(data, self._limits), sha256
+        # Decoding, resizing and rendering is CPU and memory: off the loop, under a budget.
+        return await self._decoder.run(load_document, data, self._limits), sha256
 
     async def _extract(
         self,
@@ -149,6 +155,3 @@ class ExtractionPipeline:
         MODEL_TOKENS.labels(name, label, "input").inc(extraction.usage.input_tokens)
         MODEL_TOKENS.labels(name, label, "output").inc(extraction.usage.output_tokens)
         return extraction
-
-    def _load(self, data: bytes) -> tuple[Document, str]:
-        return load_document(data, self._limits), hashlib.sha256(data).hexdigest()
