@@ -21,6 +21,7 @@ from contracts import ProcessingOptions
 from services.gateway import invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
+from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
 from services.gateway.errors import ApiError, describe_validation
 from services.gateway.operations import require_broker
 from services.gateway.schemas import (
@@ -190,7 +191,7 @@ async def upload_and_trigger(
     options: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     _check_count(len(file), gw.settings)
-    parsed = _parse_options(options)
+    parsed = _parse_options(options, gw.settings.json_max_depth)
     # Every file is checked before any is stored or any task starts: all or nothing.
     uploads = [await read_upload(one, gw.settings.max_file_bytes) for one in file]
     stored = await asyncio.gather(*(_store(gw, request, upload) for upload in uploads))
@@ -261,9 +262,11 @@ def _check_count(count: int, settings: GatewaySettings) -> None:
         )
 
 
-def _parse_options(raw: str | None) -> ProcessingOptions:
+def _parse_options(raw: str | None, max_depth: int) -> ProcessingOptions:
     if raw is None or not raw.strip():
         return ProcessingOptions()
+    if not within_depth(raw, max_depth):
+        raise ApiError(422, TOO_DEEP, "options: " + too_deep_message(max_depth))
     try:
         return ProcessingOptions.model_validate_json(raw)
     except ValidationError as exc:

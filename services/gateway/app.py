@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeys
+from services.gateway.depth import JsonDepthMiddleware
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
@@ -46,6 +47,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(TracingMiddleware)
+    # Inside CORS, so a refusal still carries the CORS headers a browser needs to read it.
+    app.add_middleware(JsonDepthMiddleware, max_depth=settings.json_max_depth)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),

@@ -37,6 +37,8 @@ class GatewaySettings(NatsSettings):
     api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # Frames a socket may have waiting; a client further behind is closed (1013).
     ws_send_queue: int = Field(default=1024, ge=1)
+    # How deep any JSON the gateway reads may nest: HTTP bodies, /ws frames, Socket.IO packets.
+    json_max_depth: int = Field(default=32, ge=2, le=256)
     # Tasks one socket may follow at once.
     ws_max_tasks: int = Field(default=1000, ge=1)
     # Seconds after subscribing to a task before its stored last update is checked once more.

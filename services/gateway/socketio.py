@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway import frames
 from services.gateway.auth import bearer
+from services.gateway.depth import TOO_DEEP, DepthLimitedJson
 from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
 from services.gateway.session import Session
@@ -61,6 +62,8 @@ class SocketIOGateway:
             async_handlers=False,
             # Client events are small JSON objects, as on /ws.
             max_http_buffer_size=64 * 1024,
+            # A packet nested too deep decodes to a marker event instead of ending the socket.
+            json=DepthLimitedJson(settings.json_max_depth),
         )
         self.server.on("connect", self._connect)
         self.server.on("disconnect", self._disconnect)
@@ -115,6 +118,7 @@ class SocketIOGateway:
             outbox=outbox,
             caller=caller,
             max_tasks=self._settings.ws_max_tasks,
+            max_depth=self._settings.json_max_depth,
             sid=sid,
         )
         outbox.send(frames.encode("connected", {"sid": sid}))
@@ -139,6 +143,9 @@ class SocketIOGateway:
     async def _event(self, event: str, sid: str, *args: Any) -> None:
         connection = self._connections.get(sid)
         if connection is None:
+            return
+        if event == TOO_DEEP:
+            connection.session.too_deep()
             return
         if len(args) > 1:
             # emit("join_task", a, b): the protocol's events carry one object.
