@@ -22,6 +22,7 @@ from services.gateway import invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
+from services.gateway.downloads import BlobResponse
 from services.gateway.errors import ApiError, describe_validation
 from services.gateway.operations import require_broker
 from services.gateway.schemas import (
@@ -44,13 +45,6 @@ from services.messaging.blobs import StoredBlob
 JSON_BODY_LIMIT = 256 * 1024
 # Multipart boundaries and part headers around each file.
 MULTIPART_OVERHEAD = 64 * 1024
-# Content-addressed: a blob's bytes never change, so caches may keep them for good. The sandbox
-# keeps an uploaded document from running anything in the gateway's origin.
-BLOB_HEADERS = {
-    "Cache-Control": "public, max-age=31536000, immutable",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox",
-}
 
 try:
     VERSION = metadata.version("invoiceflow")
@@ -139,11 +133,10 @@ async def health(gw: GatewayDep) -> JSONResponse:
 
 
 async def get_blob(blob_id: str, gw: GatewayDep) -> Response:
-    blob = await gw.blobs.get(blob_id)
+    blob = await gw.blobs.open(blob_id)
     if blob is None:
         raise ApiError(404, "blob_not_found", "no such blob")
-    headers = {**BLOB_HEADERS, "ETag": f'"{blob.blob_id}"'}
-    return Response(blob.data, media_type=blob.content_type, headers=headers)
+    return BlobResponse(blob, gw.blob_readers, gw.settings.blob_send_timeout_seconds)
 
 
 async def upload_blob(

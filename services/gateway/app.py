@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeys
 from services.gateway.depth import JsonDepthMiddleware
+from services.gateway.downloads import BlobReaders
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
@@ -166,6 +167,7 @@ async def start(settings: GatewaySettings) -> Gateway:
         keys=ApiKeys(settings.api_keys),
         store=InvoiceStore(nc, settings.store_timeout_seconds),
         health=Health(("nats",)),
+        blob_readers=BlobReaders(settings.blob_max_readers),
     )
 
 
