@@ -11,11 +11,11 @@ from typing import Any
 import nats
 import uvicorn
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
 from services.gateway.api import VERSION, build_routers
-from services.gateway.auth import ApiKeys
+from services.gateway.auth import ApiKeyMiddleware, ApiKeys
+from services.gateway.cors import JsonCORSMiddleware
 from services.gateway.depth import JsonDepthMiddleware
 from services.gateway.downloads import BlobReaders
 from services.gateway.errors import install_error_handlers
@@ -50,8 +50,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(TracingMiddleware)
     # Inside CORS, so a refusal still carries the CORS headers a browser needs to read it.
     app.add_middleware(JsonDepthMiddleware, max_depth=settings.json_max_depth)
+    # Outside the body's readers (the depth check, the routes), inside CORS.
+    app.add_middleware(ApiKeyMiddleware, keys=ApiKeys(settings.api_keys))
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
