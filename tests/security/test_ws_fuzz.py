@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import socketio  # type: ignore[import-untyped]
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from services.gateway.app import WS_MAX_FRAME_BYTES
 from tests.gateway import test_ws as gateway_ws
@@ -156,3 +157,17 @@ async def test_a_socketio_message_nested_too_deep_gets_an_error(server: Served) 
         assert client.connected
     finally:
         await client.disconnect()
+
+
+async def test_a_dns_rebinding_page_is_refused_at_the_handshake(server: Served) -> None:
+    """The page's name points at the gateway: Host and Origin both name it. Without a public
+    URL only loopback hosts are the gateway's own origin, so this one is foreign."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port))
+    rebound = f"rebind.evil.test:{port}"
+
+    with pytest.raises(InvalidStatus) as refused:
+        await Ws.open(f"ws://{rebound}/ws", sock=sock, origin=f"http://{rebound}")
+
+    assert refused.value.response.status_code == 403
+    assert json.loads(refused.value.response.body or b"{}")["error"]["code"] == "origin_not_allowed"
