@@ -21,6 +21,7 @@ from services.gateway.downloads import BlobReaders
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
+from services.gateway.server import WebSocketProtocol
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
 from services.gateway.state import Gateway
@@ -188,6 +189,7 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         "port": settings.port,
         # Compression costs ~50 KiB per socket and lets small frames expand: off.
         "ws_per_message_deflate": False,
+        "ws": WebSocketProtocol,
         "ws_max_size": WS_MAX_FRAME_BYTES,
         "access_log": settings.access_log,
         "log_level": settings.log_level.lower(),

@@ -64,6 +64,8 @@ class SocketIOGateway:
             max_http_buffer_size=64 * 1024,
             # A packet nested too deep decodes to a marker event instead of ending the socket.
             json=DepthLimitedJson(settings.json_max_depth),
+            # Engine.IO logs a refused origin at ERROR: a refusal is an answer, not a fault.
+            engineio_logger=RefusalsAsWarnings(logging.getLogger("engineio.server"), {}),
         )
         self.server.on("connect", self._connect)
         self.server.on("disconnect", self._disconnect)
@@ -194,6 +196,17 @@ class SocketIOGateway:
         queue = getattr(self._eio_socket(sid), "queue", None)
         if isinstance(queue, asyncio.Queue):
             await queue.join()
+
+
+class RefusalsAsWarnings(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Engine.IO's logger with `error()` (what it logs a refused client with) at WARNING;
+    `exception()`, which it logs its own faults with, stays at ERROR."""
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if kwargs.get("exc_info"):
+            super().error(msg, *args, **kwargs)
+        else:
+            self.warning(msg, *args, **kwargs)
 
 
 def _api_key(auth: Any, authorization: str | None) -> str | None:

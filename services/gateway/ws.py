@@ -87,6 +87,7 @@ async def _read(websocket: WebSocket, session: Session) -> None:
 
 async def _refuse(websocket: WebSocket, status: int, code: str, message: str) -> None:
     """Refuse the handshake with an HTTP error in the usual JSON shape where the server can."""
+    log.info("refused a /ws handshake: %s", code)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(error_response(status, code, message))
     else:

@@ -246,3 +246,41 @@ async def test_malformed_framing_is_refused_not_served(keyed_server: Served, hea
         return  # closed without an answer: refused too
     status = int(answer.split(b" ", 2)[1])
     assert 400 <= status < 500, answer
+
+
+# --- messages are words and a code ----------------------------------------------------------
+
+LIBRARY_WORDS = ("Value error", "Assertion failed", "Error:", "Exception", "Traceback", "DETAIL")
+
+
+@pytest.mark.parametrize(
+    ("corrections", "code"),
+    [
+        ({"total": "abc"}, "invalid_correction"),
+        ({"line_items": [{"description": "x", "quantity": "many"}]}, "invalid_correction"),
+        ({"vendor.name": "ACME\x00"}, "invoice_not_storable"),
+        ({"total": "99999999999999999999.00"}, "invoice_not_storable"),
+    ],
+)
+async def test_a_refused_review_says_why_in_words(
+    stack: Stack, corrections: dict[str, Any], code: str
+) -> None:
+    invoice_id = await stack.save(tenant="tenant-a")
+    body = {"decision": "reject", "reviewer": "r", "corrections": corrections}
+
+    response = await stack.http.post(f"/api/invoices/{invoice_id}/review", json=body, headers=AS_A)
+
+    assert error_of(response) == (422, code)
+    message = response.json()["error"]["message"]
+    assert message and not any(word in message for word in LIBRARY_WORDS), message
+
+
+async def test_a_refused_body_says_why_in_words(app: Running) -> None:
+    body = {"blob_url": "http://files.test/a.pdf", "options": {"confidence_threshold": 7}}
+
+    response = await app.http.post("/api/invoices/upload", json=body)
+
+    assert error_of(response) == (422, "validation_error")
+    message = response.json()["error"]["message"]
+    assert "confidence_threshold" in message
+    assert not any(word in message for word in LIBRARY_WORDS), message

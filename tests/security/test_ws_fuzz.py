@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -171,3 +172,39 @@ async def test_a_dns_rebinding_page_is_refused_at_the_handshake(server: Served) 
 
     assert refused.value.response.status_code == 403
     assert json.loads(refused.value.response.body or b"{}")["error"]["code"] == "origin_not_allowed"
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    loud = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR]
+    assert loud == []
+    assert not any(record.exc_info for record in caplog.records)
+
+
+async def test_a_refused_handshake_is_no_error_in_the_log(
+    nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with served(make_settings(nats_url, api_keys={"key-a": "tenant-a"})) as keyed:
+        for kwargs in (
+            {"origin": "http://evil.test"},
+            {"additional_headers": {"Authorization": "Bearer wrong"}},
+        ):
+            with pytest.raises(InvalidStatus):
+                await Ws.open(keyed.ws_url, **kwargs)
+        refused: list[dict[str, Any]] = [
+            {"auth": {"token": "wrong"}},
+            {"headers": {"Origin": "http://evil.test"}},
+        ]
+        for options in refused:
+            client = socketio.AsyncClient(reconnection=False)
+            try:
+                with pytest.raises(socketio.exceptions.ConnectionError):
+                    await client.connect(
+                        keyed.base_url, transports=["websocket"], wait_timeout=TIMEOUT, **options
+                    )
+            finally:
+                if client.eio.http is not None:  # the failed connect leaves its session open
+                    await client.eio.http.close()
+
+    assert any("refused a /ws handshake" in record.getMessage() for record in caplog.records)
+    no_errors_logged(caplog)
