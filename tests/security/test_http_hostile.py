@@ -73,7 +73,8 @@ async def test_a_review_nested_within_the_limit_gets_its_usual_answer(stack: Sta
 
 
 @pytest.mark.parametrize(
-    "content_type", ["application/json", "application/json; charset=utf-8", "text/plain"]
+    "content_type",
+    ["application/json", "application/json; charset=utf-8", "application/merge+json", "text/plain"],
 )
 async def test_every_json_body_is_held_to_the_depth_limit(app: Running, content_type: str) -> None:
     body = json.dumps({"blob_url": "http://files.test/a.pdf", "options": nested(100)})
