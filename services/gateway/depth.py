@@ -74,8 +74,10 @@ def within_depth(text: str | bytes, limit: int) -> bool:
 
 
 def is_json(content_type: str) -> bool:
+    """What FastAPI may parse as JSON: a JSON media type, or no content type at all (FastAPI
+    parses such a body as JSON unless its content-type check is strict)."""
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
+    return not media or media == "application/json" or media.endswith("+json")
 
 
 class JsonDepthMiddleware:
