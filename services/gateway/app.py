@@ -17,7 +17,7 @@ from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeyMiddleware, ApiKeys
 from services.gateway.cors import JsonCORSMiddleware
 from services.gateway.depth import JsonDepthMiddleware
-from services.gateway.downloads import BlobReaders
+from services.gateway.downloads import BlobReaders, quiet_cut_downloads
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
@@ -48,6 +48,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     install_error_handlers(app)
+    quiet_cut_downloads(logging.getLogger("uvicorn.error"))
     app.add_middleware(TracingMiddleware)
     # Inside CORS, so a refusal still carries the CORS headers a browser needs to read it.
     app.add_middleware(JsonDepthMiddleware, max_depth=settings.json_max_depth)

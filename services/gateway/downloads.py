@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from contextvars import ContextVar
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -29,6 +30,24 @@ BLOB_HEADERS = {
     "Content-Security-Policy": "sandbox",
 }
 RETRY_AFTER_SECONDS = 1
+# What uvicorn logs, at ERROR, when an app returns before its response is complete: the way a
+# download cut short on purpose ends (the server then closes the connection).
+UVICORN_INCOMPLETE = "ASGI callable returned without completing response."
+# Set in the request's own task when the gateway cut its download short.
+_cut_short: ContextVar[bool] = ContextVar("blob_download_cut_short", default=False)
+
+
+class CutDownloadsFilter(logging.Filter):
+    """Drops uvicorn's ERROR line for a download the gateway cut short itself (a slow reader,
+    already logged at INFO); the same line for any other response stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_cut_short.get() and record.getMessage() == UVICORN_INCOMPLETE)
+
+
+def quiet_cut_downloads(logger: logging.Logger) -> None:
+    if not any(isinstance(f, CutDownloadsFilter) for f in logger.filters):
+        logger.addFilter(CutDownloadsFilter())
 
 
 class SlowReaderError(Exception):
@@ -81,6 +100,7 @@ class BlobResponse(Response):
             await self._send(send, _body(b"", more=False))
         except SlowReaderError:
             # Returning with the body unfinished makes the server close the connection.
+            _cut_short.set(True)
             log.info("dropped a blob reader that took nothing for %g s", self._send_timeout)
         except BlobCorruptError:
             log.error("blob %s does not match its digest: the download was cut", self._blob.blob_id)

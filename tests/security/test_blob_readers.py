@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -104,8 +105,9 @@ async def test_readers_past_the_limit_get_503_with_retry_after(server: Served, b
 
 
 async def test_a_reader_that_takes_nothing_is_dropped_after_the_send_timeout(
-    nats_url: str, big: bytes
+    nats_url: str, big: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     settings = make_settings(nats_url, blob_send_timeout_seconds=0.5)
     async with served(settings) as server:
         blob_id = await store(server, big)
@@ -115,6 +117,10 @@ async def test_a_reader_that_takes_nothing_is_dropped_after_the_send_timeout(
         await active_is(server, 0)  # dropped, without the client doing anything
 
         writer.close()
+    dropped = [r for r in caplog.records if "dropped a blob reader" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].levelno == logging.INFO
+    # Cutting a download short is the gateway's answer to a slow reader, not an error.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 class StalledSend:
