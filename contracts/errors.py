@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -25,3 +26,25 @@ class ErrorCode(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"
     INVOICE_NOT_STORABLE = "invoice_not_storable"
     INTERNAL_ERROR = "internal_error"
+
+
+# pydantic puts these before the words of an error a validator raised: "Value error, not an
+# amount". The words are the message; the prefix names an exception class.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_message(errors: object, limit: int = 5) -> str:
+    """pydantic's (or FastAPI's) validation errors in words: `where: what`, one per problem up
+    to `limit`, without echoing the input (it may be a whole file) or an exception's name."""
+    if not isinstance(errors, list | tuple):
+        return "invalid request"
+    parts = []
+    for error in errors[:limit]:
+        if not isinstance(error, Mapping):
+            continue
+        what = str(error.get("msg") or "invalid")
+        for prefix in _PYDANTIC_PREFIXES:
+            what = what.removeprefix(prefix)
+        location = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{location}: {what}" if location else what)
+    return "; ".join(parts) or "invalid request"
