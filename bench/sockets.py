@@ -349,9 +349,12 @@ class Client:
             connector=connector, timeout=aiohttp.ClientTimeout(total=60)
         ) as http:
             await asyncio.sleep(max(start_at - time.time(), 0.0))  # one start for all processes
+            lags: list[float] = []
+            probe = asyncio.create_task(loop_lag(lags))
             started = time.perf_counter()
             await asyncio.gather(*(self._submit(state, http, i, images[i]) for i in tasks))
             seconds = time.perf_counter() - started
+            probe.cancel()
         for ws in state.sockets:
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -360,6 +363,7 @@ class Client:
             "records": [asdict(r) for r in state.records],
             "errors": state.errors,
             "seconds": seconds,
+            "loop_lag": lags,
         }
 
     async def _submit(
@@ -413,6 +417,15 @@ class Client:
         closed = len(self.idle)
         self.idle.clear()
         return {"closed": closed}
+
+
+async def loop_lag(lags: list[float], period: float = 0.005) -> None:
+    """How late this process's event loop wakes a `period` timer, until cancelled: a late
+    loop stamps frames late, so a client that cannot keep up shows here."""
+    while True:
+        due = time.perf_counter() + period
+        await asyncio.sleep(period)  # a probe timer, not a wait on work
+        lags.append(max(time.perf_counter() - due, 0.0))
 
 
 def client_process(conn: Connection, index: int, sources: list[str]) -> None:
@@ -683,6 +696,7 @@ class FanoutFigures:
     errors: list[str]
     cpu_seconds_by_process: dict[str, float]
     client_cpu_share: float  # the client processes' CPU / (wall x their number)
+    client_loop_lag: Delays  # how late the clients' loops woke a 5 ms timer
 
 
 async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: Path) -> Any:
@@ -707,11 +721,9 @@ async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: 
             await burst(clients, gateways, len(clients) * len(gateways), 2, args.latency)
             pids = stack_pids | clients.pids | {BENCH_CLIENT: os.getpid()}
             cpu_before = stack_cpu_seconds(pids)
-            started = time.perf_counter()
-            records, errors = await burst(
+            records, errors, lags, wall = await burst(
                 clients, gateways, args.tasks, args.per_task, args.latency
             )
-            wall = time.perf_counter() - started
             cpu = cpu_used(cpu_before, stack_cpu_seconds(pids))
         finally:
             await clients.stop()
@@ -737,13 +749,16 @@ async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: 
         errors=errors[:10],
         cpu_seconds_by_process=cpu,
         client_cpu_share=client_cpu / (wall * len(clients)) if wall else 0.0,
+        client_loop_lag=Delays.of(lags),
     )
 
 
 async def burst(
     clients: Clients, gateways: list[str], tasks: int, per_task: int, latency: float
-) -> tuple[list[SocketRecord], list[str]]:
-    """Tasks dealt round robin to the client processes, one start time for all."""
+) -> tuple[list[SocketRecord], list[str], list[float], float]:
+    """Tasks dealt round robin to the client processes, one start time for all; the sockets'
+    records, errors, the clients' loop lags and the burst's wall time (first submission to
+    the last socket done)."""
     start_at = time.time() + 0.5
     answers = await clients.call(
         "burst",
@@ -760,7 +775,8 @@ async def burst(
     )
     records = [SocketRecord(**r) for a in answers for r in a["records"]]
     errors = [e for a in answers for e in a["errors"]]
-    return records, errors
+    lags = [lag for a in answers for lag in a["loop_lag"]]
+    return records, errors, lags, max(float(a["seconds"]) for a in answers)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -797,7 +813,11 @@ def print_fanout(f: FanoutFigures) -> None:
     for error in f.errors[:3]:
         print(f"  error: {error}")
     cpu = ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.cpu_seconds_by_process.items()))
-    print(f"  CPU s: {cpu}; clients busy {f.client_cpu_share:.0%} of their wall time each")
+    lag = f.client_loop_lag
+    print(
+        f"  CPU s: {cpu}; clients busy {f.client_cpu_share:.0%} of their wall time each, "
+        f"their loops late by p99 {lag.p99 * 1000:.1f} ms, max {lag.max * 1000:.1f} ms"
+    )
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
