@@ -163,6 +163,9 @@ class _Burst:
 class Split:
     live: list[float]  # arrival - timestamp of frames stored after the join was sent
     replayed: list[float]  # arrival - join_sent of frames stored before it
+    # Of the live frames over 250 ms: how long after the join their update was stored (a race
+    # between the join and the update shows as a few milliseconds here).
+    slow_stored_after_join: list[float]
     gaps: int  # seqs below a socket's highest that it never received
     doubles: int  # seqs a socket received twice
     unfinished: int  # sockets that never received complete/error (or failed)
@@ -172,6 +175,7 @@ def split_frames(records: Sequence[SocketRecord]) -> Split:
     """Live and replayed frames, as defined in the module's doc, and the sockets' faults."""
     live: list[float] = []
     replayed: list[float] = []
+    slow: list[float] = []
     gaps = doubles = unfinished = 0
     for record in records:
         seen: set[int] = set()
@@ -182,11 +186,13 @@ def split_frames(records: Sequence[SocketRecord]) -> Split:
             seen.add(seq)
             if stamp >= record.join_sent:
                 live.append(max(arrival - stamp, 0.0))
+                if arrival - stamp > SLOW_SECONDS:
+                    slow.append(stamp - record.join_sent)
             else:
                 replayed.append(max(arrival - record.join_sent, 0.0))
         gaps += max(seen, default=0) - len(seen)
         unfinished += not record.finished or record.error is not None
-    return Split(live, replayed, gaps, doubles, unfinished)
+    return Split(live, replayed, slow, gaps, doubles, unfinished)
 
 
 def kib_per_socket(before_kib: int, after_kib: int, sockets: int) -> float:
@@ -690,6 +696,7 @@ class FanoutFigures:
     replayed: Delays  # join sent -> arrival
     live_same_gateway: Delays  # sockets on the gateway the task was submitted on
     live_other_gateway: Delays
+    slow_stored_after_join: Delays  # live frames over 250 ms: update stored this long after join
     gaps: int
     doubles: int
     unfinished: int
@@ -743,6 +750,7 @@ async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: 
         replayed=Delays.of(split.replayed),
         live_same_gateway=Delays.of(same.live),
         live_other_gateway=Delays.of(other.live),
+        slow_stored_after_join=Delays.of(split.slow_stored_after_join),
         gaps=split.gaps,
         doubles=split.doubles,
         unfinished=split.unfinished + (args.tasks * args.per_task - len(records)),
@@ -809,6 +817,12 @@ def print_fanout(f: FanoutFigures) -> None:
     if f.gateways > 1:
         print(f"  live, same gateway: {f.live_same_gateway.line()}")
         print(f"  live, other gateway: {f.live_other_gateway.line()}")
+    slow = f.slow_stored_after_join
+    if slow.count:
+        print(
+            f"  the {slow.count} live frames over 250 ms were stored after their socket's join "
+            f"by p50 {slow.p50 * 1000:.1f} ms, max {slow.max * 1000:.1f} ms"
+        )
     print(f"  gaps {f.gaps}, doubles {f.doubles}, unfinished sockets {f.unfinished}")
     for error in f.errors[:3]:
         print(f"  error: {error}")

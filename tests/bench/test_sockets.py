@@ -35,7 +35,15 @@ def test_a_frame_stored_before_the_join_is_a_replay_timed_from_the_join() -> Non
 
     assert split.replayed == pytest.approx([0.02])
     assert split.live == pytest.approx([0.03, 0.004])
+    assert split.slow_stored_after_join == []
     assert (split.gaps, split.doubles, split.unfinished) == (0, 0, 0)
+
+
+def test_a_late_live_frame_tells_how_soon_after_the_join_it_was_stored() -> None:
+    split = split_frames([record(100.0, (1, 100.004, 101.1, "stage_start"))])
+
+    assert split.live == pytest.approx([1.096])
+    assert split.slow_stored_after_join == pytest.approx([0.004])
 
 
 def test_gaps_doubles_and_unfinished_sockets_are_counted() -> None:
