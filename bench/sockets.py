@@ -706,7 +706,9 @@ class FanoutFigures:
     client_loop_lag: Delays  # how late the clients' loops woke a 5 ms timer
 
 
-async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: Path) -> Any:
+async def fanout(
+    args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: Path
+) -> list[FanoutFigures]:
     name = f"fanout-g{args.gateways}-i{args.idle}"
     async with started_stack(
         postgres,
@@ -727,13 +729,23 @@ async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: 
             # Warm-up: one task per process through the whole path, on every gateway.
             await burst(clients, gateways, len(clients) * len(gateways), 2, args.latency)
             pids = stack_pids | clients.pids | {BENCH_CLIENT: os.getpid()}
-            cpu_before = stack_cpu_seconds(pids)
-            records, errors, lags, wall = await burst(
-                clients, gateways, args.tasks, args.per_task, args.latency
-            )
-            cpu = cpu_used(cpu_before, stack_cpu_seconds(pids))
+            runs: list[FanoutFigures] = []
+            for _ in range(args.repeat):
+                await asyncio.sleep(2)  # the previous burst's sockets are closed
+                cpu_before = stack_cpu_seconds(pids)
+                result = await burst(clients, gateways, args.tasks, args.per_task, args.latency)
+                cpu = cpu_used(cpu_before, stack_cpu_seconds(pids))
+                runs.append(fanout_figures(args, result, cpu, len(clients)))
+                print_fanout(runs[-1])
         finally:
             await clients.stop()
+    return runs
+
+
+def fanout_figures(
+    args: argparse.Namespace, result: Burst, cpu: dict[str, float], clients: int
+) -> FanoutFigures:
+    records, wall = result.records, result.wall_seconds
     split = split_frames(records)
     same = split_frames([r for r in records if ws_url(r.submitted_on) == r.gateway])
     other = split_frames([r for r in records if ws_url(r.submitted_on) != r.gateway])
@@ -754,16 +766,24 @@ async def fanout(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: 
         gaps=split.gaps,
         doubles=split.doubles,
         unfinished=split.unfinished + (args.tasks * args.per_task - len(records)),
-        errors=errors[:10],
+        errors=result.errors[:10],
         cpu_seconds_by_process=cpu,
-        client_cpu_share=client_cpu / (wall * len(clients)) if wall else 0.0,
-        client_loop_lag=Delays.of(lags),
+        client_cpu_share=client_cpu / (wall * clients) if wall else 0.0,
+        client_loop_lag=Delays.of(result.loop_lags),
     )
+
+
+@dataclass(frozen=True)
+class Burst:
+    records: list[SocketRecord]
+    errors: list[str]
+    loop_lags: list[float]  # the client processes' event-loop lags meanwhile
+    wall_seconds: float  # first submission to the last socket done
 
 
 async def burst(
     clients: Clients, gateways: list[str], tasks: int, per_task: int, latency: float
-) -> tuple[list[SocketRecord], list[str], list[float], float]:
+) -> Burst:
     """Tasks dealt round robin to the client processes, one start time for all; the sockets'
     records, errors, the clients' loop lags and the burst's wall time (first submission to
     the last socket done)."""
@@ -784,7 +804,7 @@ async def burst(
     records = [SocketRecord(**r) for a in answers for r in a["records"]]
     errors = [e for a in answers for e in a["errors"]]
     lags = [lag for a in answers for lag in a["loop_lag"]]
-    return records, errors, lags, max(float(a["seconds"]) for a in answers)
+    return Burst(records, errors, lags, max(float(a["seconds"]) for a in answers))
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -843,7 +863,6 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             print_memory(results["memory"])
         if args.only in (None, "fanout"):
             results["fanout"] = await fanout(args, postgres, workdir)
-            print_fanout(results["fanout"])
     finally:
         postgres.stop()
     return results
@@ -864,6 +883,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=0, help="fanout: idle sockets open meanwhile")
     parser.add_argument("--gateways", type=int, default=1, help="fanout: gateway replicas")
     parser.add_argument("--latency", type=float, default=1.5, help="fanout: model seconds")
+    parser.add_argument("--repeat", type=int, default=1, help="fanout: bursts on one stack")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument(
         "--source-addresses", type=int, default=8, help="client addresses 127.0.0.2, …"
@@ -883,7 +903,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "measured": time.strftime("%Y-%m-%d %H:%M:%S"),
         "args": vars(args),
-        **{name: asdict(figures) for name, figures in results.items()},
+        "memory": asdict(results["memory"]) if "memory" in results else None,
+        "fanout": [asdict(figures) for figures in results.get("fanout", [])],
     }
     out.write_text(json.dumps(data, indent=2))
     print(f"written to {out}")
