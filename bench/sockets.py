@@ -621,7 +621,9 @@ class MemoryFigures:
     gateway_said: dict[str, Any]  # after the last reading: sockets open, the tasks' statuses
 
 
-async def memory(args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: Path) -> Any:
+async def memory(
+    args: argparse.Namespace, postgres: EmbeddedPostgres, workdir: Path
+) -> MemoryFigures:
     sockets = args.sockets
     tasks = max(sockets // args.per_task, 1)
     async with started_stack(
