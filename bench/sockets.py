@@ -157,6 +157,12 @@ class _Burst:
     records: list[SocketRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     sockets: list[ClientConnection] = field(default_factory=list)
+    preopened: dict[int, list[ClientConnection]] = field(default_factory=dict)
+
+    def urls(self, task: int) -> list[str]:
+        """Socket j of task i connects to gateway (i + j) mod G."""
+        gateways = self.gateways
+        return [ws_url(gateways[(task + j) % len(gateways)]) for j in range(self.per_task)]
 
 
 @dataclass(frozen=True)
@@ -343,13 +349,20 @@ class Client:
         tasks: list[int],
         per_task: int,
         start_at: float,
+        *,
         timeout: float,
+        preopened: bool = False,
     ) -> dict[str, Any]:
         """Submit each task (task i on gateway i mod G), and as soon as its trigger returns open
         `per_task` sockets (socket j on gateway (i + j) mod G) that join it; until every socket
-        has its task's `complete` or `error` (or `timeout`)."""
+        has its task's `complete` or `error` (or `timeout`). `preopened`: the sockets are
+        connected before the start and only join after the trigger (a page that keeps one
+        socket open)."""
         images = {i: receipt_image(i) for i in tasks}
         state = _Burst(gateways, per_task, timeout)
+        if preopened:
+            for i in tasks:
+                state.preopened[i] = [await self.connect(url) for url in state.urls(i)]
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=60)
@@ -389,19 +402,29 @@ class Client:
         except Exception as exc:
             state.errors.append(f"submit {i}: {exc!r}")
             return
-        urls = [
-            ws_url(state.gateways[(i + j) % len(state.gateways)]) for j in range(state.per_task)
-        ]
-        await asyncio.gather(*(self._watch(state, url, base, task) for url in urls))
+        ready: list[ClientConnection | None] = [*state.preopened.get(i, [])]
+        ready += [None] * (state.per_task - len(ready))
+        await asyncio.gather(
+            *(
+                self._watch(state, url, base, task, ws)
+                for url, ws in zip(state.urls(i), ready, strict=True)
+            )
+        )
 
     async def _watch(
-        self, state: _Burst, url: str, submitted_on: str, task: dict[str, Any]
+        self,
+        state: _Burst,
+        url: str,
+        submitted_on: str,
+        task: dict[str, Any],
+        ws: ClientConnection | None,
     ) -> None:
-        try:
-            ws = await self.connect(url)
-        except Exception as exc:
-            state.errors.append(f"connect: {exc!r}")
-            return
+        if ws is None:
+            try:
+                ws = await self.connect(url)
+            except Exception as exc:
+                state.errors.append(f"connect: {exc!r}")
+                return
         state.sockets.append(ws)
         data = {"task_id": task["task_id"], "token": task["token"]}
         record = SocketRecord(task["task_id"], url, submitted_on, time.time())
@@ -692,6 +715,7 @@ class FanoutFigures:
     sockets: int
     idle: int
     gateways: int
+    preopened: bool
     model_latency: float
     wall_seconds: float
     live: Delays
@@ -735,7 +759,14 @@ async def fanout(
             for _ in range(args.repeat):
                 await asyncio.sleep(2)  # the previous burst's sockets are closed
                 cpu_before = stack_cpu_seconds(pids)
-                result = await burst(clients, gateways, args.tasks, args.per_task, args.latency)
+                result = await burst(
+                    clients,
+                    gateways,
+                    args.tasks,
+                    args.per_task,
+                    args.latency,
+                    preopened=args.preopened,
+                )
                 cpu = cpu_used(cpu_before, stack_cpu_seconds(pids))
                 runs.append(fanout_figures(args, result, cpu, len(clients)))
                 print_fanout(runs[-1])
@@ -758,6 +789,7 @@ def fanout_figures(
         sockets=len(records),
         idle=args.idle,
         gateways=args.gateways,
+        preopened=args.preopened,
         model_latency=args.latency,
         wall_seconds=wall,
         live=Delays.of(split.live),
@@ -784,12 +816,19 @@ class Burst:
 
 
 async def burst(
-    clients: Clients, gateways: list[str], tasks: int, per_task: int, latency: float
+    clients: Clients,
+    gateways: list[str],
+    tasks: int,
+    per_task: int,
+    latency: float,
+    *,
+    preopened: bool = False,
 ) -> Burst:
     """Tasks dealt round robin to the client processes, one start time for all; the sockets'
     records, errors, the clients' loop lags and the burst's wall time (first submission to
     the last socket done)."""
-    start_at = time.time() + 0.5
+    # One start for every process; sockets opened beforehand need their time first.
+    start_at = time.time() + 0.5 + (tasks * per_task / len(clients) / 200 if preopened else 0)
     answers = await clients.call(
         "burst",
         [
@@ -799,6 +838,7 @@ async def burst(
                 "per_task": per_task,
                 "start_at": start_at,
                 "timeout": latency + 60.0,
+                "preopened": preopened,
             }
             for p in range(len(clients))
         ],
@@ -830,7 +870,8 @@ def print_memory(m: MemoryFigures) -> None:
 
 def print_fanout(f: FanoutFigures) -> None:
     print(
-        f"fanout: {f.tasks} tasks x {f.per_task} sockets joining in a burst, {f.idle} idle, "
+        f"fanout: {f.tasks} tasks x {f.per_task} sockets "
+        f"{'(open before) ' if f.preopened else ''}joining in a burst, {f.idle} idle, "
         f"{f.gateways} gateway(s), model {f.model_latency:g} s: {f.sockets} sockets, "
         f"done in {f.wall_seconds:.2f} s\n"
         f"  live publish -> socket: {f.live.line()}\n"
@@ -885,6 +926,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=int, default=0, help="fanout: idle sockets open meanwhile")
     parser.add_argument("--gateways", type=int, default=1, help="fanout: gateway replicas")
     parser.add_argument("--latency", type=float, default=1.5, help="fanout: model seconds")
+    parser.add_argument(
+        "--preopened",
+        action="store_true",
+        help="fanout: burst sockets connect before the submissions and only join after",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="fanout: bursts on one stack")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument(
