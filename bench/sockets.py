@@ -9,9 +9,9 @@ file-descriptor limit is raised for the bench and so for the stack it starts (ch
 it). Two workloads:
 
   memory   T = N / 10 tasks are submitted through the API with a model that answers only
-           after 10 minutes (every task stays running: the extractor holds them all), then N idle
-           sockets are opened on one gateway (default 10,000), then
-           each socket joins one of the T tasks (10 sockets per task). The gateway process's
+           after 10 minutes (every task stays running: the extractor holds them all), then N
+           idle sockets are opened on one gateway (default 10,000), then each socket joins one
+           of the T tasks (10 sockets per task). The gateway process's
            VmRSS (/proc/PID/status) and PSS (/proc/PID/smaps_rollup) are read before the
            sockets, with them idle, and with them following: KiB per socket.
   fanout   `--idle` idle sockets first (spread over the gateways), then T tasks (default 100)
@@ -22,20 +22,24 @@ it). Two workloads:
            gateway (i + j) mod G, so with two gateways half of them follow a task submitted on
            the other one. For every `task_update` frame: delay = arrival at the client (client
            clock) - the update's `timestamp` (server clock, taken just before it is stored;
-           one host, one clock).
+           one host, one clock). `--preopened`: the burst's sockets connect before the
+           submissions and only join after each trigger (a page that keeps its socket open).
+           `--repeat N`: N bursts on one stack, each reported.
 
 A frame is *live* when its `timestamp` is at or after the moment its socket sent `join_task`:
 the update was stored after the join, so it must be pushed within milliseconds. A frame whose
 update was stored before the join is a *replay* (the stored history): it is reported apart,
 as join → arrival. Figures: p50/p90/p99/max of the live delays, frames over 250 ms, replays,
 gaps/doubles/unfinished sockets, and the CPU of every process (stack, model, clients) in the
-measured window, so a reader can tell whether the clients kept up.
+measured window, and how late the clients' event loops woke a 5 ms timer, so a reader can
+tell whether the clients kept up.
 
     python -m bench.sockets                          # memory at 10,000 + fanout 100 x 10
     python -m bench.sockets --only memory --sockets 10000
     python -m bench.sockets --only fanout --tasks 100 --per-task 10
     python -m bench.sockets --only fanout --idle 10000
     python -m bench.sockets --only fanout --gateways 2
+    python -m bench.sockets --only fanout --repeat 3 --preopened
 
 Figures: docs/benchmarks.md ("Sockets"). JSON: bench/results/sockets-<time>.json.
 """
