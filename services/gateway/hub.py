@@ -24,6 +24,11 @@ ahead (one direct get per silent task per period, off the normal path). A histor
 fails while NATS is away is retried, with backoff, for as long as the follower stays: an
 outage delays updates, it does not end a follow.
 
+Followers of one task that join at once share history reads: a task's reads run one at a time,
+and every follower that asks while one runs waits for the next, which starts after all of them
+registered — so it sees everything the argument above needs — and serves them all (ten sockets
+joining one task cost about two reads, not ten).
+
 Every gateway hears every task's updates; for a task nobody follows here that costs a header
 read and a dictionary entry (the seq is in the message id), not a JSON parse.
 
@@ -126,6 +131,15 @@ class _Recent:
         return self._latest.get(task_id)
 
 
+@dataclass(slots=True)
+class _SharedRead:
+    """A history read of one task that followers asking before it starts all share."""
+
+    after: int
+    result: asyncio.Future[list[tuple[int, Update]]]
+    started: bool = False
+
+
 class Hub:
     def __init__(
         self,
@@ -142,6 +156,8 @@ class Hub:
         self._recent = _Recent(recent_seconds)
         self._subscription: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queued_reads: dict[str, _SharedRead] = {}  # per task, not started yet
+        self._read_locks: dict[str, asyncio.Lock] = {}  # one read of a task at a time
 
     async def start(self) -> Hub:
         """Subscribe to every task's progress; from its return on, every update reaches us."""
@@ -306,14 +322,45 @@ class Hub:
                 self._recheck(follow)
 
     async def _stored(self, task_id: str, after_seq: int) -> list[tuple[int, Update]]:
-        stored = await read_history(self._js, task_id, after_seq=after_seq)
-        return [
-            (
-                update.seq,
-                Update(frames.task_update(update.model_dump_json()), update.type in TERMINAL_TYPES),
+        """The task's stored updates after `after_seq`, from a read that starts from now on."""
+        shared = self._queued_reads.get(task_id)
+        if shared is None or shared.started:
+            future: asyncio.Future[list[tuple[int, Update]]] = (
+                asyncio.get_running_loop().create_future()
             )
-            for _, update in stored
-        ]
+            future.add_done_callback(_retrieve)
+            shared = self._queued_reads[task_id] = _SharedRead(after_seq, future)
+            self._spawn(self._run_read(task_id, shared))
+        else:
+            shared.after = min(shared.after, after_seq)
+        stored = await asyncio.shield(shared.result)
+        return [(seq, update) for seq, update in stored if seq > after_seq]
+
+    async def _run_read(self, task_id: str, shared: _SharedRead) -> None:
+        lock = self._read_locks.setdefault(task_id, asyncio.Lock())
+        async with lock:
+            shared.started = True
+            if self._queued_reads.get(task_id) is shared:
+                del self._queued_reads[task_id]
+            try:
+                stored = await read_history(self._js, task_id, after_seq=shared.after)
+            except Exception as exc:
+                shared.result.set_exception(exc)
+            else:
+                shared.result.set_result(
+                    [
+                        (
+                            update.seq,
+                            Update(
+                                frames.task_update(update.model_dump_json()),
+                                update.type in TERMINAL_TYPES,
+                            ),
+                        )
+                        for _, update in stored
+                    ]
+                )
+        if not lock.locked() and task_id not in self._queued_reads:
+            self._read_locks.pop(task_id, None)
 
     # --- silence --------------------------------------------------------------------------
 
@@ -357,6 +404,12 @@ class Hub:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.warning("hub task failed: %r", exc)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """A shared read's failure is each waiter's to handle; with none left, it is not news."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _decode(task_id: str, raw: bytes) -> Update | None:

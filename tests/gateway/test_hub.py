@@ -254,6 +254,41 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
         await hub.close()
 
 
+class CountedReads:
+    """JetStream that counts the message reads going to the real one."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+    async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return await self._js.get_msg(*args, **kwargs)
+
+
+async def test_followers_joining_a_task_at_once_share_its_history_reads(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    task_id = new_task_id()
+    await append_steps(progress_log(streams, task_id), 5)
+    counted = CountedReads(streams)
+    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
+    try:
+        sinks = [Collect() for _ in range(10)]
+        for sink in sinks:
+            hub.follow(task_id, sink)
+
+        for sink in sinks:
+            assert await sink.until_seq(5) == [1, 2, 3, 4, 5]
+        # One read of five updates is six gets (the last finds nothing); ten reads would be 60.
+        assert counted.reads <= 2 * 6
+    finally:
+        await hub.close()
+
+
 async def test_a_closed_socket_does_not_hold_up_the_others(hub: Hub, js: JetStreamContext) -> None:
     task_id = new_task_id()
     gone, healthy = Collect(accept=False), Collect()
