@@ -20,6 +20,7 @@ from contracts import (
     Stage,
     ValidateInvoice,
 )
+from contracts.media import XML
 from services.extractor.cache import ExtractionCache, NoCache, reused
 from services.extractor.documents import (
     Document,
@@ -28,6 +29,8 @@ from services.extractor.documents import (
     load_document,
     off_loop_if_big,
 )
+from services.extractor.einvoice import reader as einvoice
+from services.extractor.einvoice.attachments import EInvoiceSource
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
@@ -53,6 +56,7 @@ class ExtractionPipeline:
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
         self._known_models = frozenset(self._default_models.values())
         self._providers = providers
+        self._einvoice_schematron = settings.einvoice_schematron
         self._http = http
         self._policy = FetchPolicy(
             public_url=settings.public_url,
@@ -74,11 +78,20 @@ class ExtractionPipeline:
 
     async def handle(self, command: ExtractInvoice, report: StageReport) -> ValidateInvoice:
         async with report.stage(Stage.FETCH, f"Fetching {command.filename}") as fetch:
-            document, sha256 = await self._fetch(command)
+            document, sha256, source = await self._fetch(command)
             fetch.done(f"Fetched {len(document.pages)} page(s)")
-        name = self.provider_name(command.options)
-        async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
-            extracted = await self._extract(command, document, sha256, name, extraction)
+        if source is not None:
+            # An e-invoice is read from its XML, whatever provider the options name.
+            async with report.stage(Stage.LLM_EXTRACTION, "Reading the e-invoice") as extraction:
+                texts = [page.text for page in document.pages]
+                extracted = await einvoice.read_off_loop(
+                    source, texts, schematron=self._einvoice_schematron
+                )
+                extraction.done(f"Read the {extracted.einvoice and extracted.einvoice.syntax} XML")
+        else:
+            name = self.provider_name(command.options)
+            async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
+                extracted = await self._extract(command, document, sha256, name, extraction)
         return ValidateInvoice(
             task_id=command.task_id,
             tenant=command.tenant,
@@ -88,12 +101,16 @@ class ExtractionPipeline:
             sha256=sha256,
         )
 
-    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str]:
+    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str, EInvoiceSource | None]:
         data = await fetch_document(
             command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
         )
+        source = await einvoice.locate(data)
+        if source is not None and not source.embedded:
+            return Document(XML, ()), hashlib.sha256(data).hexdigest(), source
         # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-        return await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
+        document, sha256 = await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
+        return document, sha256, source
 
     async def _extract(
         self,

@@ -150,7 +150,11 @@ def export_einvoice(invoice: Invoice, syntax: ExportSyntax, specification: str |
     if missing:
         raise NotExportableError(missing)
     found = adjustments(invoice)
-    root = _ubl(invoice, specification, found) if syntax == "ubl" else _cii(invoice, found)
+    root = (
+        _ubl(invoice, specification, found)
+        if syntax == "ubl"
+        else _cii(invoice, specification, found)
+    )
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -159,9 +163,7 @@ def _money(value: Decimal | None) -> str:
 
 
 def _builder(element: etree._Element, namespaces: dict[str, str]) -> Callable[..., etree._Element]:
-    def add(
-        parent: etree._Element, name: str, text: object = None, **attrs: str
-    ) -> etree._Element:
+    def add(parent: etree._Element, name: str, text: object = None, **attrs: str) -> etree._Element:
         prefix, local = name.split(":")
         child = etree.SubElement(parent, f"{{{namespaces[prefix]}}}{local}", attrs)
         if text is not None:
@@ -182,9 +184,7 @@ def _ubl(invoice: Invoice, specification: str | None, found: list[Adjustment]) -
     credit = invoice.document_type == "credit_note"
     namespace = UBL_CREDIT_NOTE_NS if credit else UBL_INVOICE_NS
     root_name = "CreditNote" if credit else "Invoice"
-    root = etree.Element(
-        f"{{{namespace}}}{root_name}", nsmap={None: namespace, **UBL_NAMESPACES}
-    )
+    root = etree.Element(f"{{{namespace}}}{root_name}", nsmap={None: namespace, **UBL_NAMESPACES})
     add = _builder(root, UBL_NAMESPACES)
     currency = invoice.currency or ""
     amount = {"currencyID": currency}
@@ -193,7 +193,11 @@ def _ubl(invoice: Invoice, specification: str | None, found: list[Adjustment]) -
     add(root, "cbc:IssueDate", invoice.invoice_date)
     if invoice.due_date is not None and not credit:
         add(root, "cbc:DueDate", invoice.due_date)
-    add(root, "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode", type_code_of(invoice.document_type))
+    add(
+        root,
+        "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode",
+        type_code_of(invoice.document_type),
+    )
     add(root, "cbc:DocumentCurrencyCode", currency)
     if invoice.buyer_reference:
         add(root, "cbc:BuyerReference", invoice.buyer_reference)
@@ -221,7 +225,9 @@ def _ubl(invoice: Invoice, specification: str | None, found: list[Adjustment]) -
         add(charge, "cbc:ChargeIndicator", "true" if adjustment.charge else "false")
         add(charge, "cbc:AllowanceChargeReason", "Charge" if adjustment.charge else "Discount")
         add(charge, "cbc:Amount", adjustment.amount, **amount)
-        _ubl_category(add, add(charge, "cac:TaxCategory"), adjustment.tax.rate, _category(adjustment.tax))
+        _ubl_category(
+            add, add(charge, "cac:TaxCategory"), adjustment.tax.rate, _category(adjustment.tax)
+        )
     total = add(root, "cac:TaxTotal")
     add(total, "cbc:TaxAmount", invoice.total_tax, **amount)
     for tax in invoice.tax_details:
@@ -247,7 +253,9 @@ def _ubl(invoice: Invoice, specification: str | None, found: list[Adjustment]) -
 
 def _tax_basis(invoice: Invoice) -> Decimal:
     """BT-109 = BT-106 − BT-107 + BT-108."""
-    return (invoice.subtotal or ZERO) - (invoice.total_discount or ZERO) + (invoice.shipping or ZERO)
+    return (
+        (invoice.subtotal or ZERO) - (invoice.total_discount or ZERO) + (invoice.shipping or ZERO)
+    )
 
 
 def _ubl_category(
@@ -297,7 +305,9 @@ def _ubl_line(
     amount = {"currencyID": invoice.currency or ""}
     element = add(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
     add(element, "cbc:ID", str(index + 1))
-    quantity = add(element, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", line.quantity)
+    quantity = add(
+        element, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", line.quantity
+    )
     quantity.set("unitCode", line.unit or "C62")
     add(element, "cbc:LineExtensionAmount", line.amount, **amount)
     item = add(element, "cac:Item")
@@ -313,16 +323,22 @@ def _ubl_line(
 # --- UN/CEFACT CII ---------------------------------------------------------------------------
 
 
-def _cii_date(add: Callable[..., etree._Element], parent: etree._Element, name: str, value: object) -> None:
+def _cii_date(
+    add: Callable[..., etree._Element], parent: etree._Element, name: str, value: object
+) -> None:
     holder = add(parent, name)
     add(holder, "udt:DateTimeString", str(value).replace("-", ""), format="102")
 
 
-def _cii(invoice: Invoice, found: list[Adjustment]) -> etree._Element:
+def _cii(invoice: Invoice, specification: str | None, found: list[Adjustment]) -> etree._Element:
     root = etree.Element(f"{{{CII_NS}}}CrossIndustryInvoice", nsmap=dict(CII_NAMESPACES))
     add = _builder(root, CII_NAMESPACES)
     context = add(root, "rsm:ExchangedDocumentContext")
-    add(add(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID", EN16931_SPECIFICATION)
+    add(
+        add(context, "ram:GuidelineSpecifiedDocumentContextParameter"),
+        "ram:ID",
+        specification or EN16931_SPECIFICATION,
+    )
     document = add(root, "rsm:ExchangedDocument")
     add(document, "ram:ID", invoice.invoice_number)
     add(document, "ram:TypeCode", type_code_of(invoice.document_type))
@@ -361,7 +377,11 @@ def _cii(invoice: Invoice, found: list[Adjustment]) -> etree._Element:
             add(element, "ram:RateApplicablePercent", tax.rate if tax.rate is not None else ZERO)
     for adjustment in found:
         charge = add(settlement, "ram:SpecifiedTradeAllowanceCharge")
-        add(add(charge, "ram:ChargeIndicator"), "udt:Indicator", "true" if adjustment.charge else "false")
+        add(
+            add(charge, "ram:ChargeIndicator"),
+            "udt:Indicator",
+            "true" if adjustment.charge else "false",
+        )
         add(charge, "ram:ActualAmount", adjustment.amount)
         add(charge, "ram:Reason", "Charge" if adjustment.charge else "Discount")
         category = add(charge, "ram:CategoryTradeTax")
@@ -395,14 +415,20 @@ def _cii_party(add: Callable[..., etree._Element], element: etree._Element, part
     if party.phone or party.email:
         contact = add(element, "ram:DefinedTradeContact")
         if party.phone:
-            add(add(contact, "ram:TelephoneUniversalCommunication"), "ram:CompleteNumber", party.phone)
+            add(
+                add(contact, "ram:TelephoneUniversalCommunication"),
+                "ram:CompleteNumber",
+                party.phone,
+            )
         if party.email:
             add(add(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", party.email)
     address = split_address(party.address)
     postal = add(element, "ram:PostalTradeAddress")
     if address.postcode:
         add(postal, "ram:PostcodeCode", address.postcode)
-    for name, line in zip(("ram:LineOne", "ram:LineTwo", "ram:LineThree"), address.lines, strict=False):
+    for name, line in zip(
+        ("ram:LineOne", "ram:LineTwo", "ram:LineThree"), address.lines, strict=False
+    ):
         add(postal, name, line)
     if address.city:
         add(postal, "ram:CityName", address.city)
@@ -412,7 +438,11 @@ def _cii_party(add: Callable[..., etree._Element], element: etree._Element, part
 
 
 def _cii_line(
-    add: Callable[..., etree._Element], tx: etree._Element, index: int, line: LineItem, invoice: Invoice
+    add: Callable[..., etree._Element],
+    tx: etree._Element,
+    index: int,
+    line: LineItem,
+    invoice: Invoice,
 ) -> None:
     element = add(tx, "ram:IncludedSupplyChainTradeLineItem")
     add(add(element, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(index + 1))
@@ -431,6 +461,10 @@ def _cii_line(
     add(trade_tax, "ram:TypeCode", "VAT")
     add(trade_tax, "ram:CategoryCode", code)
     if code != "O":
-        add(trade_tax, "ram:RateApplicablePercent", line.tax_rate if line.tax_rate is not None else ZERO)
+        add(
+            trade_tax,
+            "ram:RateApplicablePercent",
+            line.tax_rate if line.tax_rate is not None else ZERO,
+        )
     summation = add(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
     add(summation, "ram:LineTotalAmount", line.amount)
