@@ -10,7 +10,6 @@ allowance, or its charge; an invoice whose parts cannot be placed that way is no
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -97,14 +96,17 @@ def adjustments(invoice: Invoice) -> list[Adjustment]:
     deltas = [(tax, lines - (tax.base or ZERO)) for tax, lines in net]
     if not deltas or sum(delta for _, delta in deltas) != allowance_total - charge_total:
         raise NotExportableError(["tax_details (the allowances and charges per VAT rate)"])
+    # Each category gets its net as an allowance (delta > 0) or a charge (delta < 0); what the
+    # totals hold beyond that is an allowance and a charge of the same amount, placed with the
+    # category whose allowance is largest.
+    extra = allowance_total - sum((max(delta, ZERO) for _, delta in deltas), ZERO)
+    if extra < 0:
+        raise NotExportableError(["tax_details (the allowances and charges per VAT rate)"])
+    extra_at = max(range(len(deltas)), key=lambda i: deltas[i][1])
     found: list[Adjustment] = []
-    # The charges go with the category whose base they raise most; allowances follow from it.
-    charge_at = min(range(len(deltas)), key=lambda i: deltas[i][1]) if charge_total else -1
     for index, (tax, delta) in enumerate(deltas):
-        charge = charge_total if index == charge_at else ZERO
-        allowance = delta + charge
-        if allowance < 0:
-            raise NotExportableError(["tax_details (the allowances and charges per VAT rate)"])
+        more = extra if index == extra_at else ZERO
+        charge, allowance = max(-delta, ZERO) + more, max(delta, ZERO) + more
         if charge:
             found.append(Adjustment(True, charge, tax))
         if allowance:
@@ -150,105 +152,15 @@ def export_einvoice(invoice: Invoice, syntax: ExportSyntax, specification: str |
     if missing:
         raise NotExportableError(missing)
     found = adjustments(invoice)
-    root = (
-        _ubl(invoice, specification, found)
-        if syntax == "ubl"
-        else _cii(invoice, specification, found)
-    )
+    writer = _Ubl(invoice, found) if syntax == "ubl" else _Cii(invoice, found)
+    root = writer.write(specification or EN16931_SPECIFICATION)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
-def _money(value: Decimal | None) -> str:
-    return format(value if value is not None else ZERO, "f")
-
-
-def _builder(element: etree._Element, namespaces: dict[str, str]) -> Callable[..., etree._Element]:
-    def add(parent: etree._Element, name: str, text: object = None, **attrs: str) -> etree._Element:
-        prefix, local = name.split(":")
-        child = etree.SubElement(parent, f"{{{namespaces[prefix]}}}{local}", attrs)
-        if text is not None:
-            child.text = text if isinstance(text, str) else _text(text)
-        return child
-
-    return add
-
-
 def _text(value: object) -> str:
-    return _money(value) if isinstance(value, Decimal) else str(value)
-
-
-# --- UBL 2.1 ---------------------------------------------------------------------------------
-
-
-def _ubl(invoice: Invoice, specification: str | None, found: list[Adjustment]) -> etree._Element:
-    credit = invoice.document_type == "credit_note"
-    namespace = UBL_CREDIT_NOTE_NS if credit else UBL_INVOICE_NS
-    root_name = "CreditNote" if credit else "Invoice"
-    root = etree.Element(f"{{{namespace}}}{root_name}", nsmap={None: namespace, **UBL_NAMESPACES})
-    add = _builder(root, UBL_NAMESPACES)
-    currency = invoice.currency or ""
-    amount = {"currencyID": currency}
-    add(root, "cbc:CustomizationID", specification or EN16931_SPECIFICATION)
-    add(root, "cbc:ID", invoice.invoice_number)
-    add(root, "cbc:IssueDate", invoice.invoice_date)
-    if invoice.due_date is not None and not credit:
-        add(root, "cbc:DueDate", invoice.due_date)
-    add(
-        root,
-        "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode",
-        type_code_of(invoice.document_type),
-    )
-    add(root, "cbc:DocumentCurrencyCode", currency)
-    if invoice.buyer_reference:
-        add(root, "cbc:BuyerReference", invoice.buyer_reference)
-    if invoice.purchase_order:
-        add(add(root, "cac:OrderReference"), "cbc:ID", invoice.purchase_order)
-    _ubl_party(add, add(root, "cac:AccountingSupplierParty"), invoice.vendor)
-    _ubl_party(add, add(root, "cac:AccountingCustomerParty"), invoice.customer)
-    payment = invoice.payment
-    if payment.iban or payment.reference or (credit and invoice.due_date):
-        means = add(root, "cac:PaymentMeans")
-        add(means, "cbc:PaymentMeansCode", "58" if payment.iban else "1")
-        if credit and invoice.due_date is not None:
-            add(means, "cbc:PaymentDueDate", invoice.due_date)
-        if payment.reference:
-            add(means, "cbc:PaymentID", payment.reference)
-        if payment.iban:
-            account = add(means, "cac:PayeeFinancialAccount")
-            add(account, "cbc:ID", payment.iban)
-            if payment.bic:
-                add(add(account, "cac:FinancialInstitutionBranch"), "cbc:ID", payment.bic)
-    if invoice.payment_terms:
-        add(add(root, "cac:PaymentTerms"), "cbc:Note", invoice.payment_terms)
-    for adjustment in found:
-        charge = add(root, "cac:AllowanceCharge")
-        add(charge, "cbc:ChargeIndicator", "true" if adjustment.charge else "false")
-        add(charge, "cbc:AllowanceChargeReason", "Charge" if adjustment.charge else "Discount")
-        add(charge, "cbc:Amount", adjustment.amount, **amount)
-        _ubl_category(
-            add, add(charge, "cac:TaxCategory"), adjustment.tax.rate, _category(adjustment.tax)
-        )
-    total = add(root, "cac:TaxTotal")
-    add(total, "cbc:TaxAmount", invoice.total_tax, **amount)
-    for tax in invoice.tax_details:
-        sub = add(total, "cac:TaxSubtotal")
-        add(sub, "cbc:TaxableAmount", tax.base, **amount)
-        add(sub, "cbc:TaxAmount", tax.amount, **amount)
-        _ubl_category(add, add(sub, "cac:TaxCategory"), tax.rate, _category(tax))
-    sums = add(root, "cac:LegalMonetaryTotal")
-    add(sums, "cbc:LineExtensionAmount", invoice.subtotal, **amount)
-    add(sums, "cbc:TaxExclusiveAmount", _tax_basis(invoice), **amount)
-    add(sums, "cbc:TaxInclusiveAmount", invoice.total, **amount)
-    if invoice.total_discount is not None:
-        add(sums, "cbc:AllowanceTotalAmount", invoice.total_discount, **amount)
-    if invoice.shipping is not None:
-        add(sums, "cbc:ChargeTotalAmount", invoice.shipping, **amount)
-    if invoice.amount_paid is not None:
-        add(sums, "cbc:PrepaidAmount", invoice.amount_paid, **amount)
-    add(sums, "cbc:PayableAmount", invoice.amount_due, **amount)
-    for index, line in enumerate(invoice.line_items):
-        _ubl_line(add, root, index, line, credit, invoice)
-    return root
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
 
 
 def _tax_basis(invoice: Invoice) -> Decimal:
@@ -258,213 +170,289 @@ def _tax_basis(invoice: Invoice) -> Decimal:
     )
 
 
-def _ubl_category(
-    add: Callable[..., etree._Element], parent: etree._Element, rate: Decimal | None, code: str
-) -> None:
-    add(parent, "cbc:ID", code)
-    if code != "O":
-        add(parent, "cbc:Percent", rate if rate is not None else ZERO)
-    add(add(parent, "cac:TaxScheme"), "cbc:ID", "VAT")
-
-
-def _ubl_party(add: Callable[..., etree._Element], holder: etree._Element, party: Party) -> None:
-    element = add(holder, "cac:Party")
-    address = split_address(party.address)
-    postal = add(element, "cac:PostalAddress")
-    names = ("cbc:StreetName", "cbc:AdditionalStreetName")
-    for name, line in zip(names, address.lines, strict=False):
-        add(postal, name, line)
-    if address.city:
-        add(postal, "cbc:CityName", address.city)
-    if address.postcode:
-        add(postal, "cbc:PostalZone", address.postcode)
-    if len(address.lines) > 2:
-        add(add(postal, "cac:AddressLine"), "cbc:Line", address.lines[2])
-    add(add(postal, "cac:Country"), "cbc:IdentificationCode", address.country)
-    if party.tax_id:
-        scheme = add(element, "cac:PartyTaxScheme")
-        add(scheme, "cbc:CompanyID", party.tax_id)
-        add(add(scheme, "cac:TaxScheme"), "cbc:ID", "VAT")
-    add(add(element, "cac:PartyLegalEntity"), "cbc:RegistrationName", party.name)
-    if party.phone or party.email:
-        contact = add(element, "cac:Contact")
-        if party.phone:
-            add(contact, "cbc:Telephone", party.phone)
-        if party.email:
-            add(contact, "cbc:ElectronicMail", party.email)
-
-
-def _ubl_line(
-    add: Callable[..., etree._Element],
-    root: etree._Element,
-    index: int,
-    line: LineItem,
-    credit: bool,
-    invoice: Invoice,
-) -> None:
-    amount = {"currencyID": invoice.currency or ""}
-    element = add(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
-    add(element, "cbc:ID", str(index + 1))
-    quantity = add(
-        element, "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity", line.quantity
-    )
-    quantity.set("unitCode", line.unit or "C62")
-    add(element, "cbc:LineExtensionAmount", line.amount, **amount)
-    item = add(element, "cac:Item")
-    add(item, "cbc:Name", line.description)
-    if line.product_code:
-        add(add(item, "cac:SellersItemIdentification"), "cbc:ID", line.product_code)
+def _line_category(invoice: Invoice, line: LineItem) -> str:
     tax = next((t for t in invoice.tax_details if _same_rate(line, t)), None)
-    code = _category(tax) if tax is not None else _category(TaxDetail(rate=line.tax_rate))
-    _ubl_category(add, add(item, "cac:ClassifiedTaxCategory"), line.tax_rate, code)
-    add(add(element, "cac:Price"), "cbc:PriceAmount", line.unit_price, **amount)
+    return _category(tax if tax is not None else TaxDetail(rate=line.tax_rate))
+
+
+class _Writer:
+    namespaces: dict[str, str]
+
+    def __init__(self, invoice: Invoice, found: list[Adjustment]) -> None:
+        self.invoice = invoice
+        self.found = found
+        self.credit = invoice.document_type == "credit_note"
+        self.currency = invoice.currency or ""
+
+    def add(
+        self, parent: etree._Element, name: str, text: object = None, **attrs: str
+    ) -> etree._Element:
+        prefix, local = name.split(":")
+        child = etree.SubElement(parent, f"{{{self.namespaces[prefix]}}}{local}", attrs)
+        if text is not None:
+            child.text = _text(text)
+        return child
+
+    def opt(self, parent: etree._Element, name: str, value: object, **attrs: str) -> None:
+        """`add`, only when there is a value."""
+        if value is not None and value != "":
+            self.add(parent, name, value, **attrs)
+
+    def path(self, parent: etree._Element, names: str, value: object = None) -> etree._Element:
+        """A chain of elements ("cac:A/cbc:B"), the last holding `value`."""
+        *outer, last = names.split("/")
+        for name in outer:
+            parent = self.add(parent, name)
+        return self.add(parent, last, value)
+
+
+# --- UBL 2.1 ---------------------------------------------------------------------------------
+
+
+class _Ubl(_Writer):
+    namespaces = UBL_NAMESPACES
+
+    def money(self, parent: etree._Element, name: str, value: Decimal | None) -> None:
+        self.opt(parent, name, value, currencyID=self.currency)
+
+    def write(self, specification: str) -> etree._Element:
+        invoice, credit = self.invoice, self.credit
+        namespace = UBL_CREDIT_NOTE_NS if credit else UBL_INVOICE_NS
+        root = etree.Element(
+            f"{{{namespace}}}{'CreditNote' if credit else 'Invoice'}",
+            nsmap={None: namespace, **UBL_NAMESPACES},  # type: ignore[dict-item]
+        )
+        self.add(root, "cbc:CustomizationID", specification)
+        self.add(root, "cbc:ID", invoice.invoice_number)
+        self.add(root, "cbc:IssueDate", invoice.invoice_date)
+        if not credit:
+            self.opt(root, "cbc:DueDate", invoice.due_date)
+        code = "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode"
+        self.add(root, code, type_code_of(invoice.document_type))
+        self.add(root, "cbc:DocumentCurrencyCode", self.currency)
+        self.opt(root, "cbc:BuyerReference", invoice.buyer_reference)
+        if invoice.purchase_order:
+            self.path(root, "cac:OrderReference/cbc:ID", invoice.purchase_order)
+        self.party(self.add(root, "cac:AccountingSupplierParty"), invoice.vendor)
+        self.party(self.add(root, "cac:AccountingCustomerParty"), invoice.customer)
+        self.payment(root)
+        if invoice.payment_terms:
+            self.path(root, "cac:PaymentTerms/cbc:Note", invoice.payment_terms)
+        self.adjustments(root)
+        self.taxes(root)
+        self.totals(root)
+        for index, line in enumerate(invoice.line_items):
+            self.line(root, index, line)
+        return root
+
+    def payment(self, root: etree._Element) -> None:
+        payment, due = self.invoice.payment, self.invoice.due_date if self.credit else None
+        if not (payment.iban or payment.reference or due):
+            return
+        means = self.add(root, "cac:PaymentMeans")
+        self.add(means, "cbc:PaymentMeansCode", "58" if payment.iban else "1")
+        self.opt(means, "cbc:PaymentDueDate", due)
+        self.opt(means, "cbc:PaymentID", payment.reference)
+        if payment.iban:
+            account = self.add(means, "cac:PayeeFinancialAccount")
+            self.add(account, "cbc:ID", payment.iban)
+            if payment.bic:
+                self.path(account, "cac:FinancialInstitutionBranch/cbc:ID", payment.bic)
+
+    def adjustments(self, root: etree._Element) -> None:
+        for adjustment in self.found:
+            charge = self.add(root, "cac:AllowanceCharge")
+            self.add(charge, "cbc:ChargeIndicator", "true" if adjustment.charge else "false")
+            reason = "Charge" if adjustment.charge else "Discount"
+            self.add(charge, "cbc:AllowanceChargeReason", reason)
+            self.money(charge, "cbc:Amount", adjustment.amount)
+            tax = adjustment.tax
+            self.category(self.add(charge, "cac:TaxCategory"), tax.rate, _category(tax))
+
+    def taxes(self, root: etree._Element) -> None:
+        total = self.add(root, "cac:TaxTotal")
+        self.money(total, "cbc:TaxAmount", self.invoice.total_tax)
+        for tax in self.invoice.tax_details:
+            sub = self.add(total, "cac:TaxSubtotal")
+            self.money(sub, "cbc:TaxableAmount", tax.base)
+            self.money(sub, "cbc:TaxAmount", tax.amount)
+            self.category(self.add(sub, "cac:TaxCategory"), tax.rate, _category(tax))
+
+    def totals(self, root: etree._Element) -> None:
+        invoice = self.invoice
+        sums = self.add(root, "cac:LegalMonetaryTotal")
+        self.money(sums, "cbc:LineExtensionAmount", invoice.subtotal)
+        self.money(sums, "cbc:TaxExclusiveAmount", _tax_basis(invoice))
+        self.money(sums, "cbc:TaxInclusiveAmount", invoice.total)
+        self.money(sums, "cbc:AllowanceTotalAmount", invoice.total_discount)
+        self.money(sums, "cbc:ChargeTotalAmount", invoice.shipping)
+        self.money(sums, "cbc:PrepaidAmount", invoice.amount_paid)
+        self.money(sums, "cbc:PayableAmount", invoice.amount_due)
+
+    def category(self, parent: etree._Element, rate: Decimal | None, code: str) -> None:
+        self.add(parent, "cbc:ID", code)
+        if code != "O":
+            self.add(parent, "cbc:Percent", rate if rate is not None else ZERO)
+        self.path(parent, "cac:TaxScheme/cbc:ID", "VAT")
+
+    def party(self, holder: etree._Element, party: Party) -> None:
+        element = self.add(holder, "cac:Party")
+        address = split_address(party.address)
+        postal = self.add(element, "cac:PostalAddress")
+        lines = [*address.lines, None, None, None]
+        self.opt(postal, "cbc:StreetName", lines[0])
+        self.opt(postal, "cbc:AdditionalStreetName", lines[1])
+        self.opt(postal, "cbc:CityName", address.city)
+        self.opt(postal, "cbc:PostalZone", address.postcode)
+        if lines[2]:
+            self.path(postal, "cac:AddressLine/cbc:Line", lines[2])
+        self.path(postal, "cac:Country/cbc:IdentificationCode", address.country)
+        if party.tax_id:
+            scheme = self.add(element, "cac:PartyTaxScheme")
+            self.add(scheme, "cbc:CompanyID", party.tax_id)
+            self.path(scheme, "cac:TaxScheme/cbc:ID", "VAT")
+        self.path(element, "cac:PartyLegalEntity/cbc:RegistrationName", party.name)
+        if party.phone or party.email:
+            contact = self.add(element, "cac:Contact")
+            self.opt(contact, "cbc:Telephone", party.phone)
+            self.opt(contact, "cbc:ElectronicMail", party.email)
+
+    def line(self, root: etree._Element, index: int, line: LineItem) -> None:
+        credit = self.credit
+        element = self.add(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
+        self.add(element, "cbc:ID", str(index + 1))
+        quantity = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
+        self.add(element, quantity, line.quantity, unitCode=line.unit or "C62")
+        self.money(element, "cbc:LineExtensionAmount", line.amount)
+        item = self.add(element, "cac:Item")
+        self.add(item, "cbc:Name", line.description)
+        if line.product_code:
+            self.path(item, "cac:SellersItemIdentification/cbc:ID", line.product_code)
+        code = _line_category(self.invoice, line)
+        self.category(self.add(item, "cac:ClassifiedTaxCategory"), line.tax_rate, code)
+        self.money(self.add(element, "cac:Price"), "cbc:PriceAmount", line.unit_price)
 
 
 # --- UN/CEFACT CII ---------------------------------------------------------------------------
 
 
-def _cii_date(
-    add: Callable[..., etree._Element], parent: etree._Element, name: str, value: object
-) -> None:
-    holder = add(parent, name)
-    add(holder, "udt:DateTimeString", str(value).replace("-", ""), format="102")
+class _Cii(_Writer):
+    namespaces = CII_NAMESPACES
 
+    def date(self, parent: etree._Element, name: str, value: object) -> None:
+        holder = self.add(parent, name)
+        self.add(holder, "udt:DateTimeString", str(value).replace("-", ""), format="102")
 
-def _cii(invoice: Invoice, specification: str | None, found: list[Adjustment]) -> etree._Element:
-    root = etree.Element(f"{{{CII_NS}}}CrossIndustryInvoice", nsmap=dict(CII_NAMESPACES))
-    add = _builder(root, CII_NAMESPACES)
-    context = add(root, "rsm:ExchangedDocumentContext")
-    add(
-        add(context, "ram:GuidelineSpecifiedDocumentContextParameter"),
-        "ram:ID",
-        specification or EN16931_SPECIFICATION,
-    )
-    document = add(root, "rsm:ExchangedDocument")
-    add(document, "ram:ID", invoice.invoice_number)
-    add(document, "ram:TypeCode", type_code_of(invoice.document_type))
-    _cii_date(add, document, "ram:IssueDateTime", invoice.invoice_date)
-    tx = add(root, "rsm:SupplyChainTradeTransaction")
-    for index, line in enumerate(invoice.line_items):
-        _cii_line(add, tx, index, line, invoice)
-    agreement = add(tx, "ram:ApplicableHeaderTradeAgreement")
-    if invoice.buyer_reference:
-        add(agreement, "ram:BuyerReference", invoice.buyer_reference)
-    _cii_party(add, add(agreement, "ram:SellerTradeParty"), invoice.vendor)
-    _cii_party(add, add(agreement, "ram:BuyerTradeParty"), invoice.customer)
-    if invoice.purchase_order:
-        order = add(agreement, "ram:BuyerOrderReferencedDocument")
-        add(order, "ram:IssuerAssignedID", invoice.purchase_order)
-    add(tx, "ram:ApplicableHeaderTradeDelivery")
-    settlement = add(tx, "ram:ApplicableHeaderTradeSettlement")
-    payment = invoice.payment
-    if payment.reference:
-        add(settlement, "ram:PaymentReference", payment.reference)
-    add(settlement, "ram:InvoiceCurrencyCode", invoice.currency)
-    if payment.iban:
-        means = add(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
-        add(means, "ram:TypeCode", "58")
-        add(add(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", payment.iban)
-        if payment.bic:
-            bank = add(means, "ram:PayeeSpecifiedCreditorFinancialInstitution")
-            add(bank, "ram:BICID", payment.bic)
-    for tax in invoice.tax_details:
-        element = add(settlement, "ram:ApplicableTradeTax")
-        add(element, "ram:CalculatedAmount", tax.amount)
-        add(element, "ram:TypeCode", "VAT")
-        add(element, "ram:BasisAmount", tax.base)
-        add(element, "ram:CategoryCode", _category(tax))
-        if _category(tax) != "O":
-            add(element, "ram:RateApplicablePercent", tax.rate if tax.rate is not None else ZERO)
-    for adjustment in found:
-        charge = add(settlement, "ram:SpecifiedTradeAllowanceCharge")
-        add(
-            add(charge, "ram:ChargeIndicator"),
-            "udt:Indicator",
-            "true" if adjustment.charge else "false",
-        )
-        add(charge, "ram:ActualAmount", adjustment.amount)
-        add(charge, "ram:Reason", "Charge" if adjustment.charge else "Discount")
-        category = add(charge, "ram:CategoryTradeTax")
-        add(category, "ram:TypeCode", "VAT")
-        add(category, "ram:CategoryCode", _category(adjustment.tax))
-        if _category(adjustment.tax) != "O":
-            add(category, "ram:RateApplicablePercent", adjustment.tax.rate or ZERO)
-    if invoice.payment_terms or invoice.due_date:
-        terms = add(settlement, "ram:SpecifiedTradePaymentTerms")
-        if invoice.payment_terms:
-            add(terms, "ram:Description", invoice.payment_terms)
-        if invoice.due_date:
-            _cii_date(add, terms, "ram:DueDateDateTime", invoice.due_date)
-    sums = add(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
-    add(sums, "ram:LineTotalAmount", invoice.subtotal)
-    if invoice.shipping is not None:
-        add(sums, "ram:ChargeTotalAmount", invoice.shipping)
-    if invoice.total_discount is not None:
-        add(sums, "ram:AllowanceTotalAmount", invoice.total_discount)
-    add(sums, "ram:TaxBasisTotalAmount", _tax_basis(invoice))
-    add(sums, "ram:TaxTotalAmount", invoice.total_tax, currencyID=invoice.currency or "")
-    add(sums, "ram:GrandTotalAmount", invoice.total)
-    if invoice.amount_paid is not None:
-        add(sums, "ram:TotalPrepaidAmount", invoice.amount_paid)
-    add(sums, "ram:DuePayableAmount", invoice.amount_due)
-    return root
+    def write(self, specification: str) -> etree._Element:
+        invoice = self.invoice
+        root = etree.Element(f"{{{CII_NS}}}CrossIndustryInvoice", nsmap=dict(CII_NAMESPACES))
+        context = self.add(root, "rsm:ExchangedDocumentContext")
+        self.path(context, "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID", specification)
+        document = self.add(root, "rsm:ExchangedDocument")
+        self.add(document, "ram:ID", invoice.invoice_number)
+        self.add(document, "ram:TypeCode", type_code_of(invoice.document_type))
+        self.date(document, "ram:IssueDateTime", invoice.invoice_date)
+        tx = self.add(root, "rsm:SupplyChainTradeTransaction")
+        for index, line in enumerate(invoice.line_items):
+            self.line(tx, index, line)
+        agreement = self.add(tx, "ram:ApplicableHeaderTradeAgreement")
+        self.opt(agreement, "ram:BuyerReference", invoice.buyer_reference)
+        self.party(self.add(agreement, "ram:SellerTradeParty"), invoice.vendor)
+        self.party(self.add(agreement, "ram:BuyerTradeParty"), invoice.customer)
+        if invoice.purchase_order:
+            order = "ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID"
+            self.path(agreement, order, invoice.purchase_order)
+        self.add(tx, "ram:ApplicableHeaderTradeDelivery")
+        self.settlement(self.add(tx, "ram:ApplicableHeaderTradeSettlement"))
+        return root
 
+    def settlement(self, settlement: etree._Element) -> None:
+        invoice, payment = self.invoice, self.invoice.payment
+        self.opt(settlement, "ram:PaymentReference", payment.reference)
+        self.add(settlement, "ram:InvoiceCurrencyCode", self.currency)
+        if payment.iban:
+            means = self.add(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
+            self.add(means, "ram:TypeCode", "58")
+            self.path(means, "ram:PayeePartyCreditorFinancialAccount/ram:IBANID", payment.iban)
+            if payment.bic:
+                bank = "ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID"
+                self.path(means, bank, payment.bic)
+        for tax in invoice.tax_details:
+            element = self.add(settlement, "ram:ApplicableTradeTax")
+            self.add(element, "ram:CalculatedAmount", tax.amount)
+            self.add(element, "ram:TypeCode", "VAT")
+            self.add(element, "ram:BasisAmount", tax.base)
+            self.rate(element, tax.rate, _category(tax))
+        self.adjustments(settlement)
+        if invoice.payment_terms or invoice.due_date:
+            terms = self.add(settlement, "ram:SpecifiedTradePaymentTerms")
+            self.opt(terms, "ram:Description", invoice.payment_terms)
+            if invoice.due_date:
+                self.date(terms, "ram:DueDateDateTime", invoice.due_date)
+        self.totals(settlement)
 
-def _cii_party(add: Callable[..., etree._Element], element: etree._Element, party: Party) -> None:
-    add(element, "ram:Name", party.name)
-    if party.phone or party.email:
-        contact = add(element, "ram:DefinedTradeContact")
-        if party.phone:
-            add(
-                add(contact, "ram:TelephoneUniversalCommunication"),
-                "ram:CompleteNumber",
-                party.phone,
-            )
-        if party.email:
-            add(add(contact, "ram:EmailURIUniversalCommunication"), "ram:URIID", party.email)
-    address = split_address(party.address)
-    postal = add(element, "ram:PostalTradeAddress")
-    if address.postcode:
-        add(postal, "ram:PostcodeCode", address.postcode)
-    for name, line in zip(
-        ("ram:LineOne", "ram:LineTwo", "ram:LineThree"), address.lines, strict=False
-    ):
-        add(postal, name, line)
-    if address.city:
-        add(postal, "ram:CityName", address.city)
-    add(postal, "ram:CountryID", address.country)
-    if party.tax_id:
-        add(add(element, "ram:SpecifiedTaxRegistration"), "ram:ID", party.tax_id, schemeID="VA")
+    def rate(self, parent: etree._Element, rate: Decimal | None, code: str) -> None:
+        self.add(parent, "ram:CategoryCode", code)
+        if code != "O":
+            self.add(parent, "ram:RateApplicablePercent", rate if rate is not None else ZERO)
 
+    def adjustments(self, settlement: etree._Element) -> None:
+        for adjustment in self.found:
+            charge = self.add(settlement, "ram:SpecifiedTradeAllowanceCharge")
+            indicator = "true" if adjustment.charge else "false"
+            self.path(charge, "ram:ChargeIndicator/udt:Indicator", indicator)
+            self.add(charge, "ram:ActualAmount", adjustment.amount)
+            self.add(charge, "ram:Reason", "Charge" if adjustment.charge else "Discount")
+            category = self.add(charge, "ram:CategoryTradeTax")
+            self.add(category, "ram:TypeCode", "VAT")
+            self.rate(category, adjustment.tax.rate, _category(adjustment.tax))
 
-def _cii_line(
-    add: Callable[..., etree._Element],
-    tx: etree._Element,
-    index: int,
-    line: LineItem,
-    invoice: Invoice,
-) -> None:
-    element = add(tx, "ram:IncludedSupplyChainTradeLineItem")
-    add(add(element, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(index + 1))
-    product = add(element, "ram:SpecifiedTradeProduct")
-    if line.product_code:
-        add(product, "ram:SellerAssignedID", line.product_code)
-    add(product, "ram:Name", line.description)
-    agreement = add(element, "ram:SpecifiedLineTradeAgreement")
-    add(add(agreement, "ram:NetPriceProductTradePrice"), "ram:ChargeAmount", line.unit_price)
-    delivery = add(element, "ram:SpecifiedLineTradeDelivery")
-    add(delivery, "ram:BilledQuantity", line.quantity, unitCode=line.unit or "C62")
-    settlement = add(element, "ram:SpecifiedLineTradeSettlement")
-    tax = next((t for t in invoice.tax_details if _same_rate(line, t)), None)
-    code = _category(tax) if tax is not None else _category(TaxDetail(rate=line.tax_rate))
-    trade_tax = add(settlement, "ram:ApplicableTradeTax")
-    add(trade_tax, "ram:TypeCode", "VAT")
-    add(trade_tax, "ram:CategoryCode", code)
-    if code != "O":
-        add(
-            trade_tax,
-            "ram:RateApplicablePercent",
-            line.tax_rate if line.tax_rate is not None else ZERO,
-        )
-    summation = add(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation")
-    add(summation, "ram:LineTotalAmount", line.amount)
+    def totals(self, settlement: etree._Element) -> None:
+        invoice = self.invoice
+        sums = self.add(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
+        self.add(sums, "ram:LineTotalAmount", invoice.subtotal)
+        self.opt(sums, "ram:ChargeTotalAmount", invoice.shipping)
+        self.opt(sums, "ram:AllowanceTotalAmount", invoice.total_discount)
+        self.add(sums, "ram:TaxBasisTotalAmount", _tax_basis(invoice))
+        self.add(sums, "ram:TaxTotalAmount", invoice.total_tax, currencyID=self.currency)
+        self.add(sums, "ram:GrandTotalAmount", invoice.total)
+        self.opt(sums, "ram:TotalPrepaidAmount", invoice.amount_paid)
+        self.add(sums, "ram:DuePayableAmount", invoice.amount_due)
+
+    def party(self, element: etree._Element, party: Party) -> None:
+        self.add(element, "ram:Name", party.name)
+        if party.phone or party.email:
+            contact = self.add(element, "ram:DefinedTradeContact")
+            if party.phone:
+                phone = "ram:TelephoneUniversalCommunication/ram:CompleteNumber"
+                self.path(contact, phone, party.phone)
+            if party.email:
+                self.path(contact, "ram:EmailURIUniversalCommunication/ram:URIID", party.email)
+        address = split_address(party.address)
+        postal = self.add(element, "ram:PostalTradeAddress")
+        self.opt(postal, "ram:PostcodeCode", address.postcode)
+        names = ("ram:LineOne", "ram:LineTwo", "ram:LineThree")
+        for name, text in zip(names, address.lines, strict=False):
+            self.add(postal, name, text)
+        self.opt(postal, "ram:CityName", address.city)
+        self.add(postal, "ram:CountryID", address.country)
+        if party.tax_id:
+            registration = self.add(element, "ram:SpecifiedTaxRegistration")
+            self.add(registration, "ram:ID", party.tax_id, schemeID="VA")
+
+    def line(self, tx: etree._Element, index: int, line: LineItem) -> None:
+        element = self.add(tx, "ram:IncludedSupplyChainTradeLineItem")
+        self.path(element, "ram:AssociatedDocumentLineDocument/ram:LineID", str(index + 1))
+        product = self.add(element, "ram:SpecifiedTradeProduct")
+        self.opt(product, "ram:SellerAssignedID", line.product_code)
+        self.add(product, "ram:Name", line.description)
+        price = "ram:SpecifiedLineTradeAgreement/ram:NetPriceProductTradePrice/ram:ChargeAmount"
+        self.path(element, price, line.unit_price)
+        delivery = self.add(element, "ram:SpecifiedLineTradeDelivery")
+        self.add(delivery, "ram:BilledQuantity", line.quantity, unitCode=line.unit or "C62")
+        settlement = self.add(element, "ram:SpecifiedLineTradeSettlement")
+        trade_tax = self.add(settlement, "ram:ApplicableTradeTax")
+        self.add(trade_tax, "ram:TypeCode", "VAT")
+        self.rate(trade_tax, line.tax_rate, _line_category(self.invoice, line))
+        total = "ram:SpecifiedTradeSettlementLineMonetarySummation/ram:LineTotalAmount"
+        self.path(settlement, total, line.amount)

@@ -8,6 +8,7 @@ import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -62,17 +63,18 @@ def _attachments(reader: PdfReader) -> Iterator[tuple[str, bytes]]:
         for content in contents:
             yield name, content
     # Associated files (PDF/A-3, Factur-X): /AF on the catalog, each a file specification.
-    files = reader.trailer["/Root"].get("/AF")
+    catalog: Any = reader.trailer["/Root"].get_object()
+    files = catalog.get("/AF")
     if files is None:
         return
     files = files.get_object()
     if not isinstance(files, ArrayObject):
         return
-    for index, spec in enumerate(files):
-        spec = spec.get_object()
+    for index, reference in enumerate(files):
+        spec = reference.get_object()
         if not isinstance(spec, DictionaryObject) or "/EF" not in spec:
             continue
-        embedded = spec["/EF"].get_object()
+        embedded: Any = spec["/EF"].get_object()
         stream = embedded.get("/F") or embedded.get("/UF")
         if stream is None:
             continue

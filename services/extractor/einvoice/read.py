@@ -65,6 +65,14 @@ class _Reader:
         found = context.xpath(path, namespaces=self.namespaces, currency=self.currency)
         return found[0] if isinstance(found, list) and found else None
 
+    def elements(self, path: str) -> list[etree._Element]:
+        found = self.root.xpath(path, namespaces=self.namespaces)
+        return (
+            [node for node in found if isinstance(node, etree._Element)]
+            if isinstance(found, list)
+            else []
+        )
+
     def value(self, context: etree._Element, term: Term, field_path: str, where: str) -> Any:
         node = self.first(context, path_of(term, self.syntax))
         if node is None:
@@ -186,8 +194,7 @@ def _text(node: Any) -> str | None:
 
 def _tax_details(reader: _Reader) -> Iterator[dict[str, Any]]:
     path = path_of(TAX_BREAKDOWN, reader.syntax)
-    elements = reader.root.xpath(path, namespaces=reader.namespaces)
-    for index, element in enumerate(elements):
+    for index, element in enumerate(reader.elements(path)):
         where = f"{reader.label}/{path}[{index + 1}]"
         yield {
             term.field: reader.value(element, term, f"tax_details[{index}].{term.field}", where)
@@ -197,8 +204,7 @@ def _tax_details(reader: _Reader) -> Iterator[dict[str, Any]]:
 
 def _lines(reader: _Reader) -> Iterator[dict[str, Any]]:
     path = path_of(LINES, reader.syntax)
-    elements = reader.root.xpath(path, namespaces=reader.namespaces)
-    for index, element in enumerate(elements):
+    for index, element in enumerate(reader.elements(path)):
         local = etree.QName(element).localname
         where = (
             f"{reader.label}/{path}[{index + 1}]"

@@ -53,9 +53,10 @@ def standard_issues(
     parsed: ParsedXml, read: ReadEInvoice, *, schematron: bool
 ) -> list[ValidationIssue]:
     issues = xsd_issues(parsed)
+    xrechnung = is_xrechnung(read.specification)
     if schematron:
-        issues += schematron_issues(parsed)
-    if is_xrechnung(read.specification):
+        issues += schematron_issues(parsed, factur_x=not xrechnung)
+    if xrechnung:
         issues += xrechnung_issues(parsed)
     return issues
 

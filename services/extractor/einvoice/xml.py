@@ -7,7 +7,9 @@ log only.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -18,6 +20,12 @@ log = logging.getLogger(__name__)
 MAX_XML_BYTES = 10 * 1024 * 1024
 # EN 16931 documents nest about 10 deep; anything far beyond is an attack or not an invoice.
 MAX_DEPTH = 64
+_NO_DTD = "the e-invoice XML declares a DTD, which is not accepted"
+
+
+# Declaration, processing instructions and comments before the root: a DOCTYPE after them is
+# refused before any parser sees it (an external DTD would otherwise be looked up first).
+_PROLOG = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*", re.S)
 
 
 class EInvoiceError(Exception):
@@ -46,15 +54,18 @@ def _parser() -> etree.XMLParser:
 def parse_einvoice(data: bytes) -> ParsedXml:
     if len(data) > MAX_XML_BYTES:
         raise EInvoiceError(f"the e-invoice XML is larger than {MAX_XML_BYTES} bytes")
+    prolog = _PROLOG.match(data)
+    if data.startswith(b"<!DOCTYPE", prolog.end() if prolog else 0):
+        raise EInvoiceError(_NO_DTD)
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
         log.info("malformed e-invoice XML: %s", exc)
         raise EInvoiceError("the e-invoice XML is malformed or truncated") from exc
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # A DTD is how entity expansion (billion laughs) and external entities (XXE) get in.
-        raise EInvoiceError("the e-invoice XML declares a DTD, which is not accepted")
+        raise EInvoiceError(_NO_DTD)
     _check_depth(root)
     qname = etree.QName(root)
     namespace = qname.namespace or ""

@@ -36,8 +36,10 @@ def test_values_are_decimals_and_negative_amounts_stay(syntax: str) -> None:
             {"rate": "7", "base": "-100.00", "amount": "-7.00", "category": "S"},
         ],
         line_items=[
-            {"description": "A", "quantity": "-2", "unit_price": "100.00", "tax_rate": "19", "amount": "-200.00"},
-            {"description": "B", "quantity": "-4", "unit_price": "25.00", "tax_rate": "7", "amount": "-100.00"},
+            {"description": "A", "quantity": "-2", "unit_price": "100.00", "tax_rate": "19",
+             "amount": "-200.00"},
+            {"description": "B", "quantity": "-4", "unit_price": "25.00", "tax_rate": "7",
+             "amount": "-100.00"},
         ],
     )  # fmt: skip
     read = read_einvoice(parse_einvoice(einvoice_xml(invoice, syntax)))  # type: ignore[arg-type]
@@ -52,7 +54,9 @@ def test_evidence_points_at_the_element(syntax: str) -> None:
     assert total.page == 1 and total.bbox is None
     assert total.text.endswith("GrandTotalAmount" if syntax == "cii" else "TaxInclusiveAmount")
     assert "[2]" in read.evidence["line_items[1].amount"].text
-    assert read.evidence["vendor.address"].text.endswith("PostalTradeAddress" if syntax == "cii" else "PostalAddress")
+    assert read.evidence["vendor.address"].text.endswith(
+        "PostalTradeAddress" if syntax == "cii" else "PostalAddress"
+    )
 
 
 @pytest.mark.parametrize("syntax", SYNTAXES)
@@ -72,7 +76,9 @@ def test_price_base_quantity_divides_the_net_price() -> None:
 
 
 def test_an_unreadable_amount_is_a_finding_not_a_guess() -> None:
-    xml = einvoice_xml(syntax="cii").replace(b">339.05</ram:GrandTotalAmount>", b">lots</ram:GrandTotalAmount>")
+    xml = einvoice_xml(syntax="cii").replace(
+        b">339.05</ram:GrandTotalAmount>", b">lots</ram:GrandTotalAmount>"
+    )
     read = read_einvoice(parse_einvoice(xml))
     assert read.invoice.total is None
     assert [issue.field for issue in read.issues] == ["total"]
