@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -11,6 +12,7 @@ from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
 from services.extractor.adapters import BlobReader, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
+from services.extractor.einvoice import standard
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import (
@@ -36,6 +38,8 @@ class ExtractorWorker(Worker):
         super().__init__(settings, EXTRACT, dependencies=waits_for)
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.settings_einvoice_schematron = settings.einvoice_schematron
+        self._warm_up: asyncio.Task[None] | None = None
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
         providers: dict[str, ExtractionProvider] = {
             "local": LocalProvider(OcrEngine(settings.ocr_threads))
@@ -54,6 +58,12 @@ class ExtractorWorker(Worker):
             self.http,
             cache=cache,
         )
+
+    async def start(self) -> None:
+        # The e-invoice schemas and Schematron take seconds to compile: not on the first invoice.
+        if self.settings_einvoice_schematron:
+            self._warm_up = asyncio.create_task(asyncio.to_thread(standard.warm_up))
+        await super().start()
 
     async def stop(self) -> None:
         try:
