@@ -7,6 +7,7 @@ reading alone, in this process (parse, map, XSD, Schematron, the picture check).
 
     python -m bench.einvoices                          # UBL, CII and hybrid PDF, Schematron on
     python -m bench.einvoices --tasks 400 --kinds ubl --no-schematron
+    python -m bench.einvoices --kinds cii --extractors 2         # Saxon is one at a time a process
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ async def through_the_stack(
         print(f"{len(failures)} tasks did not complete, e.g. {failures[0]!r}")
     cpu = sum(v for k, v in by_process.items() if not k.startswith("("))
     return Figures(
-        workload=f"einvoices: {tasks} {kind} at once, {sockets} sockets",
+        workload=f"einvoices: {tasks} {kind} at once, {sockets} sockets, "
+        f"{stack.replicas.get('extractor', 1)} extractor(s)",
         tasks=tasks,
         completed=len(latencies),
         wall_seconds=wall,
@@ -135,6 +137,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                 nats_url=nats.url,
                 database_url=postgres.url,
                 log_dir=workdir / f"logs-{kind}",
+                replicas={"extractor": args.extractors},
                 env={
                     "INVOICEFLOW_LOG_LEVEL": "WARNING",
                     "INVOICEFLOW_EINVOICE_SCHEMATRON": "true" if args.schematron else "false",
@@ -161,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=300)
     parser.add_argument("--sockets", type=int, default=10)
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--extractors", type=int, default=1, help="extractor replicas")
     parser.add_argument("--no-schematron", dest="schematron", action="store_false")
     parser.add_argument("--skip-stack", action="store_true", help="only the in-process reading")
     args = parser.parse_args(argv)
