@@ -14,7 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from contracts.invoice import Invoice, LineItem
-from contracts.messages import Usage, ValidationIssue, ValidationReport, ValidationStatus
+from contracts.messages import (
+    EInvoiceInfo,
+    Usage,
+    ValidationIssue,
+    ValidationReport,
+    ValidationStatus,
+)
 
 # What a saved invoice's `status` may be: the validation status until a person reviews it.
 InvoiceStatus = Literal["valid", "needs_review", "invalid", "approved", "rejected"]
@@ -130,6 +136,8 @@ class SavedInvoice(InvoiceSummary):
     provider: str
     usage: Usage
     reviews: list[Review] = Field(default_factory=list)
+    # Set when the invoice was read from a structured e-invoice (spec 6, `result.einvoice`).
+    einvoice: EInvoiceInfo | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

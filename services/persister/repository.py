@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from contracts import Extraction, Invoice, LineItem, ValidationReport
+from contracts import EInvoiceInfo, Extraction, Invoice, LineItem, ValidationReport
 from contracts.invoice import INVOICE_MONEY
 from contracts.store import (
     FieldChange,
@@ -98,7 +98,7 @@ class _Table:
     json_columns: frozenset[str] = frozenset()
 
 
-_INVOICES = _Table("invoices", frozenset({"data", "confidence", "validation", "usage"}))
+_INVOICES = _Table("invoices", frozenset({"data", "confidence", "validation", "usage", "einvoice"}))
 _LINE_ITEMS = _Table("invoice_line_items")
 _REVIEWS = _Table("invoice_reviews", frozenset({"changes", "validation"}))
 
@@ -270,6 +270,7 @@ class Repository:
                     "duplicate_of": duplicate_of,
                     "confidence_threshold": confidence_threshold,
                     "usage": extraction.usage.model_dump_json(),
+                    "einvoice": _einvoice_json(extraction.einvoice),
                     **_content_columns(invoice, extraction.confidence, validation),
                 }
                 sql, args = _insert(_INVOICES, row, _NEW_TASK_ONLY)
@@ -465,6 +466,10 @@ def _summary(row: asyncpg.Record) -> InvoiceSummary:
     return InvoiceSummary.model_validate(_summary_fields(row))
 
 
+def _einvoice_json(einvoice: EInvoiceInfo | None) -> str:
+    return "null" if einvoice is None else einvoice.model_dump_json()
+
+
 def _saved(
     row: asyncpg.Record, items: list[asyncpg.Record], reviews: list[asyncpg.Record]
 ) -> SavedInvoice:
@@ -480,6 +485,7 @@ def _saved(
             "confidence_threshold": float(row["confidence_threshold"]),
             "provider": row["provider"],
             "usage": json.loads(row["usage"]),
+            "einvoice": json.loads(row["einvoice"]),
             "reviews": [_review(review) for review in reviews],
         }
     )

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from contracts import Extraction, Invoice, ValidationReport
+from contracts import EInvoiceInfo, Extraction, Invoice, ValidationReport
 from services.extractor.einvoice.read import read_einvoice
 from services.extractor.einvoice.standard import schematron_issues, xsd_issues
 from services.extractor.einvoice.xml import parse_einvoice
-from testkit.einvoices import sample_credit_note, sample_invoice
+from testkit.einvoices import XRECHNUNG, sample_credit_note, sample_invoice
 from tests.gateway.store_stack import AS_A, KEYS, Stack, error_of, store_stack
 
 
@@ -21,13 +21,14 @@ async def stack(private_nats_url: str, schema_dsn: str) -> AsyncIterator[Stack]:
         yield started
 
 
-async def save(stack: Stack, invoice: Invoice) -> str:
+async def save(stack: Stack, invoice: Invoice, specification: str | None = None) -> str:
+    einvoice = EInvoiceInfo(syntax="CII", specification=specification) if specification else None
     outcome = await stack.persister.repository.save_invoice(
         task_id=f"task_{uuid.uuid4().hex}",
         tenant="tenant-a",
         filename="invoice.xml",
         file_sha256=uuid.uuid4().hex * 2,
-        extraction=Extraction(invoice=invoice, provider="einvoice"),
+        extraction=Extraction(invoice=invoice, provider="einvoice", einvoice=einvoice),
         validation=ValidationReport(status="valid"),
         confidence_threshold=0.8,
     )
@@ -65,3 +66,14 @@ async def test_missing_fields_are_422_not_exportable(stack: Stack) -> None:
     assert response.json()["error"]["missing"] == ["customer.address"]
     wrong = await stack.http.get(url, params={"format": "pdf"}, headers=AS_A)
     assert wrong.status_code == 422
+
+
+async def test_the_specification_read_is_the_one_exported(stack: Stack) -> None:
+    invoice_id = await save(stack, sample_invoice(), XRECHNUNG)
+    saved = (await stack.http.get(f"/api/invoices/{invoice_id}", headers=AS_A)).json()
+    assert saved["einvoice"]["specification"] == XRECHNUNG
+    for syntax in ("ubl", "cii"):
+        response = await stack.http.get(
+            f"/api/invoices/{invoice_id}/export", params={"format": syntax}, headers=AS_A
+        )
+        assert read_einvoice(parse_einvoice(response.content)).specification == XRECHNUNG
