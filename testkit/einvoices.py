@@ -6,6 +6,7 @@ layer prints the same values, or planted different ones."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any, Literal
 
 from pypdf import PdfReader, PdfWriter
@@ -143,3 +144,77 @@ def hybrid_pdf(
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def drafthorse_cii() -> bytes:
+    """A CII EN 16931 invoice made by another library (drafthorse), not by our writer."""
+    import datetime as dt
+
+    from drafthorse.models.document import Document
+    from drafthorse.models.party import TaxRegistration
+
+    doc = Document()
+    doc.context.guideline_parameter.id = "urn:cen.eu:en16931:2017"
+    doc.header.id = "DH-1"
+    doc.header.type_code = "380"
+    doc.header.issue_date_time = dt.date(2026, 11, 3)
+    seller = doc.trade.agreement.seller
+    seller.name = "Lieferant GmbH"
+    seller.address.line_one = "Weg 1"
+    seller.address.postcode = "10115"
+    seller.address.city_name = "Berlin"
+    seller.address.country_id = "DE"
+    seller.tax_registrations.add(TaxRegistration(id=("VA", "DE123456789")))
+    doc.trade.agreement.buyer.name = "Kunde GmbH"
+    doc.trade.agreement.buyer.address.country_id = "DE"
+    _drafthorse_settlement(doc)
+    return bytes(doc.serialize(schema="FACTUR-X_EN16931"))
+
+
+def _drafthorse_settlement(doc: Any) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from drafthorse.models.accounting import ApplicableTradeTax
+    from drafthorse.models.payment import PaymentMeans, PaymentTerms
+    from drafthorse.models.tradelines import LineItem
+
+    doc.trade.settlement.currency_code = "EUR"
+    means = PaymentMeans()
+    means.type_code = "58"
+    means.payee_account.iban = "DE89370400440532013000"
+    doc.trade.settlement.payment_means.add(means)
+    line = LineItem()
+    line.document.line_id = "1"
+    line.product.name = "Rainbow"
+    line.agreement.net.amount = Decimal("999.00")
+    line.delivery.billed_quantity = (Decimal("1.0000"), "H87")
+    line.settlement.trade_tax.type_code = "VAT"
+    line.settlement.trade_tax.category_code = "S"
+    line.settlement.trade_tax.rate_applicable_percent = Decimal("19.00")
+    line.settlement.monetary_summation.total_amount = Decimal("999.00")
+    doc.trade.items.add(line)
+    tax = ApplicableTradeTax()
+    tax.calculated_amount = Decimal("189.81")
+    tax.basis_amount = Decimal("999.00")
+    tax.type_code = "VAT"
+    tax.category_code = "S"
+    tax.rate_applicable_percent = Decimal("19.00")
+    doc.trade.settlement.trade_tax.add(tax)
+    sums = doc.trade.settlement.monetary_summation
+    sums.line_total = Decimal("999.00")
+    sums.charge_total = Decimal("0.00")
+    sums.allowance_total = Decimal("0.00")
+    sums.tax_basis_total = Decimal("999.00")
+    sums.tax_total = (Decimal("189.81"), "EUR")
+    sums.grand_total = Decimal("1188.81")
+    sums.due_amount = Decimal("1188.81")
+    terms = PaymentTerms()
+    terms.due = dt.date(2026, 12, 3)
+    doc.trade.settlement.terms.add(terms)
+
+
+# A Peppol BIS 3 style UBL invoice written by hand, not by our writer: only a trading name for
+# the seller (BT-28), a document-level allowance, the VAT total also in the VAT currency (BT-111),
+# a price per 10 pieces (BT-149), a GTIN only (BT-157), two payment means, a rounding amount.
+PEPPOL_UBL = (Path(__file__).parent / "einvoice_samples" / "peppol-bis3-invoice.xml").read_bytes()

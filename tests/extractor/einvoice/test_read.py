@@ -9,7 +9,14 @@ import pytest
 from contracts import Invoice
 from services.extractor.einvoice.read import read_einvoice
 from services.extractor.einvoice.xml import parse_einvoice
-from testkit.einvoices import XRECHNUNG, einvoice_xml, sample_credit_note, sample_invoice
+from testkit.einvoices import (
+    PEPPOL_UBL,
+    XRECHNUNG,
+    drafthorse_cii,
+    einvoice_xml,
+    sample_credit_note,
+    sample_invoice,
+)
 
 SYNTAXES = ["ubl", "cii"]
 
@@ -82,3 +89,41 @@ def test_an_unreadable_amount_is_a_finding_not_a_guess() -> None:
     read = read_einvoice(parse_einvoice(xml))
     assert read.invoice.total is None
     assert [issue.field for issue in read.issues] == ["total"]
+
+
+def test_a_hand_written_peppol_invoice() -> None:
+    read = read_einvoice(parse_einvoice(PEPPOL_UBL))
+    invoice = read.invoice
+    assert read.specification is not None and "peppol" in read.specification
+    assert (invoice.invoice_number, str(invoice.invoice_date), str(invoice.due_date)) == (
+        "P-2026-17",
+        "2026-10-01",
+        "2026-10-31",
+    )
+    assert invoice.vendor.name == "Nordic Supplies"  # BT-28: there is no BT-27
+    assert invoice.vendor.address == "Storgatan 1, 111 22 Stockholm, SE"
+    assert invoice.vendor.email == "anna@nordic.example"
+    assert invoice.customer.name == "Fjord AS" and invoice.customer.address == "Oslo, NO"
+    # BT-110 in the invoice currency, not BT-111 in the VAT currency.
+    assert invoice.total_tax == Decimal("22.50")
+    assert (invoice.total_discount, invoice.shipping) == (Decimal("10.00"), None)
+    assert (invoice.total, invoice.amount_due) == (Decimal("112.50"), Decimal("113.00"))
+    assert read.rounding == Decimal("0.50")
+    # The first payment means; the IBAN without spaces, upper-cased.
+    assert invoice.payment.iban == "SE4550000000058398257466"
+    assert invoice.payment.reference == "REF 17"
+    [line] = invoice.line_items
+    assert line.unit_price == Decimal("5") and line.quantity == Decimal("20")
+    assert line.product_code == "4012345678901" and line.unit == "H87"
+
+
+def test_a_drafthorse_invoice() -> None:
+    read = read_einvoice(parse_einvoice(drafthorse_cii()))
+    invoice = read.invoice
+    assert (invoice.invoice_number, str(invoice.due_date)) == ("DH-1", "2026-12-03")
+    assert invoice.vendor.address == "Weg 1, 10115 Berlin, DE"
+    assert invoice.vendor.tax_id == "DE123456789"
+    assert (invoice.total_tax, invoice.total) == (Decimal("189.81"), Decimal("1188.81"))
+    assert invoice.line_items[0].quantity == Decimal("1.0000")
+    assert invoice.payment.iban == "DE89370400440532013000"
+    assert read.issues == []

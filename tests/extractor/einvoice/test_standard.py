@@ -7,7 +7,13 @@ import pytest
 
 from services.extractor.einvoice.standard import schematron_issues, xsd_issues
 from services.extractor.einvoice.xml import parse_einvoice
-from testkit.einvoices import einvoice_xml, sample_credit_note, sample_invoice
+from testkit.einvoices import (
+    PEPPOL_UBL,
+    drafthorse_cii,
+    einvoice_xml,
+    sample_credit_note,
+    sample_invoice,
+)
 
 SYNTAXES = ["ubl", "cii"]
 
@@ -39,3 +45,14 @@ def test_schema_violation_is_an_xsd_finding(syntax: str) -> None:
     xml = xml.replace(tag, bogus + tag, 1)
     issues = xsd_issues(parse_einvoice(xml))
     assert issues and issues[0].code == "xsd" and issues[0].severity == "error"
+
+
+def test_documents_made_elsewhere() -> None:
+    parsed = parse_einvoice(drafthorse_cii())
+    assert xsd_issues(parsed) == []
+    assert errors(schematron_issues(parsed)) == []
+    # The hand-written one gives only a trading name (BT-27 is mandatory: BR-06) and two
+    # payment means (UBL-SR-47); the official rules say so.
+    parsed = parse_einvoice(PEPPOL_UBL)
+    assert xsd_issues(parsed) == []
+    assert sorted(set(errors(schematron_issues(parsed)))) == ["BR-06", "UBL-SR-47"]
