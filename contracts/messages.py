@@ -104,6 +104,8 @@ class TaskResult(_Frozen):
     duplicate_of: str | None
     provider: str
     usage: Usage
+    # Spec 6: where each extracted value was read (page, box, text; for an e-invoice its XPath).
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
     einvoice: EInvoiceInfo | None = None
 
 

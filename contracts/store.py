@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from contracts.invoice import Invoice, LineItem
 from contracts.messages import (
     EInvoiceInfo,
+    Evidence,
     Usage,
     ValidationIssue,
     ValidationReport,
@@ -136,6 +137,8 @@ class SavedInvoice(InvoiceSummary):
     provider: str
     usage: Usage
     reviews: list[Review] = Field(default_factory=list)
+    # Spec 6: where each extracted value was read, as the task's result had it.
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
     # Set when the invoice was read from a structured e-invoice (spec 6, `result.einvoice`).
     einvoice: EInvoiceInfo | None = None
 

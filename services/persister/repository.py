@@ -98,7 +98,9 @@ class _Table:
     json_columns: frozenset[str] = frozenset()
 
 
-_INVOICES = _Table("invoices", frozenset({"data", "confidence", "validation", "usage", "einvoice"}))
+_INVOICES = _Table(
+    "invoices", frozenset({"data", "confidence", "validation", "usage", "einvoice", "evidence"})
+)
 _LINE_ITEMS = _Table("invoice_line_items")
 _REVIEWS = _Table("invoice_reviews", frozenset({"changes", "validation"}))
 
@@ -271,6 +273,9 @@ class Repository:
                     "confidence_threshold": confidence_threshold,
                     "usage": extraction.usage.model_dump_json(),
                     "einvoice": _einvoice_json(extraction.einvoice),
+                    "evidence": json.dumps(
+                        {k: v.model_dump(mode="json") for k, v in extraction.evidence.items()}
+                    ),
                     **_content_columns(invoice, extraction.confidence, validation),
                 }
                 sql, args = _insert(_INVOICES, row, _NEW_TASK_ONLY)
@@ -486,6 +491,7 @@ def _saved(
             "provider": row["provider"],
             "usage": json.loads(row["usage"]),
             "einvoice": json.loads(row["einvoice"]),
+            "evidence": json.loads(row["evidence"]),
             "reviews": [_review(review) for review in reviews],
         }
     )

@@ -44,6 +44,7 @@ def unsaved_result(command: ValidateInvoice, report: ValidationReport) -> TaskRe
         duplicate_of=None,
         provider=extraction.provider,
         usage=extraction.usage,
+        evidence=extraction.evidence,
         einvoice=extraction.einvoice,
     )
 

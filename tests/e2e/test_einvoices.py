@@ -43,6 +43,13 @@ async def test_an_xml_invoice_completes_exactly_and_exports(
     assert result["einvoice"]["syntax"] == "UBL" and result["einvoice"]["embedded"] is False
     assert result["validation"]["status"] in ("valid", "needs_review")
     assert result["saved"] is True
+    assert result["evidence"]["total"] == {
+        "page": 1,
+        "bbox": None,
+        "text": "/Invoice/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount",
+    }
+    saved = (await http.get(f"/api/invoices/{result['invoice_id']}")).json()
+    assert saved["evidence"] == result["evidence"] and saved["einvoice"] == result["einvoice"]
     for syntax in ("ubl", "cii"):
         exported = await http.get(
             f"/api/invoices/{result['invoice_id']}/export", params={"format": syntax}

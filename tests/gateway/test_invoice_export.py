@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from contracts import EInvoiceInfo, Extraction, Invoice, ValidationReport
+from contracts import EInvoiceInfo, Evidence, Extraction, Invoice, ValidationReport
 from services.extractor.einvoice.read import read_einvoice
 from services.extractor.einvoice.standard import schematron_issues, xsd_issues
 from services.extractor.einvoice.xml import parse_einvoice
@@ -77,3 +77,20 @@ async def test_the_specification_read_is_the_one_exported(stack: Stack) -> None:
             f"/api/invoices/{invoice_id}/export", params={"format": syntax}, headers=AS_A
         )
         assert read_einvoice(parse_einvoice(response.content)).specification == XRECHNUNG
+
+
+async def test_a_saved_invoice_keeps_its_evidence(stack: Stack) -> None:
+    outcome = await stack.persister.repository.save_invoice(
+        task_id=f"task_{uuid.uuid4().hex}",
+        tenant="tenant-a",
+        filename="invoice.xml",
+        file_sha256=uuid.uuid4().hex * 2,
+        extraction=Extraction(
+            invoice=sample_invoice(),
+            provider="einvoice",
+            evidence={"total": Evidence(page=1, bbox=None, text="/Invoice/cac:X/cbc:Y")},
+        ),
+        validation=ValidationReport(status="valid"),
+    )
+    saved = (await stack.http.get(f"/api/invoices/{outcome.invoice_id}", headers=AS_A)).json()
+    assert saved["evidence"] == {"total": {"page": 1, "bbox": None, "text": "/Invoice/cac:X/cbc:Y"}}
