@@ -79,7 +79,11 @@ class ExtractionPipeline:
     async def handle(self, command: ExtractInvoice, report: StageReport) -> ValidateInvoice:
         async with report.stage(Stage.FETCH, f"Fetching {command.filename}") as fetch:
             document, sha256, source = await self._fetch(command)
-            fetch.done(f"Fetched {len(document.pages)} page(s)")
+            fetch.done(
+                "Fetched an e-invoice (XML)"
+                if source is not None and not source.embedded
+                else f"Fetched {len(document.pages)} page(s)"
+            )
         if source is not None:
             # An e-invoice is read from its XML, whatever provider the options name.
             async with report.stage(Stage.LLM_EXTRACTION, "Reading the e-invoice") as extraction:

@@ -58,10 +58,12 @@ def sent(step_run: StepRun) -> ValidateInvoice:
 
 
 async def test_an_xml_upload_is_read_without_a_model() -> None:
-    extraction = sent(await run(XML)).extraction
+    step_run = await run(XML)
+    extraction = sent(step_run).extraction
     assert extraction.provider == "einvoice"
     assert extraction.invoice == sample_invoice()
     assert extraction.einvoice is not None and not extraction.einvoice.embedded
+    assert step_run.updates[1].message == "Fetched an e-invoice (XML)"
 
 
 @pytest.mark.parametrize("provider", ["openai", "local"])

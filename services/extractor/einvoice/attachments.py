@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject
 
 from contracts.media import PDF, SNIFF_BYTES, XML, looks_like_einvoice, sniff_media_type
@@ -45,8 +44,9 @@ def _embedded(data: bytes) -> EInvoiceSource | None:
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         candidates = dict(_attachments(reader))
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        # An unreadable PDF is reported by the page loader; here it simply carries no invoice.
+    except Exception as exc:
+        # Whatever pypdf trips on: an unreadable PDF is reported by the page loader; here it
+        # simply carries no invoice.
         log.info("PDF attachments unreadable: %r", exc)
         return None
     ordered = [name for name in KNOWN_NAMES if name in candidates]

@@ -37,3 +37,7 @@ def test_plain_documents_carry_none() -> None:
 def test_an_xml_upload_is_its_own_source() -> None:
     source = find_einvoice(einvoice_xml(syntax="ubl"))
     assert source is not None and not source.embedded
+
+
+def test_a_pdf_pypdf_cannot_read_carries_none() -> None:
+    assert find_einvoice(b"%PDF-1.7\n" + b"\x00garbage" * 50) is None
