@@ -27,9 +27,10 @@ from bench.pipeline import (
     BENCH_CLIENT,
     RESULTS,
     Figures,
+    burst_figures,
     cpu_used,
     machine,
-    percentile,
+    print_figures,
     stack_cpu_seconds,
 )
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
@@ -73,8 +74,10 @@ async def run_task(
 
 
 async def through_the_stack(
-    stack: Stack, pids: dict[str, int], kind: str, tasks: int, sockets: int
+    stack: Stack, pids: dict[str, int], kind: str, args: argparse.Namespace
 ) -> Figures:
+    tasks, sockets = args.tasks, args.sockets
+    schematron = "on" if args.schematron else "off"
     documents = [document(kind, i) for i in range(tasks)]
     connector = aiohttp.TCPConnector(limit=100)
     timeout = aiohttp.ClientTimeout(total=120)
@@ -91,24 +94,12 @@ async def through_the_stack(
         by_process = cpu_used(before, stack_cpu_seconds(pids))
         for client in clients:
             await client.close()
-    latencies = [r[0] for r in results if isinstance(r, tuple) and r[1]]
-    failures = [r for r in results if not (isinstance(r, tuple) and r[1])]
-    if failures:
-        print(f"{len(failures)} tasks did not complete, e.g. {failures[0]!r}")
-    cpu = sum(v for k, v in by_process.items() if not k.startswith("("))
-    return Figures(
-        workload=f"einvoices: {tasks} {kind} at once, {sockets} sockets, "
-        f"{stack.replicas.get('extractor', 1)} extractor(s)",
-        tasks=tasks,
-        completed=len(latencies),
-        wall_seconds=wall,
-        tasks_per_second=len(latencies) / wall,
-        p50_seconds=percentile(latencies, 0.50),
-        p99_seconds=percentile(latencies, 0.99),
-        max_seconds=max(latencies, default=float("nan")),
-        cpu_seconds_per_task=cpu / max(len(latencies), 1),
-        cpu_seconds_by_process=by_process,
+    replicas = stack.replicas.get("extractor", 1)
+    workload = (
+        f"einvoices: {tasks} {kind} at once, {sockets} sockets, {replicas} extractor(s), "
+        f"schematron {schematron}"
     )
+    return burst_figures(workload, results, wall, by_process)
 
 
 def reading_alone(kind: str, schematron: bool, count: int = 200) -> float:
@@ -148,7 +139,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
             if nats.process is not None:
                 pids["nats-server"] = nats.process.pid
             try:
-                figures.append(await through_the_stack(stack, pids, kind, args.tasks, args.sockets))
+                figures.append(await through_the_stack(stack, pids, kind, args))
             finally:
                 stack.stop()
                 nats.stop()
@@ -181,18 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_stack:
         with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
             figures = run(measure(args, Path(tmp)))
-    for f in figures:
-        print(
-            f"{f.workload} (schematron {'on' if args.schematron else 'off'})\n"
-            f"  completed {f.completed}/{f.tasks} in {f.wall_seconds:.2f} s: "
-            f"{f.tasks_per_second:.1f} tasks/s, p50 {f.p50_seconds:.3f} s, "
-            f"p99 {f.p99_seconds:.3f} s, {f.cpu_seconds_per_task * 1000:.1f} ms CPU/task"
-        )
-        per_task = {
-            name: seconds * 1000 / max(f.completed, 1)
-            for name, seconds in sorted(f.cpu_seconds_by_process.items())
-        }
-        print("  CPU ms/task: " + ", ".join(f"{n} {ms:.1f}" for n, ms in per_task.items()))
+    print_figures(figures)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"einvoices-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(

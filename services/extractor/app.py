@@ -39,7 +39,6 @@ class ExtractorWorker(Worker):
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.settings_einvoice_schematron = settings.einvoice_schematron
-        self._warm_up: asyncio.Task[None] | None = None
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
         providers: dict[str, ExtractionProvider] = {
             "local": LocalProvider(OcrEngine(settings.ocr_threads))
@@ -60,9 +59,10 @@ class ExtractorWorker(Worker):
         )
 
     async def start(self) -> None:
-        # The e-invoice schemas and Schematron take seconds to compile: not on the first invoice.
+        # The e-invoice schemas and Schematron take about a second of CPU to compile: before
+        # the replica takes work, not on its first invoice nor beside its first tasks.
         if self.settings_einvoice_schematron:
-            self._warm_up = asyncio.create_task(asyncio.to_thread(standard.warm_up))
+            await asyncio.to_thread(standard.warm_up)
         await super().start()
 
     async def stop(self) -> None:
