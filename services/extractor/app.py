@@ -12,6 +12,11 @@ from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
 from services.extractor.adapters import BlobReader, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
+from services.extractor.decode_pool import (
+    DecodePool,
+    PoolLimits,
+    return_large_buffers_to_the_system,
+)
 from services.extractor.einvoice import standard
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
@@ -40,8 +45,21 @@ class ExtractorWorker(Worker):
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.settings_einvoice_schematron = settings.einvoice_schematron
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
+        # Decoding and OCR of untrusted documents run in these processes, under a budget; the
+        # pages they hand back leave this process with their task.
+        return_large_buffers_to_the_system()
+        self.decode_pool = DecodePool(
+            PoolLimits(
+                processes=settings.decode_processes,
+                seconds=settings.decode_seconds,
+                max_tasks=settings.decode_max_tasks,
+                max_rss_mb=settings.decode_max_rss_mb,
+                memory_limit_mb=settings.decode_memory_limit_mb,
+                idle_seconds=settings.decode_idle_seconds,
+            )
+        )
         providers: dict[str, ExtractionProvider] = {
-            "local": LocalProvider(OcrEngine(settings.ocr_threads))
+            "local": LocalProvider(OcrEngine(settings.ocr_threads, self.decode_pool))
         }
         if self.openai is not None:
             providers["openai"] = self.openai
@@ -56,6 +74,7 @@ class ExtractorWorker(Worker):
             providers,
             self.http,
             cache=cache,
+            decoder=self.decode_pool,
         )
 
     async def start(self) -> None:
@@ -74,6 +93,8 @@ class ExtractorWorker(Worker):
             if self.openai is not None:
                 with contextlib.suppress(Exception):
                     await self.openai.close()
+            # After the drain: whatever still ran has finished or been handed back.
+            await self.decode_pool.close()
 
 
 def build_worker(settings: ExtractorSettings) -> ExtractorWorker:

@@ -20,17 +20,17 @@ from contracts import (
     Stage,
     ValidateInvoice,
 )
-from contracts.media import XML
+from contracts.media import PDF, SNIFF_BYTES, XML, sniff_media_type
 from services.extractor.cache import ExtractionCache, NoCache, reused
+from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import (
     Document,
     DocumentLimits,
     cheap_to_load,
     load_document,
-    off_loop_if_big,
 )
 from services.extractor.einvoice import reader as einvoice
-from services.extractor.einvoice.attachments import EInvoiceSource
+from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
@@ -49,8 +49,11 @@ class ExtractionPipeline:
         http: httpx.AsyncClient,
         *,
         cache: ExtractionCache | None = None,
+        decoder: Runner | None = None,
     ) -> None:
         self._read_blob = read_blob
+        # Where documents too big to decode inline are decoded: the decode pool in the service.
+        self._decoder: Runner = decoder or InThread()
         self._cache: ExtractionCache = cache or NoCache()
         # What "no model asked for" means per provider, so the cache tells models apart.
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
@@ -109,12 +112,21 @@ class ExtractionPipeline:
         data = await fetch_document(
             command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
         )
-        source = await einvoice.locate(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        source = await self._einvoice_source(data)
         if source is not None and not source.embedded:
-            return Document(XML, ()), hashlib.sha256(data).hexdigest(), source
-        # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-        document, sha256 = await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
-        return document, sha256, source
+            return Document(XML, ()), sha256, source
+        if cheap_to_load(data):
+            return load_document(data, self._limits), sha256, source
+        # Decoding, resizing and rendering is CPU and memory: off the loop, under a budget.
+        return await self._decoder.run(load_document, data, self._limits), sha256, source
+
+    async def _einvoice_source(self, data: bytes) -> EInvoiceSource | None:
+        """The upload's e-invoice: a PDF's attachments are read by pypdf under the decoder's
+        budget, as its pages are; an XML upload is its own."""
+        if sniff_media_type(data[:SNIFF_BYTES]) == PDF:
+            return await self._decoder.run(find_einvoice, data)
+        return find_einvoice(data)
 
     async def _extract(
         self,
@@ -170,6 +182,3 @@ class ExtractionPipeline:
         MODEL_TOKENS.labels(name, label, "input").inc(extraction.usage.input_tokens)
         MODEL_TOKENS.labels(name, label, "output").inc(extraction.usage.output_tokens)
         return extraction
-
-    def _load(self, data: bytes) -> tuple[Document, str]:
-        return load_document(data, self._limits), hashlib.sha256(data).hexdigest()

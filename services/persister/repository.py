@@ -76,6 +76,11 @@ class InvoiceNotStorableError(ValueError):
     """The database refused the values themselves (an amount too large, a NUL in a text)."""
 
 
+def not_storable(exc: asyncpg.DataError) -> InvoiceNotStorableError:
+    """Words and the SQLSTATE only: PostgreSQL's message and DETAIL quote the values."""
+    return InvoiceNotStorableError(f"the database refused a value (SQLSTATE {exc.sqlstate})")
+
+
 def new_invoice_id() -> str:
     return f"inv_{uuid.uuid4().hex}"
 
@@ -286,7 +291,7 @@ class Repository:
                     _INSERT_LINE_ITEM, _line_item_rows(invoice_id, invoice.line_items)
                 )
         except asyncpg.DataError as exc:
-            raise InvoiceNotStorableError(str(exc)) from exc
+            raise not_storable(exc) from exc
         return SaveOutcome(
             invoice_id=invoice_id, created=True, duplicate_of=duplicate_of, validation=validation
         )
@@ -387,7 +392,7 @@ class Repository:
                 sql, args = _insert(_REVIEWS, _review_row(current, change))
                 await conn.execute(sql, *args)
         except asyncpg.DataError as exc:
-            raise InvoiceNotStorableError(str(exc)) from exc
+            raise not_storable(exc) from exc
         return True
 
 

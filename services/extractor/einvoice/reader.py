@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from contracts import CONFIDENCE_FIELDS, EInvoiceInfo, ErrorCode, Extraction, Usage, ValidationIssue
-from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
+from services.extractor.einvoice.attachments import EInvoiceSource
 from services.extractor.einvoice.compare import compare_with_pages
 from services.extractor.einvoice.read import ReadEInvoice, read_einvoice
 from services.extractor.einvoice.standard import schematron_issues, xsd_issues
@@ -66,13 +66,6 @@ def _present(dumped: dict[str, object], name: str) -> bool:
     for part in name.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value not in (None, [], "")
-
-
-async def locate(data: bytes) -> EInvoiceSource | None:
-    """The upload's e-invoice; a PDF's attachments are read off the event loop."""
-    if data[:5] == b"%PDF-":
-        return await asyncio.to_thread(find_einvoice, data)
-    return find_einvoice(data)
 
 
 async def read_off_loop(
