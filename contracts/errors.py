@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     OCR_FAILED = "ocr_failed"
     RETRIES_EXHAUSTED = "retries_exhausted"
     INVOICE_NOT_STORABLE = "invoice_not_storable"
+    INVALID_EINVOICE = "invalid_einvoice"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -16,6 +17,7 @@ from services.extractor.decode_pool import (
     PoolLimits,
     return_large_buffers_to_the_system,
 )
+from services.extractor.einvoice import standard
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import (
@@ -41,6 +43,7 @@ class ExtractorWorker(Worker):
         super().__init__(settings, EXTRACT, dependencies=waits_for)
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.settings_einvoice_schematron = settings.einvoice_schematron
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
         # Decoding and OCR of untrusted documents run in these processes, under a budget; the
         # pages they hand back leave this process with their task.
@@ -73,6 +76,13 @@ class ExtractorWorker(Worker):
             cache=cache,
             decoder=self.decode_pool,
         )
+
+    async def start(self) -> None:
+        # The e-invoice schemas and Schematron take about a second of CPU to compile: before
+        # the replica takes work, not on its first invoice nor beside its first tasks.
+        if self.settings_einvoice_schematron:
+            await asyncio.to_thread(standard.warm_up)
+        await super().start()
 
     async def stop(self) -> None:
         try:

@@ -34,6 +34,9 @@ class ExtractorSettings(WorkerSettings):
 
     # The same file (sha256) with the same provider and model is extracted once.
     extraction_cache: bool = True
+    # Structured e-invoices are checked against the EN 16931 Schematron (Saxon, 10-60 ms each);
+    # off leaves the XSD, XRechnung and arithmetic checks (docs/einvoices.md).
+    einvoice_schematron: bool = True
 
     # Where the gateway serves `/blobs/<id>`: such URLs are read straight from the object store.
     public_url: str | None = None
