@@ -34,10 +34,12 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-# The pipeline's throughput, scale-out by replicas, then the fault drills: several minutes.
+# The pipeline's throughput, scale-out by replicas, sockets (memory at 10,000, a join burst of
+# 1,000), then the fault drills: several minutes.
 bench: $(STAMP)
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.scaleout
+	$(PY) -m bench.sockets
 	$(PY) -m bench.chaos
 
 clean:

@@ -1,8 +1,11 @@
 """Per-field accuracy of an extraction provider on a data set with ground truth.
 
     python -m bench.accuracy [--provider local|openai] [--data ../shared/data/receipts-dev]
-                             [--concurrency N] [--limit N] [-v]
+                             [--concurrency N] [--limit N] [--decode-processes N] [-v]
     python -m bench.accuracy --cross-validate [--folds 5] [--seed 13]
+
+`--decode-processes N`: decoding and OCR run in the extractor's decode pool of N processes, as
+the service runs them (default: in threads of this process).
 
 The second form measures the `local` provider's receipt ranker from the OCR cache
 (`bench.ocr_cache`): per field, the shipped model on the receipts it was fitted on
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import Extraction, Invoice
+from services.extractor.decode_pool import DecodePool, InThread, PoolLimits, Runner
 from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
@@ -163,9 +167,9 @@ class Score:
         return "\n".join(lines)
 
 
-def make_provider(name: str, concurrency: int) -> ExtractionProvider:
+def make_provider(name: str, concurrency: int, runner: Runner | None = None) -> ExtractionProvider:
     if name == "local":
-        return LocalProvider(OcrEngine(threads=concurrency))
+        return LocalProvider(OcrEngine(threads=concurrency, runner=runner))
     # OPENAI_API_KEY, OPENAI_BASE_URL, INVOICEFLOW_OPENAI_MODEL: as the extractor reads them.
     provider = provider_from_settings(ExtractorSettings())
     if provider is None:
@@ -182,6 +186,7 @@ async def evaluate(  # noqa: PLR0917
     verbose: bool,
     rendering: str = "digital",
     provider_name: str = "local",
+    decode_processes: int = 0,
 ) -> Score:
     truths = [json.loads(line) for line in (data / "truth.jsonl").read_text().splitlines()]
     truths = truths[:limit] if limit else truths
@@ -189,12 +194,34 @@ async def evaluate(  # noqa: PLR0917
     if synthetic:
         # `bench.synthetic` output: each invoice as a digital PDF and as a scan.
         truths = [{**truth, "file": truth[rendering]} for truth in truths]
-    provider = make_provider(provider_name, concurrency)
-    # The first run loads the models; keep that out of the per-receipt time.
-    await provider.extract(
-        load_document((data / truths[0]["file"]).read_bytes(), DocumentLimits()),
-        model=None,
-        report=no_report,
+    runner: Runner = (
+        DecodePool(PoolLimits(processes=decode_processes)) if decode_processes else InThread()
+    )
+    try:
+        return await _evaluate(
+            data, truths, concurrency, verbose, rendering, provider_name, runner, synthetic
+        )
+    finally:
+        await runner.close()
+
+
+async def _evaluate(  # noqa: PLR0917
+    data: Path,
+    truths: list[dict[str, Any]],
+    concurrency: int,
+    verbose: bool,
+    rendering: str,
+    provider_name: str,
+    runner: Runner,
+    synthetic: bool,
+) -> Score:
+    provider = make_provider(provider_name, concurrency, runner)
+    # The first run loads the models (in every decode process); keep that out of the timing.
+    first = await runner.run(
+        load_document, (data / truths[0]["file"]).read_bytes(), DocumentLimits()
+    )
+    await asyncio.gather(
+        *(provider.extract(first, model=None, report=no_report) for _ in range(concurrency))
     )
     score = Score(SYNTHETIC_FIELDS if synthetic else FIELDS)
     gate = asyncio.Semaphore(concurrency)
@@ -202,7 +229,7 @@ async def evaluate(  # noqa: PLR0917
     async def one(truth: dict[str, Any]) -> tuple[dict[str, Any], Extraction]:
         async with gate:
             content = (data / truth["file"]).read_bytes()
-            document = await asyncio.to_thread(load_document, content, DocumentLimits())
+            document = await runner.run(load_document, content, DocumentLimits())
             return truth, await provider.extract(document, model=None, report=no_report)
 
     started = time.perf_counter()
@@ -254,6 +281,7 @@ def main() -> None:
         "--rendering", choices=("digital", "scan"), default="digital", help="synthetic set only"
     )
     parser.add_argument("--limit", type=int, help="only the first N receipts")
+    parser.add_argument("--decode-processes", type=int, default=0, help="0: in threads")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every miss")
     parser.add_argument(
         "--cross-validate", action="store_true", help="the receipt ranker, from the OCR cache"
@@ -269,7 +297,13 @@ def main() -> None:
         return
     asyncio.run(
         evaluate(
-            args.data, args.concurrency, args.limit, args.verbose, args.rendering, args.provider
+            args.data,
+            args.concurrency,
+            args.limit,
+            args.verbose,
+            args.rendering,
+            args.provider,
+            args.decode_processes,
         )
     )
 

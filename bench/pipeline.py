@@ -163,20 +163,31 @@ async def throughput(
         )
         wall = time.perf_counter() - started
         cpu_by_process = cpu_used(cpu_before, stack_cpu_seconds(pids))
-        cpu = sum(v for k, v in cpu_by_process.items() if not k.startswith("("))
         for socket in clients:
             await socket.close()
+    workload = (
+        f"throughput: {tasks} tasks "
+        + (f"started at {rate:g}/s" if rate else "at once")
+        + f", zero-latency model, {sockets} sockets"
+    )
+    return burst_figures(workload, results, wall, cpu_by_process)
+
+
+def burst_figures(
+    workload: str,
+    results: list[tuple[float, bool] | BaseException],
+    wall: float,
+    cpu_by_process: dict[str, float],
+) -> Figures:
+    """The figures of tasks run at once: each result is (latency, completed) or what it raised."""
     latencies = [r[0] for r in results if isinstance(r, tuple) and r[1]]
     failures = [r for r in results if not (isinstance(r, tuple) and r[1])]
     if failures:
         print(f"{len(failures)} tasks did not complete, e.g. {failures[0]!r}")
+    cpu = sum(v for k, v in cpu_by_process.items() if not k.startswith("("))
     return Figures(
-        workload=(
-            f"throughput: {tasks} tasks "
-            + (f"started at {rate:g}/s" if rate else "at once")
-            + f", zero-latency model, {sockets} sockets"
-        ),
-        tasks=tasks,
+        workload=workload,
+        tasks=len(results),
         completed=len(latencies),
         wall_seconds=wall,
         tasks_per_second=len(latencies) / wall,
@@ -278,6 +289,21 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
     return figures
 
 
+def print_figures(figures: list[Figures]) -> None:
+    for f in figures:
+        print(
+            f"{f.workload}\n  completed {f.completed}/{f.tasks} in {f.wall_seconds:.2f} s: "
+            f"{f.tasks_per_second:.1f} tasks/s, p50 {f.p50_seconds:.3f} s, "
+            f"p99 {f.p99_seconds:.3f} s, max {f.max_seconds:.3f} s, "
+            f"{f.cpu_seconds_per_task * 1000:.1f} ms CPU/task"
+        )
+        per_task = {
+            name: seconds * 1000 / max(f.completed, 1)
+            for name, seconds in sorted(f.cpu_seconds_by_process.items())
+        }
+        print("  CPU ms/task: " + ", ".join(f"{n} {ms:.1f}" for n, ms in per_task.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -296,18 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
         figures = run(measure(args, Path(tmp)))
     print(f"machine: {machine()}")
-    for f in figures:
-        print(
-            f"{f.workload}\n  completed {f.completed}/{f.tasks} in {f.wall_seconds:.2f} s: "
-            f"{f.tasks_per_second:.1f} tasks/s, p50 {f.p50_seconds:.3f} s, "
-            f"p99 {f.p99_seconds:.3f} s, max {f.max_seconds:.3f} s, "
-            f"{f.cpu_seconds_per_task * 1000:.1f} ms CPU/task"
-        )
-        per_task = {
-            name: seconds * 1000 / max(f.completed, 1)
-            for name, seconds in sorted(f.cpu_seconds_by_process.items())
-        }
-        print("  CPU ms/task: " + ", ".join(f"{n} {ms:.1f}" for n, ms in per_task.items()))
+    print_figures(figures)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"pipeline-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(

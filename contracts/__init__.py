@@ -9,6 +9,7 @@ from contracts.errors import ErrorCode
 from contracts.invoice import CONFIDENCE_FIELDS, Invoice, LineItem, Money, Party, Payment, TaxDetail
 from contracts.media import ALLOWED_MEDIA_TYPES, sniff_media_type
 from contracts.messages import (
+    EInvoiceInfo,
     Evidence,
     ExtractInvoice,
     Extraction,
@@ -38,6 +39,7 @@ __all__ = [
     "CONFIDENCE_FIELDS",
     "PIPELINE",
     "STAGE_PROGRESS",
+    "EInvoiceInfo",
     "ErrorCode",
     "Evidence",
     "ExtractInvoice",

@@ -62,6 +62,8 @@ class TaxDetail(_Model):
     rate: Rate | None = None
     base: Money | None = None
     amount: Money | None = None
+    # The VAT category code of an e-invoice (EN 16931 BT-118: S, Z, E, AE, K, G, O, L, M).
+    category: str | None = None
 
 
 class LineItem(_Model):
@@ -91,6 +93,8 @@ class Invoice(_Model):
     vendor: Party = Field(default_factory=Party)
     customer: Party = Field(default_factory=Party)
     purchase_order: str | None = None
+    # The buyer's reference of an e-invoice (EN 16931 BT-10; the Leitweg-ID in XRechnung).
+    buyer_reference: str | None = None
     payment_terms: str | None = None
     subtotal: Money | None = None
     total_discount: Money | None = None

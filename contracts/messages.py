@@ -55,16 +55,6 @@ class Evidence(_Frozen):
     text: str
 
 
-class Extraction(_Frozen):
-    invoice: Invoice
-    confidence: dict[str, float] = Field(default_factory=dict)
-    evidence: dict[str, Evidence] = Field(default_factory=dict)
-    provider: str
-    model: str | None = None
-    usage: Usage = Field(default_factory=Usage)
-    pages: int = 1
-
-
 ValidationStatus = Literal["valid", "needs_review", "invalid"]
 Severity = Literal["error", "warning"]
 
@@ -74,6 +64,28 @@ class ValidationIssue(_Frozen):
     field: str | None
     message: str
     severity: Severity
+
+
+class EInvoiceInfo(_Frozen):
+    """`result.einvoice` (spec 6): a structured e-invoice's syntax, its specification identifier
+    (BT-24), whether it came embedded in a PDF, and what the standard's checks found."""
+
+    syntax: Literal["UBL", "CII"]
+    specification: str | None = None
+    embedded: bool = False
+    issues: list[ValidationIssue] = Field(default_factory=list)
+
+
+class Extraction(_Frozen):
+    invoice: Invoice
+    confidence: dict[str, float] = Field(default_factory=dict)
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    provider: str
+    model: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    pages: int = 1
+    # Set when the invoice was read from a structured e-invoice (provider `einvoice`).
+    einvoice: EInvoiceInfo | None = None
 
 
 class ValidationReport(_Frozen):
@@ -92,6 +104,9 @@ class TaskResult(_Frozen):
     duplicate_of: str | None
     provider: str
     usage: Usage
+    # Spec 6: where each extracted value was read (page, box, text; for an e-invoice its XPath).
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    einvoice: EInvoiceInfo | None = None
 
 
 # --- commands -------------------------------------------------------------------------------

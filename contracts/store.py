@@ -14,7 +14,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from contracts.invoice import Invoice, LineItem
-from contracts.messages import Usage, ValidationIssue, ValidationReport, ValidationStatus
+from contracts.messages import (
+    EInvoiceInfo,
+    Evidence,
+    Usage,
+    ValidationIssue,
+    ValidationReport,
+    ValidationStatus,
+)
 
 # What a saved invoice's `status` may be: the validation status until a person reviews it.
 InvoiceStatus = Literal["valid", "needs_review", "invalid", "approved", "rejected"]
@@ -130,6 +137,10 @@ class SavedInvoice(InvoiceSummary):
     provider: str
     usage: Usage
     reviews: list[Review] = Field(default_factory=list)
+    # Spec 6: where each extracted value was read, as the task's result had it.
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    # Set when the invoice was read from a structured e-invoice (spec 6, `result.einvoice`).
+    einvoice: EInvoiceInfo | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
@@ -11,6 +12,12 @@ from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
 from services.extractor.adapters import BlobReader, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
+from services.extractor.decode_pool import (
+    DecodePool,
+    PoolLimits,
+    return_large_buffers_to_the_system,
+)
+from services.extractor.einvoice import standard
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import (
@@ -36,9 +43,23 @@ class ExtractorWorker(Worker):
         super().__init__(settings, EXTRACT, dependencies=waits_for)
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.settings_einvoice_schematron = settings.einvoice_schematron
         self.openai: OpenAIProvider | None = provider_from_settings(settings)
+        # Decoding and OCR of untrusted documents run in these processes, under a budget; the
+        # pages they hand back leave this process with their task.
+        return_large_buffers_to_the_system()
+        self.decode_pool = DecodePool(
+            PoolLimits(
+                processes=settings.decode_processes,
+                seconds=settings.decode_seconds,
+                max_tasks=settings.decode_max_tasks,
+                max_rss_mb=settings.decode_max_rss_mb,
+                memory_limit_mb=settings.decode_memory_limit_mb,
+                idle_seconds=settings.decode_idle_seconds,
+            )
+        )
         providers: dict[str, ExtractionProvider] = {
-            "local": LocalProvider(OcrEngine(settings.ocr_threads))
+            "local": LocalProvider(OcrEngine(settings.ocr_threads, self.decode_pool))
         }
         if self.openai is not None:
             providers["openai"] = self.openai
@@ -53,7 +74,15 @@ class ExtractorWorker(Worker):
             providers,
             self.http,
             cache=cache,
+            decoder=self.decode_pool,
         )
+
+    async def start(self) -> None:
+        # The e-invoice schemas and Schematron take about a second of CPU to compile: before
+        # the replica takes work, not on its first invoice nor beside its first tasks.
+        if self.settings_einvoice_schematron:
+            await asyncio.to_thread(standard.warm_up)
+        await super().start()
 
     async def stop(self) -> None:
         try:
@@ -64,6 +93,8 @@ class ExtractorWorker(Worker):
             if self.openai is not None:
                 with contextlib.suppress(Exception):
                     await self.openai.close()
+            # After the drain: whatever still ran has finished or been handed back.
+            await self.decode_pool.close()
 
 
 def build_worker(settings: ExtractorSettings) -> ExtractorWorker:

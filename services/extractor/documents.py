@@ -6,20 +6,22 @@ Everything here is CPU-bound and synchronous; the pipeline runs it in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import pypdfium2 as pdfium
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
-from services.worker.errors import PermanentError
+from services.extractor.tiff import tiff_page_count
+from services.worker.errors import PermanentError, StageError
 
 log = logging.getLogger(__name__)
 
@@ -68,27 +70,42 @@ def load_document(data: bytes, limits: DocumentLimits) -> Document:
 
 
 def _load_image(data: bytes, media_type: str, limits: DocumentLimits) -> tuple[Page, ...]:
+    # Only TIFF frames are pages; other multi-frame images are animations. Counted by our own
+    # bounded walk: Pillow's `n_frames` parses every directory of a chain of any length.
+    frames = tiff_page_count(data, limits.max_pages) if media_type == TIFF else 1
+    if frames > limits.max_pages:
+        raise _too_many_pages(limits)
+    with _decoding("the image cannot be read"), warnings.catch_warnings():
+        # Our own pixel limit is lower than Pillow's; its bomb warning is just noise here.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as image:
+            pages = []
+            for index in range(frames):
+                image.seek(index)
+                pages.append(Page(index + 1, image=normalise_image(image, limits)))
+            return tuple(pages)
+
+
+@contextlib.contextmanager
+def _decoding(message: str) -> Iterator[None]:
+    """Any failure of a decoder on hostile bytes is the document's, with a code: Pillow and
+    PDFium raise OSError, ValueError, SyntaxError, struct.error, TypeError, EOFError... on a
+    damaged file, whichever frame or page it is in."""
     try:
-        with warnings.catch_warnings():
-            # Our own pixel limit is lower than Pillow's; its bomb warning is just noise here.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                # Only TIFF frames are pages; other multi-frame images are animations.
-                frames = getattr(image, "n_frames", 1) if media_type == TIFF else 1
-                if frames > limits.max_pages:
-                    raise _too_many_pages(frames, limits)
-                pages = []
-                for index in range(frames):
-                    image.seek(index)
-                    pages.append(Page(index + 1, image=normalise_image(image, limits)))
-                return tuple(pages)
+        yield
+    except StageError:
+        raise
     except Image.DecompressionBombError as exc:
         raise PermanentError(
             ErrorCode.IMAGE_TOO_LARGE, "the image has more pixels than are accepted"
         ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        log.info("unreadable image: %r", exc)
-        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the image cannot be read") from exc
+    except MemoryError as exc:
+        raise PermanentError(
+            ErrorCode.DOCUMENT_TOO_COMPLEX, "decoding the document needs more memory than allowed"
+        ) from exc
+    except Exception as exc:
+        log.info("undecodable document: %r", exc)
+        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, message) from exc
 
 
 def normalise_image(image: Image.Image, limits: DocumentLimits) -> Image.Image:
@@ -130,23 +147,16 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _load_pdf(data: bytes, limits: DocumentLimits) -> tuple[Page, ...]:
     with _PDFIUM_LOCK:
-        try:
+        with _decoding("the PDF cannot be opened"):
             pdf = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            log.info("unreadable PDF: %r", exc)
-            raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF cannot be opened") from exc
         try:
-            count = len(pdf)
-            if count == 0:
-                raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF has no pages")
-            if count > limits.max_pages:
-                raise _too_many_pages(count, limits)
-            return tuple(_pdf_page(pdf, index, limits) for index in range(count))
-        except pdfium.PdfiumError as exc:
-            log.info("unreadable PDF page: %r", exc)
-            raise PermanentError(
-                ErrorCode.CORRUPT_DOCUMENT, "a page of the PDF cannot be read"
-            ) from exc
+            with _decoding("a page of the PDF cannot be read"):
+                count = len(pdf)
+                if count == 0:
+                    raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF has no pages")
+                if count > limits.max_pages:
+                    raise _too_many_pages(limits, count)
+                return tuple(_pdf_page(pdf, index, limits) for index in range(count))
         finally:
             # Closed here, under the lock: a finaliser running later on another thread would not be.
             pdf.close()
@@ -175,8 +185,10 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Pa
         page.close()
 
 
-def _too_many_pages(count: int, limits: DocumentLimits) -> PermanentError:
-    message = f"the document has {count} pages, over the limit of {limits.max_pages}"
+def _too_many_pages(limits: DocumentLimits, count: int | None = None) -> PermanentError:
+    """`count` None: more than the limit, not counted further (a TIFF's chain of pages)."""
+    pages = f"{count} pages" if count is not None else f"more than {limits.max_pages} pages"
+    message = f"the document has {pages}, over the limit of {limits.max_pages}"
     return PermanentError(ErrorCode.TOO_MANY_PAGES, message)
 
 
@@ -193,9 +205,22 @@ async def off_loop_if_big(big: bool, fn: Callable[[], T]) -> T:
 
 
 def cheap_to_load(data: bytes) -> bool:
-    """A small single-page image: PDFs and TIFFs may hold pages to render, always in a thread."""
+    """A small single-page image, by the pixels its header declares (nothing is decoded):
+    a file of a few KB can hold a 6000×6000 canvas that takes a second to decode. PDFs and
+    TIFFs may hold pages to render: never inline."""
     media_type = sniff_media_type(data[:SNIFF_BYTES])
-    return len(data) <= INLINE_BYTES and media_type not in (PDF, TIFF)
+    if media_type is None:
+        return True  # refused at once, unread
+    if len(data) > INLINE_BYTES or media_type in (PDF, TIFF):
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Exception:  # whatever it is, it is answered where decoding is bounded
+        return False
+    return width * height <= INLINE_PIXELS
 
 
 def pixels(document: Document) -> int:

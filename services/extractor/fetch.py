@@ -80,11 +80,50 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> tuple[bool, bool]:
     return False, False
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# IPv6 forms that only spell an IPv4 address: judged as that address.
+_SPELLS_IPV4 = (
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated; `::7f00:1`), `::`, `::1`
+)
+# Local-use NAT64 (RFC 8215): translated by a gateway of the network's own choosing.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def spelled_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address merely writes differently (mapped, translated, NAT64,
+    compatible), or None."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if any(ip in network for network in _SPELLS_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def tunnelled_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a 6to4 or Teredo address carries: a relay would reach them."""
+    found = [ip.sixtofour] if ip.sixtofour is not None else []
+    if ip.teredo is not None:
+        found += list(ip.teredo)
+    return found
+
+
+def is_public_address(address: str) -> bool:
+    """Public unicast: not loopback, private, link-local, shared, reserved or multicast, in
+    whatever IPv6 spelling an IPv4 address comes (`::ffff:127.0.0.1`, `::7f00:1`,
+    `64:ff9b::7f00:1`), nor tunnelling to such an address (6to4 `2002::/16`, Teredo)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        spelled = spelled_ipv4(ip)
+        if spelled is not None:
+            return _public(spelled)
+        if ip in _LOCAL_NAT64 or not all(_public(v4) for v4 in tunnelled_ipv4(ip)):
+            return False
+    return _public(ip)
 
 
 async def resolve_host(host: str, port: int) -> list[str]:
@@ -171,7 +210,10 @@ async def _pinned_target(url: str, policy: FetchPolicy, resolve: Resolve) -> _Ta
         raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, "only http(s) URLs can be fetched")
     if parsed.userinfo:
         raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, "URLs with credentials are refused")
-    host = parsed.host
+    # `localhost.` is `localhost`: checked and resolved without the root's dot.
+    host = parsed.host.rstrip(".")
+    if not host:
+        raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, "the URL names no host")
     allowed, explicit = host_allowed(host, policy.allowed_hosts)
     if not allowed:
         raise PermanentError(ErrorCode.BLOB_URL_FORBIDDEN, f"host {host} is not allowed")

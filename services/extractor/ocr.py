@@ -1,6 +1,7 @@
 """Offline OCR with rapidocr (PP-OCR models bundled in its wheel; default settings, so nothing is
 downloaded at run time). One engine per process, created on first use; each run takes seconds
-of CPU, so runs happen in threads and at most `threads` at once."""
+of CPU, so at most `threads` run at once: in the decode pool's processes where one is given
+(the models then load only there, never in the service's own process), else in threads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from PIL import Image
 
 from contracts import ErrorCode
+from services.extractor.decode_pool import Runner
 from services.worker.errors import PermanentError
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,9 @@ class OcrLine:
 
 
 class OcrEngine:
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, runner: Runner | None = None) -> None:
         self._threads = threads
+        self._runner = runner
         self._semaphore: asyncio.Semaphore | None = None
         self._engine: Any = None
         self._engine_lock = threading.Lock()
@@ -48,6 +51,8 @@ class OcrEngine:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._threads)
         async with self._semaphore:
+            if self._runner is not None:
+                return await self._runner.run(read_in_this_process, image)
             return await asyncio.to_thread(self.read_sync, image)
 
     def read_sync(self, image: Image.Image) -> list[OcrLine]:
@@ -82,6 +87,14 @@ class OcrEngine:
                     }
                 )
             return self._engine
+
+
+_ENGINE = OcrEngine()
+
+
+def read_in_this_process(image: Image.Image) -> list[OcrLine]:
+    """A job for the decode pool: OCR with the engine of the process that runs it."""
+    return _ENGINE.read_sync(image)
 
 
 def _bounds(points: Any) -> Box:

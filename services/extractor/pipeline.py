@@ -20,14 +20,17 @@ from contracts import (
     Stage,
     ValidateInvoice,
 )
+from contracts.media import PDF, SNIFF_BYTES, XML, sniff_media_type
 from services.extractor.cache import ExtractionCache, NoCache, reused
+from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import (
     Document,
     DocumentLimits,
     cheap_to_load,
     load_document,
-    off_loop_if_big,
 )
+from services.extractor.einvoice import reader as einvoice
+from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
 from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
@@ -46,13 +49,17 @@ class ExtractionPipeline:
         http: httpx.AsyncClient,
         *,
         cache: ExtractionCache | None = None,
+        decoder: Runner | None = None,
     ) -> None:
         self._read_blob = read_blob
+        # Where documents too big to decode inline are decoded: the decode pool in the service.
+        self._decoder: Runner = decoder or InThread()
         self._cache: ExtractionCache = cache or NoCache()
         # What "no model asked for" means per provider, so the cache tells models apart.
         self._default_models = {"openai": settings.openai_model, "local": "rapidocr"}
         self._known_models = frozenset(self._default_models.values())
         self._providers = providers
+        self._einvoice_schematron = settings.einvoice_schematron
         self._http = http
         self._policy = FetchPolicy(
             public_url=settings.public_url,
@@ -74,11 +81,24 @@ class ExtractionPipeline:
 
     async def handle(self, command: ExtractInvoice, report: StageReport) -> ValidateInvoice:
         async with report.stage(Stage.FETCH, f"Fetching {command.filename}") as fetch:
-            document, sha256 = await self._fetch(command)
-            fetch.done(f"Fetched {len(document.pages)} page(s)")
-        name = self.provider_name(command.options)
-        async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
-            extracted = await self._extract(command, document, sha256, name, extraction)
+            document, sha256, source = await self._fetch(command)
+            fetch.done(
+                "Fetched an e-invoice (XML)"
+                if source is not None and not source.embedded
+                else f"Fetched {len(document.pages)} page(s)"
+            )
+        if source is not None:
+            # An e-invoice is read from its XML, whatever provider the options name.
+            async with report.stage(Stage.LLM_EXTRACTION, "Reading the e-invoice") as extraction:
+                texts = [page.text for page in document.pages]
+                extracted = await einvoice.read_off_loop(
+                    source, texts, schematron=self._einvoice_schematron
+                )
+                extraction.done(f"Read the {extracted.einvoice and extracted.einvoice.syntax} XML")
+        else:
+            name = self.provider_name(command.options)
+            async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
+                extracted = await self._extract(command, document, sha256, name, extraction)
         return ValidateInvoice(
             task_id=command.task_id,
             tenant=command.tenant,
@@ -88,12 +108,25 @@ class ExtractionPipeline:
             sha256=sha256,
         )
 
-    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str]:
+    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str, EInvoiceSource | None]:
         data = await fetch_document(
             command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
         )
-        # Decoding, resizing and rendering big documents is CPU work: keep it off the loop.
-        return await off_loop_if_big(not cheap_to_load(data), lambda: self._load(data))
+        sha256 = hashlib.sha256(data).hexdigest()
+        source = await self._einvoice_source(data)
+        if source is not None and not source.embedded:
+            return Document(XML, ()), sha256, source
+        if cheap_to_load(data):
+            return load_document(data, self._limits), sha256, source
+        # Decoding, resizing and rendering is CPU and memory: off the loop, under a budget.
+        return await self._decoder.run(load_document, data, self._limits), sha256, source
+
+    async def _einvoice_source(self, data: bytes) -> EInvoiceSource | None:
+        """The upload's e-invoice: a PDF's attachments are read by pypdf under the decoder's
+        budget, as its pages are; an XML upload is its own."""
+        if sniff_media_type(data[:SNIFF_BYTES]) == PDF:
+            return await self._decoder.run(find_einvoice, data)
+        return find_einvoice(data)
 
     async def _extract(
         self,
@@ -149,6 +182,3 @@ class ExtractionPipeline:
         MODEL_TOKENS.labels(name, label, "input").inc(extraction.usage.input_tokens)
         MODEL_TOKENS.labels(name, label, "output").inc(extraction.usage.output_tokens)
         return extraction
-
-    def _load(self, data: bytes) -> tuple[Document, str]:
-        return load_document(data, self._limits), hashlib.sha256(data).hexdigest()

@@ -34,6 +34,9 @@ class ExtractorSettings(WorkerSettings):
 
     # The same file (sha256) with the same provider and model is extracted once.
     extraction_cache: bool = True
+    # Structured e-invoices are checked against the EN 16931 Schematron (Saxon, 10-60 ms each);
+    # off leaves the XSD, XRechnung and arithmetic checks (docs/einvoices.md).
+    einvoice_schematron: bool = True
 
     # Where the gateway serves `/blobs/<id>`: such URLs are read straight from the object store.
     public_url: str | None = None
@@ -46,7 +49,20 @@ class ExtractorSettings(WorkerSettings):
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     # Pages are scaled down to this longest side: enough for OCR and vision models, bounded memory.
     max_image_side: int = Field(default=2048, ge=64)
+    # OCR runs at once per replica (each in a decode process, below).
     ocr_threads: int = Field(default=2, ge=1)
+
+    # Decoding, rendering and OCR of documents run in this many worker processes, each job
+    # within `decode_seconds` (over it: document_too_complex) and each process within
+    # `decode_memory_limit_mb` of heap; a process is replaced after `decode_max_tasks` jobs or
+    # once its resident memory is over `decode_max_rss_mb`, so memory comes back.
+    decode_processes: int = Field(default=2, ge=1)
+    decode_seconds: float = Field(default=60.0, gt=0)
+    decode_max_tasks: int = Field(default=100, ge=1)
+    decode_max_rss_mb: int = Field(default=1024, ge=64)
+    decode_memory_limit_mb: int = Field(default=1536, ge=0)
+    # A decode process idle this long ends, so a quiet replica gives its memory back (0: never).
+    decode_idle_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator("openai_api_key", "openai_base_url", "public_url", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ from contracts import ProcessingOptions
 from services.gateway import invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
+from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
+from services.gateway.downloads import BlobResponse
 from services.gateway.errors import ApiError, describe_validation
 from services.gateway.operations import require_broker
 from services.gateway.schemas import (
@@ -43,13 +45,6 @@ from services.messaging.blobs import StoredBlob
 JSON_BODY_LIMIT = 256 * 1024
 # Multipart boundaries and part headers around each file.
 MULTIPART_OVERHEAD = 64 * 1024
-# Content-addressed: a blob's bytes never change, so caches may keep them for good. The sandbox
-# keeps an uploaded document from running anything in the gateway's origin.
-BLOB_HEADERS = {
-    "Cache-Control": "public, max-age=31536000, immutable",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox",
-}
 
 try:
     VERSION = metadata.version("invoiceflow")
@@ -138,11 +133,10 @@ async def health(gw: GatewayDep) -> JSONResponse:
 
 
 async def get_blob(blob_id: str, gw: GatewayDep) -> Response:
-    blob = await gw.blobs.get(blob_id)
+    blob = await gw.blobs.open(blob_id)
     if blob is None:
         raise ApiError(404, "blob_not_found", "no such blob")
-    headers = {**BLOB_HEADERS, "ETag": f'"{blob.blob_id}"'}
-    return Response(blob.data, media_type=blob.content_type, headers=headers)
+    return BlobResponse(blob, gw.blob_readers, gw.settings.blob_send_timeout_seconds)
 
 
 async def upload_blob(
@@ -190,7 +184,7 @@ async def upload_and_trigger(
     options: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
     _check_count(len(file), gw.settings)
-    parsed = _parse_options(options)
+    parsed = _parse_options(options, gw.settings.json_max_depth)
     # Every file is checked before any is stored or any task starts: all or nothing.
     uploads = [await read_upload(one, gw.settings.max_file_bytes) for one in file]
     stored = await asyncio.gather(*(_store(gw, request, upload) for upload in uploads))
@@ -261,9 +255,11 @@ def _check_count(count: int, settings: GatewaySettings) -> None:
         )
 
 
-def _parse_options(raw: str | None) -> ProcessingOptions:
+def _parse_options(raw: str | None, max_depth: int) -> ProcessingOptions:
     if raw is None or not raw.strip():
         return ProcessingOptions()
+    if not within_depth(raw, max_depth):
+        raise ApiError(422, TOO_DEEP, "options: " + too_deep_message(max_depth))
     try:
         return ProcessingOptions.model_validate_json(raw)
     except ValidationError as exc:

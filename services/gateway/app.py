@@ -11,14 +11,17 @@ from typing import Any
 import nats
 import uvicorn
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, Response
 
 from services.gateway.api import VERSION, build_routers
-from services.gateway.auth import ApiKeys
+from services.gateway.auth import ApiKeyMiddleware, ApiKeys
+from services.gateway.cors import JsonCORSMiddleware
+from services.gateway.depth import JsonDepthMiddleware
+from services.gateway.downloads import BlobReaders, quiet_cut_downloads
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
+from services.gateway.server import WebSocketProtocol
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
 from services.gateway.state import Gateway
@@ -45,9 +48,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     install_error_handlers(app)
+    quiet_cut_downloads(logging.getLogger("uvicorn.error"))
     app.add_middleware(TracingMiddleware)
+    # Inside CORS, so a refusal still carries the CORS headers a browser needs to read it.
+    app.add_middleware(JsonDepthMiddleware, max_depth=settings.json_max_depth)
+    # Outside the body's readers (the depth check, the routes), inside CORS.
+    app.add_middleware(ApiKeyMiddleware, keys=ApiKeys(settings.api_keys))
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
@@ -151,12 +159,12 @@ async def start(settings: GatewaySettings) -> Gateway:
     except BaseException:
         await nc.close()
         raise
-    hub = Hub(
-        nc,
-        js,
-        settle_seconds=settings.ws_settle_seconds,
-        silence_seconds=settings.ws_silence_seconds,
-    )
+    try:
+        # Subscribed before the gateway serves its first socket: see hub.py.
+        hub = await Hub(nc, js, silence_seconds=settings.ws_silence_seconds).start()
+    except BaseException:
+        await nc.close()
+        raise
     hubs.append(hub)
     return Gateway(
         settings=settings,
@@ -168,6 +176,7 @@ async def start(settings: GatewaySettings) -> Gateway:
         keys=ApiKeys(settings.api_keys),
         store=InvoiceStore(nc, settings.store_timeout_seconds),
         health=Health(("nats",)),
+        blob_readers=BlobReaders(settings.blob_max_readers),
     )
 
 
@@ -186,6 +195,7 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         "port": settings.port,
         # Compression costs ~50 KiB per socket and lets small frames expand: off.
         "ws_per_message_deflate": False,
+        "ws": WebSocketProtocol,
         "ws_max_size": WS_MAX_FRAME_BYTES,
         "access_log": settings.access_log,
         "log_level": settings.log_level.lower(),

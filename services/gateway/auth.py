@@ -9,8 +9,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from contracts import TaskRecord
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, error_response
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,32 @@ def bearer(authorization: str | None) -> str | None:
 def may_see(caller: Caller, record: TaskRecord) -> bool:
     """A tenant only ever sees its own tasks; an open caller relies on the task token."""
     return caller.tenant is None or caller.tenant == record.tenant
+
+
+class ApiKeyMiddleware:
+    """Checks the API key of every `/api/*` request but health before anything reads its body.
+
+    FastAPI parses a body (a whole multipart upload) before it runs a route's dependencies, so a
+    dependency alone would let anyone without a key make the gateway read 50 MB; this answers
+    401 from the headers. Paths no route serves under /api/ are refused the same way.
+    """
+
+    def __init__(self, app: ASGIApp, keys: ApiKeys) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.keys.enabled and _needs_key(scope["path"]):
+            try:
+                self.keys.caller(Headers(scope=scope).get("authorization"))
+            except ApiError as refused:
+                response = error_response(
+                    refused.status, refused.code, refused.message, refused.headers
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _needs_key(path: str) -> bool:
+    return path.startswith("/api/") and path.rstrip("/") != "/api/health"

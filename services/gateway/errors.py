@@ -19,6 +19,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.errors import validation_message
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -112,15 +114,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 def describe_validation(errors: object) -> str:
     """One line per problem, without echoing the input (it may be a whole file)."""
-    if not isinstance(errors, list | tuple):
-        return "invalid request"
-    parts = []
-    for error in errors[:5]:
-        if not isinstance(error, Mapping):
-            continue
-        location = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{location}: {error.get('msg', 'invalid')}" if location else error["msg"])
-    return "; ".join(parts) or "invalid request"
+    return validation_message(errors)
 
 
 async def _nats_error(request: Request, exc: Exception) -> JSONResponse:

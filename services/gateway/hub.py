@@ -1,19 +1,36 @@
 """Live task updates for this replica's sockets.
 
-One core NATS subscription per followed task (`invoices.progress.<task_id>`), shared by every
-socket here that follows it and dropped when the last one leaves. A join subscribes (and
-flushes) before it reads the stored history, so nothing published meanwhile falls between the
-two; `Sequencer` (fanout.py) merges both sources so that each socket gets every seq once, in
-order. Sending never waits: frames go to each socket's bounded `Outbox`.
+One core NATS subscription per gateway, on every task's progress subject
+(`invoices.progress.*`), made and flushed when the hub starts, before the gateway serves a
+socket. A join registers its follower, then reads the task's stored history; `Sequencer`
+(fanout.py) merges both sources so that each socket gets every seq once, in order. Sending
+never waits: frames go to each socket's bounded `Outbox`.
+
+Why a join misses nothing, with no timer: the subscription predates the join, so every update
+published after the follower registered reaches it live. One published before is either
+stored by the time the history read runs — the read has it — or was heard live but not stored
+yet. The progress log publishes update N+1 only after N is stored, so only a task's *latest*
+update can be in that state: the hub keeps the latest update it heard of every task for
+`RECENT_SECONDS` and hands it to a new follower before the read (a store that takes longer
+than that is caught by the silence check below).
 
 Core NATS delivery is at most once, and not only when our own connection drops (then every
 follower re-reads its history): on a JetStream cluster, a node going away can take a message
 with it on its way from the publisher's node to ours, and a publisher that retries an append
 the stream already stored publishes nothing more. A gap shows when the next update arrives; a
-lost *last* update would never show. So a feed that has heard nothing for `silence_seconds`
-reads the stored last update and catches up from the stream if it is ahead (one direct get per
-silent task per period). A history read that fails while NATS is away is retried, with backoff,
-for as long as the follower stays: an outage delays updates, it does not end a follow.
+lost *last* update would never show. So a followed task that has sent nothing for
+`silence_seconds` has its stored last update read, and is caught up from the stream if that is
+ahead (one direct get per silent task per period, off the normal path). A history read that
+fails while NATS is away is retried, with backoff, for as long as the follower stays: an
+outage delays updates, it does not end a follow.
+
+Followers of one task that join at once share history reads: a task's reads run one at a time,
+and every follower that asks while one runs waits for the next, which starts after all of them
+registered — so it sees everything the argument above needs — and serves them all (ten sockets
+joining one task cost about two reads, not ten).
+
+Every gateway hears every task's updates; for a task nobody follows here that costs a header
+read and a dictionary entry (the seq is in the message id), not a JSON parse.
 
 Known limit of core NATS delivery: a publish the stream refuses (a lost race between two
 writers of the same seq) still reaches subscribers. Whenever a follower reads the stream, the
@@ -27,6 +44,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,11 +55,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
-from contracts import progress_subject
+from contracts.names import PROGRESS_WILDCARD
 from contracts.progress import TERMINAL_TYPES
 from services.gateway import frames
 from services.gateway.fanout import Sequencer
-from services.messaging.progress_stream import read_history, read_last
+from services.messaging.progress_stream import progress_seq, read_history, read_last
 from services.telemetry import tracing
 from services.telemetry.metrics import PUBLISH_TO_SOCKET
 
@@ -49,6 +67,9 @@ log = logging.getLogger(__name__)
 
 # Backoff of a history read that failed while NATS is away (seconds): then every 15 s.
 REPLAY_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 15.0)
+# How long the latest update heard of a task is kept for a follower that joins meanwhile: far
+# longer than a store takes (milliseconds), short enough to hold only the tasks running now.
+RECENT_SECONDS = 5.0
 
 _TERMINAL = frozenset(type_.value for type_ in TERMINAL_TYPES)
 
@@ -63,35 +84,60 @@ class Sink(Protocol):
 class Update:
     frame: str
     terminal: bool
+    timestamp: float | None = None  # when it was stored (live updates: the delay metric)
 
 
 class Follow:
     """One socket following one task."""
 
-    def __init__(self, task_id: str, sink: Sink, after_seq: int, feed: _Feed) -> None:
+    def __init__(self, task_id: str, sink: Sink, after_seq: int) -> None:
         self.task_id = task_id
         self.sink = sink
         self.sequencer: Sequencer[Update] = Sequencer(after_seq)
-        self.feed = feed
         self.reader: asyncio.Task[None] | None = None  # the running history read, if any
         self.recheck = False  # read the history once more when the running read is done
         self.ended = asyncio.Event()  # left, or nothing more will come
+        self.heard_at = time.monotonic()  # the last update sent, or the last stored check
 
     @property
     def finished(self) -> bool:
         return self.ended.is_set()
 
 
-class _Feed:
-    """The subscription to one task's progress subject and the follows sharing it."""
+class _Recent:
+    """The latest update heard of each task in the last `seconds`: (seq, raw message)."""
 
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        self.follows: set[Follow] = set()
-        self.subscription: Subscription | None = None
-        self.ready: asyncio.Task[None] | None = None  # subscribed and flushed
-        self.latest: tuple[int, Update] | None = None  # the highest seq seen live
-        self.heard_at = time.monotonic()  # the last live update, or the last stored check
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._latest: dict[str, tuple[int, bytes]] = {}
+        self._heard: deque[tuple[float, str, int]] = deque()  # (when, task, seq), oldest first
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    def heard(self, task_id: str, seq: int, raw: bytes) -> None:
+        now = time.monotonic()
+        known = self._latest.get(task_id)
+        if known is None or seq > known[0]:
+            self._latest[task_id] = (seq, raw)
+            self._heard.append((now, task_id, seq))
+        while self._heard and now - self._heard[0][0] > self._seconds:
+            _, old_task, old_seq = self._heard.popleft()
+            kept = self._latest.get(old_task)
+            if kept is not None and kept[0] == old_seq:  # not replaced by a newer one since
+                del self._latest[old_task]
+
+    def latest(self, task_id: str) -> tuple[int, bytes] | None:
+        return self._latest.get(task_id)
+
+
+@dataclass(slots=True)
+class _SharedRead:
+    """A history read of one task that followers asking before it starts all share."""
+
+    after: int
+    result: asyncio.Future[list[tuple[int, Update]]]
+    started: bool = False
 
 
 class Hub:
@@ -100,31 +146,53 @@ class Hub:
         nc: NatsClient,
         js: JetStreamContext,
         *,
-        settle_seconds: float = 1.0,
         silence_seconds: float = 5.0,
+        recent_seconds: float = RECENT_SECONDS,
     ) -> None:
         self._nc = nc
         self._js = js
-        self._settle_seconds = settle_seconds
         self._silence_seconds = silence_seconds
-        self._feeds: dict[str, _Feed] = {}
+        self._follows: dict[str, set[Follow]] = {}
+        self._recent = _Recent(recent_seconds)
+        self._subscription: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queued_reads: dict[str, _SharedRead] = {}  # per task, not started yet
+        self._read_locks: dict[str, asyncio.Lock] = {}  # one read of a task at a time
 
-    def subscriptions(self) -> int:
-        return len(self._feeds)
+    async def start(self) -> Hub:
+        """Subscribe to every task's progress; from its return on, every update reaches us."""
+
+        async def on_message(msg: Msg) -> None:
+            if not tracing.active():
+                self._on_live(msg)
+                return
+            with tracing.tracer().start_as_current_span(
+                "fan-out", context=tracing.extract(msg.headers)
+            ):
+                self._on_live(msg)
+
+        self._subscription = await self._nc.subscribe(PROGRESS_WILDCARD, cb=on_message)
+        await self._nc.flush()
+        self._spawn(self._watch_silence())
+        return self
+
+    def followed_tasks(self) -> int:
+        return len(self._follows)
 
     def followers(self, task_id: str) -> int:
-        feed = self._feeds.get(task_id)
-        return len(feed.follows) if feed else 0
+        return len(self._follows.get(task_id, ()))
+
+    def heard_recently(self, task_id: str) -> bool:
+        return self._recent.latest(task_id) is not None
 
     def follow(self, task_id: str, sink: Sink, after_seq: int = 0) -> Follow:
         """Start sending `sink` the task's stored updates after `after_seq`, then live ones."""
-        feed = self._feeds.get(task_id) or self._open(task_id)
-        follow = Follow(task_id, sink, after_seq, feed)
-        feed.follows.add(follow)
-        if feed.latest is not None:
-            # Already seen live, maybe not stored yet: the replay alone could miss it.
-            follow.sequencer.live(*feed.latest)
+        follow = Follow(task_id, sink, after_seq)
+        self._follows.setdefault(task_id, set()).add(follow)
+        recent = self._recent.latest(task_id)
+        if recent is not None and (update := _decode(task_id, recent[1])) is not None:
+            # Heard live, maybe not stored yet: the replay alone could miss it.
+            follow.sequencer.live(recent[0], update)
         follow.reader = self._spawn(self._catch_up(follow))
         return follow
 
@@ -136,8 +204,8 @@ class Hub:
 
     def resync(self) -> None:
         """Re-read every follower's history, e.g. after a reconnect may have lost messages."""
-        for feed in self._feeds.values():
-            for follow in tuple(feed.follows):
+        for follows in tuple(self._follows.values()):
+            for follow in tuple(follows):
                 self._recheck(follow)
 
     async def close(self) -> None:
@@ -145,102 +213,37 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for feed in self._feeds.values():
-            if feed.subscription is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await feed.subscription.unsubscribe()
-        self._feeds.clear()
-
-    # --- subscriptions --------------------------------------------------------------------
-
-    def _open(self, task_id: str) -> _Feed:
-        feed = _Feed(task_id)
-        self._feeds[task_id] = feed
-        feed.ready = self._spawn(self._subscribe(feed))
-        return feed
-
-    async def _subscribe(self, feed: _Feed) -> None:
-        async def on_message(msg: Msg) -> None:
-            if not tracing.active():
-                self._on_live(feed, msg.data)
-                return
-            with tracing.tracer().start_as_current_span(
-                "fan-out", context=tracing.extract(msg.headers)
-            ):
-                self._on_live(feed, msg.data)
-
-        feed.subscription = await self._nc.subscribe(progress_subject(feed.task_id), cb=on_message)
-        # Once the server has the subscription, everything published from now on arrives live.
-        await self._nc.flush()
-        feed.heard_at = time.monotonic()
-        self._spawn(self._watch(feed))
-
-    async def _watch(self, feed: _Feed) -> None:
-        """Look at the stored last update once `settle_seconds` after subscribing (an update
-        published just before the subscription may be stored only after the first replay read
-        it), then whenever the feed has been silent for `silence_seconds` (a live message lost
-        on its way, see the module's doc)."""
-        settle_at: float | None = time.monotonic() + self._settle_seconds
-        while self._feeds.get(feed.task_id) is feed:
-            due = feed.heard_at + self._silence_seconds
-            if settle_at is not None:
-                due = min(due, settle_at)
-            await asyncio.sleep(max(due - time.monotonic(), 0.0))  # a timer, not a wait on work
-            if self._feeds.get(feed.task_id) is not feed:
-                return
-            now = time.monotonic()
-            if settle_at is not None and now >= settle_at:
-                settle_at = None
-            elif now - feed.heard_at < self._silence_seconds:
-                continue  # heard something meanwhile
-            feed.heard_at = now
-            try:
-                await self._check_stored(feed)
-            except (nats.errors.Error, TimeoutError) as exc:
-                log.debug("could not check %s: %r", feed.task_id, exc)  # next period
-
-    async def _check_stored(self, feed: _Feed) -> None:
-        found = await read_last(self._js, feed.task_id)
-        if found is None:
-            return
-        stored_seq, ended = found[1].seq, found[1].type in TERMINAL_TYPES
-        for follow in tuple(feed.follows):
-            if follow.sequencer.last < stored_seq:
-                self._recheck(follow)
-            elif ended:
-                # Joined with after_seq at or past the end: nothing more will come.
-                follow.ended.set()
-                self._detach(follow)
+        if self._subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._subscription.unsubscribe()
+        self._follows.clear()
 
     def _detach(self, follow: Follow) -> None:
-        feed = follow.feed
-        feed.follows.discard(follow)
-        if not feed.follows and self._feeds.get(feed.task_id) is feed:
-            del self._feeds[feed.task_id]
-            self._spawn(self._unsubscribe(feed))
-
-    async def _unsubscribe(self, feed: _Feed) -> None:
-        if feed.ready is not None:
-            await asyncio.wait({feed.ready})
-        if feed.subscription is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await feed.subscription.unsubscribe()
+        follows = self._follows.get(follow.task_id)
+        if follows is None:
+            return
+        follows.discard(follow)
+        if not follows:
+            del self._follows[follow.task_id]
 
     # --- delivery -------------------------------------------------------------------------
 
-    def _on_live(self, feed: _Feed, raw: bytes) -> None:
-        try:
-            fields = json.loads(raw)
-            seq = int(fields["seq"])
-            update = Update(frames.task_update(raw.decode()), fields.get("type") in _TERMINAL)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.warning("ignoring a malformed progress message of %s", feed.task_id)
+    def _on_live(self, msg: Msg) -> None:
+        task_id = msg.subject.rpartition(".")[2]
+        seq = progress_seq(msg.headers)
+        if seq is None:
+            log.warning("ignoring a progress message of %s without its seq", task_id)
             return
-        feed.heard_at = time.monotonic()
-        if feed.latest is None or seq > feed.latest[0]:
-            feed.latest = (seq, update)
-        _observe_delay(fields.get("timestamp"))
-        for follow in tuple(feed.follows):
+        self._recent.heard(task_id, seq, msg.data)
+        follows = self._follows.get(task_id)
+        if not follows:
+            return
+        update = _decode(task_id, msg.data)
+        if update is None:
+            return
+        if update.timestamp is not None:
+            PUBLISH_TO_SOCKET.observe(max(time.time() - update.timestamp, 0.0))
+        for follow in tuple(follows):
             delivery = follow.sequencer.live(seq, update)
             self._send(follow, delivery.send)
             if delivery.read_history and not follow.finished:
@@ -250,6 +253,7 @@ class Hub:
         for update in updates:
             if follow.finished:
                 return
+            follow.heard_at = time.monotonic()
             if not follow.sink.send(update.frame):
                 self.leave(follow)  # the socket is closed for good
                 return
@@ -293,27 +297,100 @@ class Hub:
                     return
 
     async def _read_up(self, follow: Follow) -> None:
-        assert follow.feed.ready is not None
-        # Shielded: a follower leaving must not cancel the subscription others wait for.
-        await asyncio.shield(follow.feed.ready)
         while not follow.finished:
             follow.recheck = False
             after = follow.sequencer.reading()
             delivery = follow.sequencer.caught_up(await self._stored(follow.task_id, after))
             self._send(follow, delivery.send)
-            if follow.finished or not (delivery.read_history or follow.recheck):
+            if follow.finished:
+                return
+            if not (delivery.read_history or follow.recheck):
+                if not delivery.send and follow.sequencer.last == after > 0:
+                    await self._end_if_ended(follow)  # joined at or past the end?
                 return
             follow.sequencer.resync()
 
+    async def _end_if_ended(self, follow: Follow) -> None:
+        """A join whose `after_seq` leaves nothing to replay: if the task has ended at or
+        before it, nothing more will come."""
+        found = await read_last(self._js, follow.task_id)
+        if found is not None and found[1].type in TERMINAL_TYPES:
+            if found[1].seq <= follow.sequencer.last:
+                follow.ended.set()
+                self._detach(follow)
+            else:
+                self._recheck(follow)
+
     async def _stored(self, task_id: str, after_seq: int) -> list[tuple[int, Update]]:
-        stored = await read_history(self._js, task_id, after_seq=after_seq)
-        return [
-            (
-                update.seq,
-                Update(frames.task_update(update.model_dump_json()), update.type in TERMINAL_TYPES),
+        """The task's stored updates after `after_seq`, from a read that starts from now on."""
+        shared = self._queued_reads.get(task_id)
+        if shared is None or shared.started:
+            future: asyncio.Future[list[tuple[int, Update]]] = (
+                asyncio.get_running_loop().create_future()
             )
-            for _, update in stored
-        ]
+            future.add_done_callback(_retrieve)
+            shared = self._queued_reads[task_id] = _SharedRead(after_seq, future)
+            self._spawn(self._run_read(task_id, shared))
+        else:
+            shared.after = min(shared.after, after_seq)
+        stored = await asyncio.shield(shared.result)
+        return [(seq, update) for seq, update in stored if seq > after_seq]
+
+    async def _run_read(self, task_id: str, shared: _SharedRead) -> None:
+        lock = self._read_locks.setdefault(task_id, asyncio.Lock())
+        async with lock:
+            shared.started = True
+            if self._queued_reads.get(task_id) is shared:
+                del self._queued_reads[task_id]
+            try:
+                stored = await read_history(self._js, task_id, after_seq=shared.after)
+            except Exception as exc:
+                shared.result.set_exception(exc)
+            else:
+                shared.result.set_result(
+                    [
+                        (
+                            update.seq,
+                            Update(
+                                frames.task_update(update.model_dump_json()),
+                                update.type in TERMINAL_TYPES,
+                            ),
+                        )
+                        for _, update in stored
+                    ]
+                )
+        if not lock.locked() and task_id not in self._queued_reads:
+            self._read_locks.pop(task_id, None)
+
+    # --- silence --------------------------------------------------------------------------
+
+    async def _watch_silence(self) -> None:
+        """Every half period: followed tasks silent for `silence_seconds` look at the stream."""
+        while True:
+            await asyncio.sleep(self._silence_seconds / 2)  # a timer, not a wait on work
+            now = time.monotonic()
+            for follows in tuple(self._follows.values()):
+                silent = [f for f in follows if now - f.heard_at >= self._silence_seconds]
+                if silent:
+                    for follow in silent:
+                        follow.heard_at = now
+                    self._spawn(self._check_stored(silent))
+
+    async def _check_stored(self, follows: list[Follow]) -> None:
+        try:
+            found = await read_last(self._js, follows[0].task_id)
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.debug("could not check %s: %r", follows[0].task_id, exc)  # next period
+            return
+        if found is None:
+            return
+        stored_seq, ended = found[1].seq, found[1].type in TERMINAL_TYPES
+        for follow in follows:
+            if follow.sequencer.last < stored_seq:
+                self._recheck(follow)
+            elif ended:
+                follow.ended.set()
+                self._detach(follow)
 
     # --- tasks ----------------------------------------------------------------------------
 
@@ -329,7 +406,21 @@ class Hub:
             log.warning("hub task failed: %r", exc)
 
 
-def _observe_delay(timestamp: object) -> None:
-    """Publish → fan-out delay of a live update (its `timestamp` is when it was stored)."""
-    if isinstance(timestamp, int | float):
-        PUBLISH_TO_SOCKET.observe(max(time.time() - timestamp, 0.0))
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """A shared read's failure is each waiter's to handle; with none left, it is not news."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _decode(task_id: str, raw: bytes) -> Update | None:
+    try:
+        fields = json.loads(raw)
+        timestamp = fields.get("timestamp")
+        return Update(
+            frames.task_update(raw.decode()),
+            fields.get("type") in _TERMINAL,
+            float(timestamp) if isinstance(timestamp, int | float) else None,
+        )
+    except (ValueError, AttributeError):
+        log.warning("ignoring a malformed progress message of %s", task_id)
+        return None

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts import Invoice
 from contracts.store import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -26,6 +27,7 @@ from contracts.store import (
     SavedInvoice,
 )
 from services.gateway.deps import CallerDep, GatewayDep
+from services.gateway.einvoice_export import NotExportableError, export_einvoice
 from services.gateway.errors import ApiError
 from services.gateway.operations import require_broker
 from services.gateway.schemas import API_ERRORS
@@ -89,6 +91,39 @@ async def get_invoice(invoice_id: str, caller: CallerDep, gw: GatewayDep) -> JSO
     _check_id(invoice_id)
     found = await gw.store.get(GetInvoice(tenant=caller.tenant, invoice_id=invoice_id))
     return JSONResponse(found)
+
+
+ExportFormat = Literal["json", "ubl", "cii"]
+
+
+@router.get("/{invoice_id}/export")
+async def export_invoice(
+    invoice_id: str, caller: CallerDep, gw: GatewayDep, format: ExportFormat = "json"
+) -> Response:
+    """One saved invoice as JSON, or as an EN 16931 e-invoice (UBL 2.1 or CII); `422
+    not_exportable` with the missing fields when the invoice lacks what the syntax requires."""
+    _check_id(invoice_id)
+    found = await gw.store.get(GetInvoice(tenant=caller.tenant, invoice_id=invoice_id))
+    if format == "json":
+        return JSONResponse(found)
+    invoice = Invoice.model_validate(found.get("invoice") or {})
+    specification = (found.get("einvoice") or {}).get("specification")
+    try:
+        xml = export_einvoice(invoice, format, specification)
+    except NotExportableError as exc:
+        raise ApiError(
+            422,
+            "not_exportable",
+            f"the invoice lacks what {format.upper()} requires: {', '.join(exc.missing)}",
+            details={"missing": exc.missing},
+        ) from exc
+    name = f"{invoice.invoice_number or invoice_id}-{format}.xml"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
+    )
 
 
 @router.post("/{invoice_id}/review", response_model=SavedInvoice)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -22,14 +23,36 @@ def origin_of(url: str) -> str | None:
 
 
 def own_origins(scheme: str, host: str | None, public_url: str | None) -> set[str]:
-    """The gateway's own origins: the one its page was served from, and its public URL."""
-    found: set[str] = set()
-    if host:
+    """The gateway's own origins, which may open /ws besides the allowlist.
+
+    The `Host` header is the client's to choose: a DNS-rebinding page (its name pointed at the
+    gateway's address) sends its own name as both `Host` and `Origin`. So with
+    INVOICEFLOW_PUBLIC_URL set, its origin is the only own one; without, the origin the page
+    was served from counts only when that is a loopback name (`make dev` on localhost).
+    """
+    if public_url:
+        public = origin_of(public_url)
+        return {public} if public else set()
+    if host and is_loopback_host(host):
         http_scheme = "https" if scheme in ("wss", "https") else "http"
-        found.add(normalise(f"{http_scheme}://{host}"))
-    if public_url and (public := origin_of(public_url)):
-        found.add(public)
-    return found
+        return {normalise(f"{http_scheme}://{host}")}
+    return set()
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost`, `127.0.0.1:8000`, `[::1]:8000`: a host (and port) on this machine only."""
+    try:
+        name = urlsplit(f"//{host}").hostname
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def origin_allowed(origin: str | None, allowed: Iterable[str], own: Iterable[str] = ()) -> bool:

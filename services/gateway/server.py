@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -37,3 +39,14 @@ class GatewayServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._on_exit()  # not ready from now on
         super().handle_exit(sig, frame)
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol, but a handshake refused with an HTTP response (a foreign
+    origin, a wrong key) counts as handled: uvicorn logs "ASGI callable returned without
+    completing handshake." at ERROR after every such refusal, which is an answer, not a fault."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self.handshake_complete = True

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.names import is_task_id
 from services.gateway import frames
 from services.gateway.auth import Caller, may_see
+from services.gateway.depth import DEFAULT_MAX_DEPTH, TOO_DEEP, too_deep_message, within_depth
 from services.gateway.errors import describe_validation
 from services.gateway.hub import Follow, Hub
 from services.gateway.outbox import Outbox
@@ -49,6 +50,7 @@ class Session:
         outbox: Outbox,
         caller: Caller,
         max_tasks: int,
+        max_depth: int = DEFAULT_MAX_DEPTH,
         sid: str | None = None,
     ) -> None:
         self.sid = sid or secrets.token_hex(12)
@@ -57,6 +59,7 @@ class Session:
         self._outbox = outbox
         self._caller = caller
         self._max_tasks = max_tasks
+        self._max_depth = max_depth
         self._follows: dict[str, Follow] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "join_task": self._join,
@@ -70,6 +73,8 @@ class Session:
 
     async def handle(self, text: str) -> None:
         """One /ws text frame: `{"event": …, "data": {…}}`."""
+        if not within_depth(text, self._max_depth):
+            return self.too_deep()
         try:
             frame = json.loads(text)
         except ValueError:
@@ -97,6 +102,12 @@ class Session:
             log.exception("failed to handle a %s", event)
             self._error("internal_error", "internal server error")
         return None
+
+    def too_deep(self) -> None:
+        self._error(TOO_DEEP, too_deep_message(self._max_depth))
+
+    def frame_failed(self) -> None:
+        self._error("bad_frame", "this frame could not be handled")
 
     def binary_frame(self) -> None:
         self._error("bad_frame", "frames are text, not binary")

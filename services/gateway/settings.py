@@ -37,10 +37,14 @@ class GatewaySettings(NatsSettings):
     api_keys: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     # Frames a socket may have waiting; a client further behind is closed (1013).
     ws_send_queue: int = Field(default=1024, ge=1)
+    # A blob reader that takes no chunk within this many seconds is dropped.
+    blob_send_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Blob readers served at once by one gateway; beyond: 503 too_many_blob_reads.
+    blob_max_readers: int = Field(default=64, ge=1)
+    # How deep any JSON the gateway reads may nest: HTTP bodies, /ws frames, Socket.IO packets.
+    json_max_depth: int = Field(default=32, ge=2, le=256)
     # Tasks one socket may follow at once.
     ws_max_tasks: int = Field(default=1000, ge=1)
-    # Seconds after subscribing to a task before its stored last update is checked once more.
-    ws_settle_seconds: float = Field(default=1.0, gt=0)
     # A followed task silent this long has its stored last update checked (a live message lost
     # on a cluster failover), and again each period while it stays silent.
     ws_silence_seconds: float = Field(default=5.0, gt=0)

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway import frames
 from services.gateway.auth import bearer
+from services.gateway.depth import TOO_DEEP, DepthLimitedJson
 from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
 from services.gateway.session import Session
@@ -61,6 +62,10 @@ class SocketIOGateway:
             async_handlers=False,
             # Client events are small JSON objects, as on /ws.
             max_http_buffer_size=64 * 1024,
+            # A packet nested too deep decodes to a marker event instead of ending the socket.
+            json=DepthLimitedJson(settings.json_max_depth),
+            # Engine.IO logs a refused origin at ERROR: a refusal is an answer, not a fault.
+            engineio_logger=RefusalsAsWarnings(logging.getLogger("engineio.server"), {}),
         )
         self.server.on("connect", self._connect)
         self.server.on("disconnect", self._disconnect)
@@ -115,6 +120,7 @@ class SocketIOGateway:
             outbox=outbox,
             caller=caller,
             max_tasks=self._settings.ws_max_tasks,
+            max_depth=self._settings.json_max_depth,
             sid=sid,
         )
         outbox.send(frames.encode("connected", {"sid": sid}))
@@ -139,6 +145,9 @@ class SocketIOGateway:
     async def _event(self, event: str, sid: str, *args: Any) -> None:
         connection = self._connections.get(sid)
         if connection is None:
+            return
+        if event == TOO_DEEP:
+            connection.session.too_deep()
             return
         if len(args) > 1:
             # emit("join_task", a, b): the protocol's events carry one object.
@@ -187,6 +196,17 @@ class SocketIOGateway:
         queue = getattr(self._eio_socket(sid), "queue", None)
         if isinstance(queue, asyncio.Queue):
             await queue.join()
+
+
+class RefusalsAsWarnings(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Engine.IO's logger with `error()` (what it logs a refused client with) at WARNING;
+    `exception()`, which it logs its own faults with, stays at ERROR."""
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        if kwargs.get("exc_info"):
+            super().error(msg, *args, **kwargs)
+        else:
+            self.warning(msg, *args, **kwargs)
 
 
 def _api_key(auth: Any, authorization: str | None) -> str | None:

@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from starlette.types import ASGIApp
 
 from services.gateway.auth import ApiKeys
+from services.gateway.downloads import BlobReaders
 from services.gateway.hub import Hub
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import InvoiceStore
@@ -29,6 +30,7 @@ class Gateway:
     keys: ApiKeys
     store: InvoiceStore
     health: Health
+    blob_readers: BlobReaders
 
 
 def gateway_of(app: ASGIApp | FastAPI) -> Gateway:

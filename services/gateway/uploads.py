@@ -13,7 +13,7 @@ from contracts.media import SNIFF_BYTES
 from services.gateway.errors import ApiError
 
 MAX_FILENAME_CHARS = 255
-ALLOWED_NAMES = "PDF, PNG, JPEG, WebP or TIFF"
+ALLOWED_NAMES = "PDF, PNG, JPEG, WebP, TIFF or e-invoice XML"
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         outbox=outbox,
         caller=caller,
         max_tasks=settings.ws_max_tasks,
+        max_depth=settings.json_max_depth,
     )
     outbox.send(frames.encode("connected", {"sid": session.sid}))
     pump = asyncio.create_task(outbox.pump(websocket.send_text))
@@ -73,14 +74,20 @@ async def _read(websocket: WebSocket, session: Session) -> None:
         if message["type"] == "websocket.disconnect":
             return
         text = message.get("text")
-        if text is None:
-            session.binary_frame()
-        else:
-            await session.handle(text)
+        try:
+            if text is None:
+                session.binary_frame()
+            else:
+                await session.handle(text)
+        except Exception:
+            # The contract: a bad frame gets an `error` event and the socket stays open.
+            log.warning("a /ws frame could not be handled on %s", session.sid, exc_info=True)
+            session.frame_failed()
 
 
 async def _refuse(websocket: WebSocket, status: int, code: str, message: str) -> None:
     """Refuse the handshake with an HTTP error in the usual JSON shape where the server can."""
+    log.info("refused a /ws handshake: %s", code)
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         await websocket.send_denial_response(error_response(status, code, message))
     else:

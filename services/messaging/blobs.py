@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +41,21 @@ class StoredBlob:
     created: bool  # False: the same bytes were stored before
 
 
+@dataclass(frozen=True)
+class OpenBlob:
+    """A stored blob about to be read chunk by chunk: nothing but its metadata is in memory.
+
+    `chunks()` fetches one stored chunk at a time, only when the previous one was taken, so a
+    reader that stops taking them holds one chunk; it raises `BlobCorruptError` after the last
+    chunk when the bytes do not hash to `blob_id`.
+    """
+
+    blob_id: str
+    size: int
+    content_type: str
+    chunks: Callable[[], AsyncIterator[bytes]]
+
+
 class BlobCorruptError(RuntimeError):
     """The stored bytes do not hash to their key."""
 
@@ -52,6 +68,8 @@ class BlobStore(Protocol):
     async def put(self, data: bytes, content_type: str) -> StoredBlob: ...
 
     async def get(self, blob_id: str, max_bytes: int | None = None) -> Blob | None: ...
+
+    async def open(self, blob_id: str) -> OpenBlob | None: ...
 
 
 async def sha256_hex(data: bytes) -> str:
@@ -96,6 +114,24 @@ class NatsObjectBlobStore:
             raise BlobCorruptError(f"blob {blob_id} does not match its digest")
         return Blob(blob_id, _content_type(info), data)
 
+    async def open(self, blob_id: str) -> OpenBlob | None:
+        """The blob's metadata and a chunk iterator, or None when there is none."""
+        if not is_blob_id(blob_id):
+            return None
+        info = await self._info(blob_id)
+        if info is None:
+            return None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            digest = hashlib.sha256()
+            async for chunk in self._chunks_of(info):
+                digest.update(chunk)
+                yield chunk
+            if digest.hexdigest() != blob_id:
+                raise BlobCorruptError(f"blob {blob_id} does not match its digest")
+
+        return OpenBlob(blob_id, info.size or 0, _content_type(info), chunks)
+
     async def _info(self, blob_id: str) -> ObjectInfo | None:
         try:
             return await self._store.get_info(blob_id)
@@ -103,10 +139,12 @@ class NatsObjectBlobStore:
             return None
 
     async def _read_chunks(self, info: ObjectInfo) -> bytes:
+        return b"".join([chunk async for chunk in self._chunks_of(info)])
+
+    async def _chunks_of(self, info: ObjectInfo) -> AsyncIterator[bytes]:
         # Direct gets, one per chunk: nats-py's `ObjectStore.get` would create (and delete) an
         # ordered consumer for every read, far more work for the server per blob served.
         subject = self._chunks + info.nuid
-        parts: list[bytes] = []
         stream_seq = 0
         for _ in range(info.chunks or 0):
             raw = await self._js.get_msg(
@@ -114,8 +152,7 @@ class NatsObjectBlobStore:
             )
             assert raw.seq is not None
             stream_seq = raw.seq
-            parts.append(raw.data or b"")
-        return b"".join(parts)
+            yield raw.data or b""
 
 
 def _content_type(info: ObjectInfo) -> str:

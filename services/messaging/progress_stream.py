@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -49,6 +51,17 @@ async def read_history(
             found.append((stream_seq, update))
 
 
+def progress_message_id(task_id: str, seq: int) -> str:
+    """`Nats-Msg-Id` of a task's update `seq`: unique per update, and it names the seq."""
+    return f"{task_id}:{seq}"
+
+
+def progress_seq(headers: Mapping[str, str] | None) -> int | None:
+    """The seq an update's message id names (read without parsing the body), or None."""
+    _, _, seq = (headers or {}).get("Nats-Msg-Id", "").rpartition(":")
+    return int(seq) if seq.isdigit() else None
+
+
 class JetStreamProgressStore:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
@@ -60,7 +73,7 @@ class JetStreamProgressStore:
         headers = inject_trace(
             {
                 # A retried publish of the same seq is dropped by the stream's dedup window.
-                "Nats-Msg-Id": f"{update.task_id}:{update.seq}",
+                "Nats-Msg-Id": progress_message_id(update.task_id, update.seq),
                 "Nats-Expected-Last-Subject-Sequence": str(after),
             }
         )

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from contracts import CONFIDENCE_FIELDS, Invoice, Party, Payment
+from contracts.errors import validation_message
 from contracts.store import FieldChange
 
 # Objects whose fields may be corrected one by one ("vendor.name") or whole ("vendor").
@@ -54,9 +55,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}"
+    return validation_message(error.errors(), limit=1)
 
 
 def _confidence_keys(path: str) -> list[str]:

@@ -22,6 +22,8 @@ def saved_result(command: PersistInvoice, saved: SaveOutcome) -> TaskResult:
         duplicate_of=saved.duplicate_of,
         provider=extraction.provider,
         usage=extraction.usage,
+        evidence=extraction.evidence,
+        einvoice=extraction.einvoice,
     )
 
 

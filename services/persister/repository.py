@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
-from contracts import Extraction, Invoice, LineItem, ValidationReport
+from contracts import EInvoiceInfo, Extraction, Invoice, LineItem, ValidationReport
 from contracts.invoice import INVOICE_MONEY
 from contracts.store import (
     FieldChange,
@@ -76,6 +76,11 @@ class InvoiceNotStorableError(ValueError):
     """The database refused the values themselves (an amount too large, a NUL in a text)."""
 
 
+def not_storable(exc: asyncpg.DataError) -> InvoiceNotStorableError:
+    """Words and the SQLSTATE only: PostgreSQL's message and DETAIL quote the values."""
+    return InvoiceNotStorableError(f"the database refused a value (SQLSTATE {exc.sqlstate})")
+
+
 def new_invoice_id() -> str:
     return f"inv_{uuid.uuid4().hex}"
 
@@ -98,7 +103,9 @@ class _Table:
     json_columns: frozenset[str] = frozenset()
 
 
-_INVOICES = _Table("invoices", frozenset({"data", "confidence", "validation", "usage"}))
+_INVOICES = _Table(
+    "invoices", frozenset({"data", "confidence", "validation", "usage", "einvoice", "evidence"})
+)
 _LINE_ITEMS = _Table("invoice_line_items")
 _REVIEWS = _Table("invoice_reviews", frozenset({"changes", "validation"}))
 
@@ -270,6 +277,10 @@ class Repository:
                     "duplicate_of": duplicate_of,
                     "confidence_threshold": confidence_threshold,
                     "usage": extraction.usage.model_dump_json(),
+                    "einvoice": _einvoice_json(extraction.einvoice),
+                    "evidence": json.dumps(
+                        {k: v.model_dump(mode="json") for k, v in extraction.evidence.items()}
+                    ),
                     **_content_columns(invoice, extraction.confidence, validation),
                 }
                 sql, args = _insert(_INVOICES, row, _NEW_TASK_ONLY)
@@ -280,7 +291,7 @@ class Repository:
                     _INSERT_LINE_ITEM, _line_item_rows(invoice_id, invoice.line_items)
                 )
         except asyncpg.DataError as exc:
-            raise InvoiceNotStorableError(str(exc)) from exc
+            raise not_storable(exc) from exc
         return SaveOutcome(
             invoice_id=invoice_id, created=True, duplicate_of=duplicate_of, validation=validation
         )
@@ -381,7 +392,7 @@ class Repository:
                 sql, args = _insert(_REVIEWS, _review_row(current, change))
                 await conn.execute(sql, *args)
         except asyncpg.DataError as exc:
-            raise InvoiceNotStorableError(str(exc)) from exc
+            raise not_storable(exc) from exc
         return True
 
 
@@ -465,6 +476,10 @@ def _summary(row: asyncpg.Record) -> InvoiceSummary:
     return InvoiceSummary.model_validate(_summary_fields(row))
 
 
+def _einvoice_json(einvoice: EInvoiceInfo | None) -> str:
+    return "null" if einvoice is None else einvoice.model_dump_json()
+
+
 def _saved(
     row: asyncpg.Record, items: list[asyncpg.Record], reviews: list[asyncpg.Record]
 ) -> SavedInvoice:
@@ -480,6 +495,8 @@ def _saved(
             "confidence_threshold": float(row["confidence_threshold"]),
             "provider": row["provider"],
             "usage": json.loads(row["usage"]),
+            "einvoice": json.loads(row["einvoice"]),
+            "evidence": json.loads(row["evidence"]),
             "reviews": [_review(review) for review in reviews],
         }
     )

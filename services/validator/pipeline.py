@@ -44,14 +44,19 @@ def unsaved_result(command: ValidateInvoice, report: ValidationReport) -> TaskRe
         duplicate_of=None,
         provider=extraction.provider,
         usage=extraction.usage,
+        evidence=extraction.evidence,
+        einvoice=extraction.einvoice,
     )
 
 
 async def handle(command: ValidateInvoice, report: StageReport) -> PersistInvoice | TaskResult:
     async with report.stage(Stage.VALIDATION, "Validating") as validation:
         extraction = command.extraction
-        found = rules.validate(
-            extraction.invoice, extraction.confidence, command.options.confidence_threshold
+        found = rules.with_einvoice_findings(
+            rules.validate(
+                extraction.invoice, extraction.confidence, command.options.confidence_threshold
+            ),
+            extraction.einvoice,
         )
         validation.done(summary(found))
     if command.options.auto_save:

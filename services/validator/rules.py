@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts import Invoice, ValidationIssue, ValidationReport
+from contracts import EInvoiceInfo, Invoice, ValidationIssue, ValidationReport
 from contracts.currencies import ACTIVE_CURRENCIES, minor_units
 from contracts.messages import Severity, ValidationStatus
 from services.validator.identifiers import bic_problem, iban_problem, vat_problem
@@ -388,4 +388,17 @@ def validate(
         today=today or dt.datetime.now(dt.UTC).date(),
     )
     issues = [issue for rule in rules for issue in rule(doc)]
+    return ValidationReport(status=status_of(issues), issues=issues)
+
+
+def with_einvoice_findings(
+    report: ValidationReport, einvoice: EInvoiceInfo | None
+) -> ValidationReport:
+    """The invoice's own rules plus what the e-invoice standard's checks found (XSD, EN 16931
+    Schematron, XRechnung, the XML against the picture), each once."""
+    if einvoice is None or not einvoice.issues:
+        return report
+    seen = {(issue.code, issue.field, issue.message) for issue in report.issues}
+    extra = [i for i in einvoice.issues if (i.code, i.field, i.message) not in seen]
+    issues = [*report.issues, *extra]
     return ValidationReport(status=status_of(issues), issues=issues)

@@ -88,8 +88,9 @@ def test_schema_names_every_field_of_the_spec() -> None:
     fields = set(Invoice.model_json_schema()["properties"])
     assert fields == {
         "document_type", "invoice_number", "invoice_date", "due_date", "currency", "vendor",
-        "customer", "purchase_order", "payment_terms", "subtotal", "total_discount", "shipping",
-        "total_tax", "total", "amount_paid", "amount_due", "tax_details", "line_items", "payment",
+        "customer", "purchase_order", "buyer_reference", "payment_terms", "subtotal",
+        "total_discount", "shipping", "total_tax", "total", "amount_paid", "amount_due",
+        "tax_details", "line_items", "payment",
     }  # fmt: skip
 
 

@@ -18,6 +18,14 @@ from contracts import sniff_media_type
         (b"<html>", None),
         (b"RIFF\x10\x00\x00\x00WAVE", None),
         (b"", None),
+        (
+            b'<?xml version="1.0"?>\n<Invoice xmlns="urn:oasis:names:specification:ubl">',
+            "application/xml",
+        ),
+        (b"\xef\xbb\xbf<ubl:CreditNote xmlns:ubl='x'>", "application/xml"),
+        (b"<!-- made by hand -->\n<rsm:CrossIndustryInvoice xmlns:rsm='x'>", "application/xml"),
+        (b"<?xml version='1.0'?><note>Invoice</note>", None),
+        (b"hello <Invoice>", None),
     ],
 )
 def test_sniffs_by_content(head: bytes, expected: str | None) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import struct
 import threading
 
 import pytest
 from PIL import Image
 
 from contracts import ErrorCode
+from services.extractor import documents
 from services.extractor.documents import (
     INLINE_BYTES,
     DocumentLimits,
@@ -19,6 +21,7 @@ from services.extractor.documents import (
 )
 from services.worker.errors import PermanentError
 from testkit.documents import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
+from testkit.hostile import png_bomb, png_many_pixels
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
 
@@ -149,7 +152,48 @@ def test_small_images_load_inline_pdfs_and_tiffs_never() -> None:
     assert not cheap_to_load(b"\x89PNG\r\n\x1a\n" + bytes(INLINE_BYTES))
 
 
+def test_small_files_with_many_pixels_are_not_loaded_inline() -> None:
+    # 36 megapixels in a few KB: a second of decoding, which must not happen on the loop.
+    many = png_many_pixels(6000)
+    assert len(many) < INLINE_BYTES
+
+    assert not cheap_to_load(many)
+    assert not cheap_to_load(png_bomb())
+    assert not cheap_to_load(image_bytes(size=(1200, 1000), fmt="JPEG"))
+    assert cheap_to_load(image_bytes(size=(1000, 1000), fmt="JPEG"))
+
+
 async def test_big_work_runs_in_another_thread() -> None:
     loop_thread = threading.get_ident()
     assert await off_loop_if_big(False, threading.get_ident) == loop_thread
     assert await off_loop_if_big(True, threading.get_ident) != loop_thread
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (OSError("broken data stream"), ErrorCode.CORRUPT_DOCUMENT),
+        (struct.error("unpack requires a buffer of 4 bytes"), ErrorCode.CORRUPT_DOCUMENT),
+        (TypeError("Missing dimensions"), ErrorCode.CORRUPT_DOCUMENT),
+        (ZeroDivisionError("division by zero"), ErrorCode.CORRUPT_DOCUMENT),
+        (EOFError(), ErrorCode.CORRUPT_DOCUMENT),
+        (Image.DecompressionBombError("too big"), ErrorCode.IMAGE_TOO_LARGE),
+        (MemoryError(), ErrorCode.DOCUMENT_TOO_COMPLEX),
+    ],
+)
+@pytest.mark.parametrize("data", [image_bytes(), scanned_pdf()], ids=["image", "pdf"])
+def test_every_decoder_failure_is_a_coded_refusal_in_words(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, error: Exception, code: ErrorCode
+) -> None:
+    def decoder(*args: object, **kwargs: object) -> Image.Image:
+        raise error
+
+    monkeypatch.setattr(documents, "normalise_image", decoder)
+    monkeypatch.setattr(documents, "_pdf_page", decoder)
+
+    with pytest.raises(PermanentError) as caught:
+        load_document(data, LIMITS)
+
+    assert caught.value.code == code
+    assert type(error).__name__ not in caught.value.message
+    assert not str(error) or str(error) not in caught.value.message

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from contracts import (
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
 from contracts.pipeline import EXTRACT
 from services.extractor.cache import ExtractionCache
+from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
@@ -31,6 +33,7 @@ from tests.support.stages import StepRun
 PNG = image_bytes()
 BLOB = hashlib.sha256(PNG).hexdigest()
 PUBLIC = "http://localhost:8000"
+T = TypeVar("T")
 
 
 class StubProvider:
@@ -78,12 +81,18 @@ async def run(
     providers: dict[str, ExtractionProvider],
     cache: ExtractionCache | None = None,
     step_run: StepRun | None = None,
+    decoder: Runner | None = None,
 ) -> tuple[StepRun, StepRun]:
     """The extract step run once; the run holds its updates and its publishes."""
     step_run = step_run or StepRun(EXTRACT)
     async with httpx.AsyncClient() as http:
         pipeline = ExtractionPipeline(
-            ExtractorSettings(public_url=PUBLIC), read_blob, providers, http, cache=cache
+            ExtractorSettings(public_url=PUBLIC),
+            read_blob,
+            providers,
+            http,
+            cache=cache,
+            decoder=decoder,
         )
         await step_run(pipeline.handle, cmd)
     return step_run, step_run
@@ -229,3 +238,24 @@ async def test_failed_extractions_are_not_cached() -> None:
         await run(command(), {"openai": Failing("openai")}, cache)
 
     assert cache.entries == {}
+
+
+class RecordingRunner(InThread):
+    def __init__(self) -> None:
+        self.jobs: list[str] = []
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        self.jobs.append(fn.__name__)
+        return await super().run(fn, *args)
+
+
+async def test_documents_not_cheap_to_load_are_decoded_by_the_decoder() -> None:
+    decoder = RecordingRunner()
+    local = StubProvider("local")
+
+    await run(command(), {"local": local}, decoder=decoder)  # a small PNG: inline
+    assert decoder.jobs == []
+
+    progress, _ = await run(command(blob="cd" * 32), {"local": local}, decoder=decoder)
+    assert decoder.jobs == ["load_document"]  # a TIFF: never inline
+    assert progress.updates[1].message == "Fetched 2 page(s)"

@@ -55,3 +55,15 @@ def test_a_replica_calls_the_model_for_every_message_it_holds_by_default() -> No
     settings = ExtractorSettings()
 
     assert settings.openai_max_concurrency >= settings.max_in_flight >= 10
+
+
+def test_the_decode_budget_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {"PROCESSES": "3", "SECONDS": "12.5", "MAX_TASKS": "7", "MAX_RSS_MB": "512"}
+    for name, value in {**values, "MEMORY_LIMIT_MB": "900"}.items():
+        monkeypatch.setenv(f"INVOICEFLOW_DECODE_{name}", value)
+
+    settings = ExtractorSettings()
+
+    assert (settings.decode_processes, settings.decode_seconds) == (3, 12.5)
+    assert (settings.decode_max_tasks, settings.decode_max_rss_mb) == (7, 512)
+    assert settings.decode_memory_limit_mb == 900

@@ -43,7 +43,6 @@ def make_settings(nats_url: str, **overrides: Any) -> GatewaySettings:
         "public_url": None,
         "cors_origins": (ALLOWED_ORIGIN,),
         "api_keys": {},
-        "ws_settle_seconds": 0.2,
     }
     values.update(overrides)
     return GatewaySettings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -33,17 +33,26 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def store_stack(nats_url: str, dsn: str, **gateway: Any) -> AsyncIterator[Stack]:
+async def store_workers(nats_url: str, dsn: str) -> AsyncIterator[PersisterWorker]:
+    """The persister and the validator on `nats_url`: what the gateway's store talks to."""
     persister = build_persister(PersisterSettings(nats_url=nats_url, database_url=dsn))
     validator = build_validator(ValidatorSettings(nats_url=nats_url))
     await persister.start()
     await validator.start()
     try:
-        async with running(make_settings(nats_url, **gateway)) as app:
-            yield Stack(app, persister)
+        yield persister
     finally:
         await validator.stop()
         await persister.stop()
+
+
+@contextlib.asynccontextmanager
+async def store_stack(nats_url: str, dsn: str, **gateway: Any) -> AsyncIterator[Stack]:
+    async with (
+        store_workers(nats_url, dsn) as persister,
+        running(make_settings(nats_url, **gateway)) as app,
+    ):
+        yield Stack(app, persister)
 
 
 def error_of(response: httpx.Response) -> tuple[int, str]:

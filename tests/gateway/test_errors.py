@@ -134,7 +134,7 @@ async def test_nats_trouble_is_503(app: Running, monkeypatch: pytest.MonkeyPatch
     async def unavailable(blob_id: str) -> None:
         raise nats.errors.TimeoutError
 
-    monkeypatch.setattr(app.gateway.blobs, "get", unavailable)
+    monkeypatch.setattr(app.gateway.blobs, "open", unavailable)
 
     response = await app.http.get("/blobs/" + "0" * 64)
 

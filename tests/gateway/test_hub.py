@@ -1,4 +1,5 @@
-"""The hub against a real nats-server: replay, live, shared subscriptions, gaps, no duplicates."""
+"""The hub against a real nats-server: replay, live, joins racing updates, gaps, silence, no
+duplicates."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from contracts import Stage, UpdateType
+from contracts import Stage, UpdateType, progress_subject
 from services.gateway.hub import Hub
-from services.messaging.progress_stream import progress_log
+from services.messaging.progress_stream import (
+    progress_log,
+    progress_message_id,
+    read_history,
+    read_last,
+)
 from tests.gateway.conftest import append_progress, append_steps, new_task_id
+from tests.support.waiting import wait_until
 
 TIMEOUT = 10.0
 
@@ -75,9 +82,19 @@ class FlakyReads:
         return await self._js.get_msg(*args, **kwargs)
 
 
+async def wait_until_heard(hub: Hub, task_id: str) -> None:
+    """Until the hub's subscription has delivered an update of the task (it keeps the latest)."""
+
+    async def heard() -> bool:
+        return hub.heard_recently(task_id)
+
+    await wait_until(heard, timeout=TIMEOUT, interval=0.01)
+
+
 @pytest.fixture
 async def hub(nats_client: NatsClient, streams: JetStreamContext) -> AsyncIterator[Hub]:
-    started = Hub(nats_client, streams, settle_seconds=60)
+    # No silence check within a test's time: what it sees came live or from a replay.
+    started = await Hub(nats_client, streams, silence_seconds=60).start()
     yield started
     await started.close()
 
@@ -107,7 +124,7 @@ async def test_after_seq_replays_only_the_rest(hub: Hub, js: JetStreamContext) -
     assert await sink.until_seq(4) == [3, 4]
 
 
-async def test_followers_share_one_subscription_until_the_last_leaves(
+async def test_followers_of_a_task_are_counted_until_the_last_leaves(
     hub: Hub, js: JetStreamContext
 ) -> None:
     task_id = new_task_id()
@@ -115,22 +132,22 @@ async def test_followers_share_one_subscription_until_the_last_leaves(
     first, second = Collect(), Collect()
     a = hub.follow(task_id, first)
     b = hub.follow(task_id, second)
-    assert hub.subscriptions() == 1 and hub.followers(task_id) == 2
+    assert hub.followed_tasks() == 1 and hub.followers(task_id) == 2
 
     await log.append(UpdateType.STAGE_START, Stage.FETCH, 5, "Fetching")
     await first.until_seq(1)
     await second.until_seq(1)
     hub.leave(a)
-    assert hub.followers(task_id) == 1 and hub.subscriptions() == 1
+    assert hub.followers(task_id) == 1 and hub.followed_tasks() == 1
     await log.append(UpdateType.STAGE_COMPLETE, Stage.FETCH, 10, "Fetched")
     await second.until_seq(2)
     hub.leave(b)
 
-    assert hub.subscriptions() == 0
+    assert hub.followed_tasks() == 0
     assert first.seqs() == [1]
 
 
-async def test_a_terminal_update_ends_the_subscription(hub: Hub, js: JetStreamContext) -> None:
+async def test_a_terminal_update_ends_the_follow(hub: Hub, js: JetStreamContext) -> None:
     task_id = new_task_id()
     log = progress_log(js, task_id)
     sink = Collect()
@@ -141,7 +158,7 @@ async def test_a_terminal_update_ends_the_subscription(hub: Hub, js: JetStreamCo
     await sink.until_seq(2)
 
     assert sink.frames[-1]["data"]["type"] == "error"
-    assert hub.subscriptions() == 0
+    assert hub.followed_tasks() == 0
 
 
 async def test_a_late_joiner_racing_live_updates_gets_each_seq_once(
@@ -170,7 +187,7 @@ async def test_a_gap_in_live_delivery_is_filled_from_the_stream(
     # The hub's own connection does not hear its own publishes (no_echo): updates appended
     # through it are stored but never delivered live, a deterministic gap.
     quiet = await nats.connect(nats_url, no_echo=True)
-    hub = Hub(quiet, quiet.jetstream(), settle_seconds=60)
+    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=60).start()
     try:
         task_id = new_task_id()
         sink = Collect()
@@ -193,30 +210,11 @@ async def test_a_gap_in_live_delivery_is_filled_from_the_stream(
         await quiet.close()
 
 
-async def test_an_update_stored_unseen_shows_up_after_the_settle_check(
-    nats_url: str, streams: JetStreamContext
-) -> None:
-    quiet = await nats.connect(nats_url, no_echo=True)
-    hub = Hub(quiet, quiet.jetstream(), settle_seconds=0.1)
-    try:
-        task_id = new_task_id()
-        sink = Collect()
-        hub.follow(task_id, sink)
-        # Stored, never delivered live, and nothing follows it that would reveal a gap.
-        await append_steps(progress_log(quiet.jetstream(), task_id), 1)
-
-        assert await sink.until_seq(1) == [1]
-    finally:
-        await hub.close()
-        await quiet.close()
-
-
 async def test_a_lost_last_update_shows_up_after_the_silence_check(
     nats_url: str, streams: JetStreamContext
 ) -> None:
     quiet = await nats.connect(nats_url, no_echo=True)
-    # No settle check: only the silence of a feed can bring the unseen update.
-    hub = Hub(quiet, quiet.jetstream(), settle_seconds=60, silence_seconds=0.2)
+    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=0.2).start()
     try:
         task_id = new_task_id()
         sink = Collect()
@@ -244,7 +242,7 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
     await append_steps(progress_log(streams, task_id), 2)
     # Reads fail as they do while the stream has no leader; the connection itself stays.
     failing = FlakyReads(streams, failures=2)
-    hub = Hub(nats_client, failing, settle_seconds=60)  # type: ignore[arg-type]
+    hub = await Hub(nats_client, failing, silence_seconds=60).start()  # type: ignore[arg-type]
     try:
         sink = Collect()
         hub.follow(task_id, sink)
@@ -252,6 +250,41 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
         assert await sink.until_seq(2) == [1, 2]
         assert failing.failed == 2
         assert all(frame["event"] == "task_update" for frame in sink.frames)
+    finally:
+        await hub.close()
+
+
+class CountedReads:
+    """JetStream that counts the message reads going to the real one."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+    async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return await self._js.get_msg(*args, **kwargs)
+
+
+async def test_followers_joining_a_task_at_once_share_its_history_reads(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    task_id = new_task_id()
+    await append_steps(progress_log(streams, task_id), 5)
+    counted = CountedReads(streams)
+    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
+    try:
+        sinks = [Collect() for _ in range(10)]
+        for sink in sinks:
+            hub.follow(task_id, sink)
+
+        for sink in sinks:
+            assert await sink.until_seq(5) == [1, 2, 3, 4, 5]
+        # One read of five updates is six gets (the last finds nothing); ten reads would be 60.
+        assert counted.reads <= 2 * 6
     finally:
         await hub.close()
 
@@ -269,26 +302,57 @@ async def test_a_closed_socket_does_not_hold_up_the_others(hub: Hub, js: JetStre
     assert hub.followers(task_id) == 1
 
 
-async def test_a_follow_that_cannot_subscribe_gets_an_error(
+async def test_a_follow_on_a_closed_connection_gets_an_error(
     nats_url: str, streams: JetStreamContext
 ) -> None:
-    closed = await nats.connect(nats_url)
-    await closed.close()
-    hub = Hub(closed, streams, settle_seconds=60)
+    closing = await nats.connect(nats_url)
+    hub = await Hub(closing, closing.jetstream(), silence_seconds=60).start()
+    await closing.close()  # for good: no reconnect will bring the updates
     sink = Collect()
 
     hub.follow(new_task_id(), sink)
 
     frames = await sink.until(1)
     assert frames[0]["event"] == "error" and frames[0]["data"]["code"] == "unavailable"
-    assert hub.subscriptions() == 0
+    assert hub.followed_tasks() == 0
     await hub.close()
 
 
-async def test_joining_past_the_end_releases_the_subscription(
+async def test_a_join_racing_an_update_not_yet_stored_gets_it_from_what_was_heard(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
-    hub = Hub(nats_client, streams, settle_seconds=0.05)
+    hub = await Hub(nats_client, streams, silence_seconds=60).start()
+    try:
+        task_id = new_task_id()
+        await append_steps(progress_log(streams, task_id), 1)
+        # Heard live, not in the stream (as for the milliseconds before a store): a publish
+        # the stream refuses to store still reaches subscribers.
+        update = (await read_last(streams, task_id))[1]  # type: ignore[index]
+        unstored = update.model_copy(update={"seq": 2, "message": "heard, not stored"})
+        await nats_client.publish(
+            progress_subject(task_id),
+            unstored.model_dump_json().encode(),
+            headers={
+                "Nats-Msg-Id": progress_message_id(task_id, 2),
+                "Nats-Expected-Last-Subject-Sequence": "999999",  # refused
+            },
+        )
+        await nats_client.flush()
+        await wait_until_heard(hub, task_id)
+        sink = Collect()
+
+        hub.follow(task_id, sink)
+
+        assert await sink.until_seq(2) == [1, 2]
+        assert [u.seq for _, u in await read_history(streams, task_id)] == [1]  # never stored
+    finally:
+        await hub.close()
+
+
+async def test_joining_past_the_end_releases_the_follow(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    hub = await Hub(nats_client, streams, silence_seconds=60).start()
     try:
         task_id = new_task_id()
         log = progress_log(streams, task_id)
@@ -297,10 +361,10 @@ async def test_joining_past_the_end_releases_the_subscription(
         sink = Collect()
 
         follow = hub.follow(task_id, sink, after_seq=2)  # the client has seen the end already
-        assert hub.subscriptions() == 1
+        assert hub.followed_tasks() == 1
 
         await asyncio.wait_for(follow.ended.wait(), TIMEOUT)
-        assert hub.subscriptions() == 0
+        assert hub.followed_tasks() == 0
         assert sink.frames == []
     finally:
         await hub.close()

@@ -23,13 +23,25 @@ def test_star_allows_any_origin() -> None:
     assert origin_allowed("http://anything.test", ("*",))
 
 
-def test_the_gateways_own_page_may_connect() -> None:
+def test_the_public_url_is_the_only_own_origin_when_set() -> None:
     own = own_origins("ws", "gateway.test:8001", "https://invoices.example.com/")
 
-    assert own == {"http://gateway.test:8001", "https://invoices.example.com"}
-    assert origin_allowed("http://gateway.test:8001", ALLOWED, own)
+    assert own == {"https://invoices.example.com"}
     assert origin_allowed("https://invoices.example.com", ALLOWED, own)
-    assert own_origins("wss", "gateway.test", None) == {"https://gateway.test"}
+    # Host is the client's to choose: a rebinding page names itself in Host and Origin alike.
+    assert not origin_allowed("http://gateway.test:8001", ALLOWED, own)
+    assert own_origins("ws", "127.0.0.1:8000", "https://invoices.example.com") == own
+
+
+def test_without_a_public_url_only_a_loopback_host_is_an_own_origin() -> None:
+    assert own_origins("ws", "localhost:8000", None) == {"http://localhost:8000"}
+    assert own_origins("wss", "127.0.0.1", None) == {"https://127.0.0.1"}
+    assert own_origins("ws", "[::1]:8000", None) == {"http://[::1]:8000"}
+    for host in ("rebind.evil.test:8000", "10.0.0.5:8000", "localhost.evil.test", "[::ffff:7f00:1"):
+        assert own_origins("ws", host, None) == set(), host
+    assert not origin_allowed(
+        "http://rebind.evil.test:8000", ALLOWED, own_origins("ws", "rebind.evil.test:8000", None)
+    )
 
 
 def test_origin_of_needs_a_scheme_and_a_host() -> None:

@@ -9,6 +9,7 @@ from starlette.datastructures import UploadFile
 
 from services.gateway.errors import ApiError
 from services.gateway.uploads import clean_filename, read_upload
+from testkit.einvoices import einvoice_xml
 from tests.gateway.conftest import PDF, PNG
 
 
@@ -66,3 +67,15 @@ async def test_a_file_exactly_at_the_limit_is_fine() -> None:
 )
 def test_file_names_are_cleaned(given: str | None, expected: str) -> None:
     assert clean_filename(given) == expected
+
+
+async def test_e_invoice_xml_is_recognised_and_other_xml_is_415() -> None:
+    xml = einvoice_xml(syntax="ubl")
+    upload = await read_upload(uploaded(xml, "rechnung.txt"), len(xml))
+    assert upload.content_type == "application/xml"
+    with pytest.raises(ApiError) as too_large:
+        await read_upload(uploaded(xml), len(xml) - 1)
+    assert too_large.value.status == 413
+    with pytest.raises(ApiError) as other:
+        await read_upload(uploaded(b"<?xml version='1.0'?><html/>", "invoice.xml"), 1000)
+    assert other.value.status == 415 and "e-invoice XML" in other.value.message

@@ -141,17 +141,25 @@ async def test_a_failing_line_item_rolls_the_invoice_back(
     assert await count(pool, "invoice_line_items") == 0
 
 
+def assert_words_only(refused: InvoiceNotStorableError) -> None:
+    """PostgreSQL's message and DETAIL quote the refused values: neither is passed on."""
+    assert str(refused).startswith("the database refused a value (SQLSTATE ")
+    assert refused.__cause__ is not None and str(refused.__cause__) not in str(refused)
+
+
 async def test_text_postgresql_cannot_hold_is_not_storable(repository: Repository) -> None:
     task_id = new_task_id()
-    with pytest.raises(InvoiceNotStorableError):
+    with pytest.raises(InvoiceNotStorableError) as refused:
         await save(repository, task_id, vendor={"name": "ACME\x00"})
+    assert_words_only(refused.value)
     assert await repository.get_invoice_by_task(task_id) is None
 
 
 async def test_an_amount_beyond_the_column_is_not_storable(repository: Repository) -> None:
     task_id = new_task_id()
-    with pytest.raises(InvoiceNotStorableError):
+    with pytest.raises(InvoiceNotStorableError) as refused:
         await save(repository, task_id, total="1000000000000000.00")
+    assert_words_only(refused.value)
     assert await repository.get_invoice_by_task(task_id) is None
 
 

@@ -64,6 +64,15 @@ export interface TaskResult {
   duplicate_of: string | null;
   provider: string;
   usage: { input_tokens: number; output_tokens: number };
+  /** Where each value was read (spec 6); for an e-invoice `text` is the element's XPath. */
+  evidence: Record<string, { page: number; bbox: [number, number, number, number] | null; text: string }>;
+  /** Set when the invoice was read from a structured e-invoice (spec 6). */
+  einvoice: {
+    syntax: "UBL" | "CII";
+    specification: string | null;
+    embedded: boolean;
+    issues: ValidationIssue[];
+  } | null;
 }
 
 export interface TaskUpdate {

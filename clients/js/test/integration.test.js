@@ -9,7 +9,10 @@ import { createClient, createProcessingStore } from "../src/index.js";
 const BASE_URL = process.env.INVOICEFLOW_URL;
 const skip = BASE_URL ? false : "INVOICEFLOW_URL is not set (no gateway to test against)";
 const TIMEOUT_MS = Number(process.env.INVOICEFLOW_TEST_TIMEOUT_MS || 90_000);
-const RESULT_FIELDS = ["confidence", "duplicate_of", "invoice", "invoice_id", "provider", "saved", "usage", "validation"];
+const RESULT_FIELDS = [
+  "confidence", "duplicate_of", "einvoice", "evidence", "invoice", "invoice_id", "provider", "saved",
+  "usage", "validation",
+];
 
 // --- tiny real documents -----------------------------------------------------------------------
 

@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         "submit",
         parents=[common],
         help="upload files and start a task for each",
-        description="Upload invoices (PDF, PNG, JPEG, WebP, TIFF) and start a task for each.",
+        description=(
+            "Upload invoices (PDF, PNG, JPEG, WebP, TIFF, e-invoice XML) and start a task for each."
+        ),
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
