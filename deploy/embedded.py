@@ -37,7 +37,8 @@ def nats_server_binary() -> str:
     return found
 
 
-def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    # A bound for a machine loaded by other work; a server normally listens in milliseconds.
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -264,20 +264,29 @@ class ScenarioUnavailable(RuntimeError):
     """A scenario this setup cannot run (it says what it needs)."""
 
 
-def stream_leader(cluster: EmbeddedNatsCluster, stream: str) -> EmbeddedNats:
-    """The node leading `stream`, as the running nodes' monitoring endpoints report it."""
-    for node in cluster.nodes:
-        if not node.running:
-            continue
-        with contextlib.suppress(OSError, ValueError):
-            with urllib.request.urlopen(f"{node.monitor_url}/jsz?streams=true", timeout=2) as r:
-                jsz = json.load(r)
-            for account in jsz.get("account_details", []):
-                for detail in account.get("stream_detail", []):
-                    leader = detail.get("cluster", {}).get("leader")
-                    if detail.get("name") == stream and leader:
-                        return cluster.node(leader)
-    raise RuntimeError(f"no node reports a leader for {stream}")
+def stream_leader(cluster: EmbeddedNatsCluster, stream: str, timeout: float = 30.0) -> EmbeddedNats:
+    """The node leading `stream`, as the running nodes' monitoring endpoints report it; asks
+    again until one does (an election under way, a node too busy to answer in time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for node in cluster.nodes:
+            if node.running and (leader := _reported_leader(node, stream)):
+                return cluster.node(leader)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no node reports a leader for {stream} after {timeout:g} s")
+        time.sleep(0.1)  # polling the monitoring endpoint, not waiting on our own work
+
+
+def _reported_leader(node: EmbeddedNats, stream: str) -> str | None:
+    with contextlib.suppress(OSError, ValueError):
+        with urllib.request.urlopen(f"{node.monitor_url}/jsz?streams=true", timeout=2) as r:
+            jsz = json.load(r)
+        for account in jsz.get("account_details", []):
+            for detail in account.get("stream_detail", []):
+                leader = detail.get("cluster", {}).get("leader")
+                if detail.get("name") == stream and leader:
+                    return str(leader)
+    return None
 
 
 @dataclass(frozen=True)
