@@ -3,7 +3,7 @@
 Starts real nats-server (JetStream) and PostgreSQL, the fake OpenAI-compatible model as its own
 process, and the four services as separate processes, then measures:
 
-  throughput   N tasks at once, zero-latency model, small (400x300) images: tasks/s and
+  throughput   N tasks at once, zero-latency model (or `--model-latency`), small images: tasks/s and
                p50/p99 latency from upload start to `complete` received on the socket; W socket
                clients join each task's room after the trigger POST returns (as the old
                frontend did); CPU seconds per task across every process of the stack.
@@ -12,6 +12,7 @@ process, and the four services as separate processes, then measures:
 
     python -m bench.pipeline                  # both, defaults as in docs/benchmarks.md
     python -m bench.pipeline --tasks 400 --sockets 10 --only throughput
+    python -m bench.pipeline --only throughput --model-latency 0.5   # a slow model
     python -m bench.pipeline --nats-cluster 3 --sync-always   # 3-node cluster, R3, fsync per ack
 """
 
@@ -139,7 +140,13 @@ async def paced(delay: float, task: Coroutine[Any, Any, tuple[float, bool]]) -> 
 
 
 async def throughput(
-    stack: Stack, pids: dict[str, int], tasks: int, sockets: int, rate: float | None = None
+    stack: Stack,
+    pids: dict[str, int],
+    tasks: int,
+    sockets: int,
+    *,
+    rate: float | None = None,
+    latency: float = 0.0,
 ) -> Figures:
     """All `tasks` at once, or (with `rate`) started at `rate` per second: latency below
     saturation, as users see it, rather than the queueing of a burst."""
@@ -168,7 +175,8 @@ async def throughput(
     workload = (
         f"throughput: {tasks} tasks "
         + (f"started at {rate:g}/s" if rate else "at once")
-        + f", zero-latency model, {sockets} sockets"
+        + (f", {latency:g} s model" if latency else ", zero-latency model")
+        + f", {sockets} sockets"
     )
     return burst_figures(workload, results, wall, cpu_by_process)
 
@@ -254,7 +262,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
     postgres = EmbeddedPostgres(workdir / "postgres").start()
     try:
         for workload in workloads:
-            latency = 0.0 if workload == "throughput" else args.batch_latency
+            latency = args.model_latency if workload == "throughput" else args.batch_latency
             nats = start_nats(workdir / f"nats-{workload}", args.nats_cluster, args.sync_always)
             try:
                 with fake_model(latency) as model:
@@ -276,7 +284,14 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                     try:
                         if workload == "throughput":
                             figures.append(
-                                await throughput(stack, pids, args.tasks, args.sockets, args.rate)
+                                await throughput(
+                                    stack,
+                                    pids,
+                                    args.tasks,
+                                    args.sockets,
+                                    rate=args.rate,
+                                    latency=latency,
+                                )
                             )
                         else:
                             figures.append(await batch(stack, pids, args.batch_files))
@@ -311,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--sockets", type=int, default=10)
     parser.add_argument("--rate", type=float, help="start tasks at this rate per second")
+    parser.add_argument(
+        "--model-latency", type=float, default=0.0, help="throughput: seconds per model call"
+    )
     parser.add_argument("--batch-files", type=int, default=10)
     parser.add_argument("--batch-latency", type=float, default=2.0)
     parser.add_argument("--only", choices=("throughput", "batch"))
