@@ -63,19 +63,21 @@ class Collect:
         return self.seqs()
 
 
-class FlakyReads:
-    """JetStream whose first `failures` message reads time out, as while a stream elects a
-    leader; everything else goes to the real one."""
+class SpiedReads:
+    """JetStream whose message reads are counted, and whose first `failures` of them time out
+    as while a stream elects a leader; everything goes to the real one."""
 
-    def __init__(self, js: JetStreamContext, failures: int) -> None:
+    def __init__(self, js: JetStreamContext, failures: int = 0) -> None:
         self._js = js
         self._failures = failures
         self.failed = 0
+        self.reads = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._js, name)
 
     async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
         if self.failed < self._failures:
             self.failed += 1
             raise nats.errors.TimeoutError
@@ -241,7 +243,7 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
     task_id = new_task_id()
     await append_steps(progress_log(streams, task_id), 2)
     # Reads fail as they do while the stream has no leader; the connection itself stays.
-    failing = FlakyReads(streams, failures=2)
+    failing = SpiedReads(streams, failures=2)
     hub = await Hub(nats_client, failing, silence_seconds=60).start()  # type: ignore[arg-type]
     try:
         sink = Collect()
@@ -254,27 +256,12 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
         await hub.close()
 
 
-class CountedReads:
-    """JetStream that counts the message reads going to the real one."""
-
-    def __init__(self, js: JetStreamContext) -> None:
-        self._js = js
-        self.reads = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._js, name)
-
-    async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
-        self.reads += 1
-        return await self._js.get_msg(*args, **kwargs)
-
-
 async def test_followers_joining_a_task_at_once_share_its_history_reads(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
     task_id = new_task_id()
     await append_steps(progress_log(streams, task_id), 5)
-    counted = CountedReads(streams)
+    counted = SpiedReads(streams)
     hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
     try:
         sinks = [Collect() for _ in range(10)]
