@@ -43,7 +43,7 @@ async def test_a_client_that_falls_behind_overflows_and_closes() -> None:
     assert not outbox.send("d")  # a third waiting frame: too far behind
 
     assert outbox.overflowed
-    assert outbox.closed.is_set()
+    assert outbox.closed
     assert len(outbox) == 0
     assert not outbox.send("e")
     pump.cancel()
