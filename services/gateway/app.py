@@ -210,4 +210,4 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         options["log_config"] = None
     options.update(overrides)
     # /ws is reached ahead of the app's layers (see ws.py).
-    return uvicorn.Config(WebSocketFastPath(app), **options)
+    return uvicorn.Config(WebSocketFastPath(app), interface="asgi3", **options)

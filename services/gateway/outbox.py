@@ -33,11 +33,16 @@ class Outbox:
         self._closed_event: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None  # pump mode
         self._write: Write | None = None  # attach mode
-        self._on_close: Callable[[], None] | None = None
+        self._on_close: Callable[[], object] | None = None
         self._writing: asyncio.Task[None] | None = None
         self._open = SOCKETS_OPEN.labels(transport)
         self._sent = FRAMES_SENT.labels(transport)
         self._open.inc()
+
+    @property
+    def writing(self) -> bool:
+        """Whether a writing task exists (attach mode: only while frames wait)."""
+        return self._writing is not None
 
     def __len__(self) -> int:
         return len(self._frames) if self._frames else 0
@@ -85,7 +90,7 @@ class Outbox:
 
     # --- attach mode: a writing task only while frames wait ----------------------------------
 
-    def attach(self, write: Write, on_close: Callable[[], None]) -> None:
+    def attach(self, write: Write, *, on_close: Callable[[], object]) -> None:
         """Write frames as they are sent; `on_close` runs once when the outbox closes (an
         overflow, or a write that failed: the client is gone)."""
         self._write, self._on_close = write, on_close
@@ -93,8 +98,9 @@ class Outbox:
             self._writing = asyncio.create_task(self._write_waiting(write))
 
     async def detach(self) -> None:
-        """Close, and wait for the writing task to end."""
+        """Close without calling `on_close`, and wait for the writing task to end."""
         writing = self._writing
+        self._on_close = None
         self.close()
         if writing is not None:
             await asyncio.gather(writing, return_exceptions=True)

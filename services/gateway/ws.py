@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from services.gateway import frames
@@ -43,12 +44,46 @@ class Refusal:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    # One coroutine for the socket's life (each nested one would be kept per socket).
     gateway = gateway_of(websocket.app)
     admitted = _admit(websocket.scope, gateway)
     if isinstance(admitted, Refusal):
         await _refuse(websocket, admitted)
         return
-    await _serve(websocket, gateway, admitted)
+    settings = gateway.settings
+    await websocket.accept()
+    outbox = Outbox(settings.ws_send_queue)
+    session = Session(
+        tasks=gateway.tasks,
+        hub=gateway.hub,
+        outbox=outbox,
+        caller=admitted,
+        max_tasks=settings.ws_max_tasks,
+        max_depth=settings.json_max_depth,
+    )
+    outbox.send(frames.encode("connected", {"sid": session.sid}))
+    reading = asyncio.current_task()
+    assert reading is not None
+    # The outbox closing under the reader (a slow client, a write that failed) stops it.
+    outbox.attach(websocket.send_text, on_close=reading.cancel)
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            await _handle(session, message)
+    except asyncio.CancelledError:
+        if not outbox.closed:
+            raise  # cancelled from outside: the server is stopping
+        reading.uncancel()
+    finally:
+        session.close()
+        await outbox.detach()
+    if outbox.overflowed:
+        log.info("closing slow socket %s", session.sid)
+        with contextlib.suppress(Exception):
+            # A client that reads nothing may never take the close frame either: bounded wait.
+            await asyncio.wait_for(websocket.close(TOO_SLOW, "too slow, resume with after_seq"), 5)
 
 
 def _admit(scope: Scope, gateway: Gateway) -> Caller | Refusal:
@@ -67,61 +102,17 @@ def _admit(scope: Scope, gateway: Gateway) -> Caller | Refusal:
     return caller
 
 
-async def _serve(websocket: WebSocket, gateway: Gateway, caller: Caller) -> None:
-    settings = gateway.settings
-    await websocket.accept()
-    outbox = Outbox(settings.ws_send_queue)
-    session = Session(
-        tasks=gateway.tasks,
-        hub=gateway.hub,
-        outbox=outbox,
-        caller=caller,
-        max_tasks=settings.ws_max_tasks,
-        max_depth=settings.json_max_depth,
-    )
-    outbox.send(frames.encode("connected", {"sid": session.sid}))
-    reading = asyncio.current_task()
-    assert reading is not None
-    still_reading = True
-
-    def stop_reading() -> None:
-        # The outbox closed under the reader: a slow client, or a write that failed.
-        if still_reading:
-            reading.cancel()
-
-    outbox.attach(websocket.send_text, stop_reading)
+async def _handle(session: Session, message: Message) -> None:
+    text = message.get("text")
     try:
-        await _read(websocket, session)
-    except asyncio.CancelledError:
-        if not outbox.closed:
-            raise  # cancelled from outside: the server is stopping
-        reading.uncancel()
-    finally:
-        still_reading = False
-        session.close()
-        await outbox.detach()
-    if outbox.overflowed:
-        log.info("closing slow socket %s", session.sid)
-        with contextlib.suppress(Exception):
-            # A client that reads nothing may never take the close frame either: bounded wait.
-            await asyncio.wait_for(websocket.close(TOO_SLOW, "too slow, resume with after_seq"), 5)
-
-
-async def _read(websocket: WebSocket, session: Session) -> None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        try:
-            if text is None:
-                session.binary_frame()
-            else:
-                await session.handle(text)
-        except Exception:
-            # The contract: a bad frame gets an `error` event and the socket stays open.
-            log.warning("a /ws frame could not be handled on %s", session.sid, exc_info=True)
-            session.frame_failed()
+        if text is None:
+            session.binary_frame()
+        else:
+            await session.handle(text)
+    except Exception:
+        # The contract: a bad frame gets an `error` event and the socket stays open.
+        log.warning("a /ws frame could not be handled on %s", session.sid, exc_info=True)
+        session.frame_failed()
 
 
 async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
@@ -147,9 +138,10 @@ class WebSocketFastPath:
         self.app = app
         self.path = path
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine itself: the endpoint's coroutine is handed to the server as it is,
+        # so this layer is not one more frame per socket (hence `interface="asgi3"`).
         if scope["type"] == "websocket" and scope["path"] == self.path:
             scope["app"] = self.app  # as Starlette sets it: `websocket.app` is the gateway's
-            await websocket_endpoint(WebSocket(scope, receive, send))
-            return
-        await self.app(scope, receive, send)
+            return websocket_endpoint(WebSocket(scope, receive, send))
+        return self.app(scope, receive, send)
