@@ -28,7 +28,7 @@ from services.gateway.state import Gateway
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 from services.gateway.tracing import TracingMiddleware
-from services.gateway.ws import websocket_endpoint
+from services.gateway.ws import WebSocketFastPath, websocket_endpoint
 from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
 from services.telemetry.health import Health
@@ -64,6 +64,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     for router in build_routers(settings):
         app.include_router(router)
     app.include_router(operations_router())
+    # Served by `WebSocketFastPath` under uvicorn (server_config); the route is for the app alone.
     app.add_api_websocket_route("/ws", websocket_endpoint)
     _serve_page(app)
     # Socket.IO at /socket.io/ (same events as /ws). Added last, so outermost: Engine.IO answers
@@ -208,4 +209,5 @@ def server_config(app: FastAPI, settings: GatewaySettings, **overrides: Any) -> 
         # uvicorn's own handlers print text: leave its loggers to the root's JSON handler.
         options["log_config"] = None
     options.update(overrides)
-    return uvicorn.Config(app, **options)
+    # /ws is reached ahead of the app's layers (see ws.py).
+    return uvicorn.Config(WebSocketFastPath(app), interface="asgi3", **options)

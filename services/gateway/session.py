@@ -61,11 +61,6 @@ class Session:
         self._max_tasks = max_tasks
         self._max_depth = max_depth
         self._follows: dict[str, Follow] = {}
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
-            "join_task": self._join,
-            "leave_task": self._leave,
-            "ping": self._ping,
-        }
 
     @property
     def following(self) -> frozenset[str]:
@@ -85,14 +80,14 @@ class Session:
 
     async def handle_event(self, event: str, data: Any) -> None:
         """One client event, whatever the transport (/ws frame or Socket.IO message)."""
-        handler = self._handlers.get(event)
+        handler = _HANDLERS.get(event)
         if handler is None:
             return self._error("unknown_event", f"unknown event {event[:50]!r}")
         data = {} if data is None else data
         if not isinstance(data, dict):
             return self._error("invalid_data", "data must be a JSON object")
         try:
-            await handler(data)
+            await handler(self, data)
         except ValidationError as exc:
             self._error("invalid_data", describe_validation(exc.errors()))
         except nats.errors.Error as exc:
@@ -149,6 +144,14 @@ class Session:
 
     def _error(self, code: str, message: str) -> None:
         self._outbox.send(frames.error(code, message))
+
+
+# Events by name: one table for every session (thousands are open at once).
+_HANDLERS: dict[str, Callable[[Session, dict[str, Any]], Awaitable[None]]] = {
+    "join_task": Session._join,
+    "leave_task": Session._leave,
+    "ping": Session._ping,
+}
 
 
 def _shown(task_id: str) -> str:

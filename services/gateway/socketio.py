@@ -167,7 +167,7 @@ class SocketIOGateway:
             await self._drained(sid)
 
         pump = asyncio.create_task(outbox.pump(write))
-        closed = asyncio.create_task(outbox.closed.wait())
+        closed = asyncio.create_task(outbox.wait_closed())
         try:
             await asyncio.wait({pump, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:

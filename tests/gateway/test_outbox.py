@@ -43,7 +43,7 @@ async def test_a_client_that_falls_behind_overflows_and_closes() -> None:
     assert not outbox.send("d")  # a third waiting frame: too far behind
 
     assert outbox.overflowed
-    assert outbox.closed.is_set()
+    assert outbox.closed
     assert len(outbox) == 0
     assert not outbox.send("e")
     pump.cancel()
@@ -55,3 +55,81 @@ async def test_a_closed_outbox_refuses_frames_without_overflowing() -> None:
 
     assert not outbox.send("a")
     assert not outbox.overflowed
+
+
+# --- attach mode: a writing task only while frames wait ----------------------------------
+
+
+async def test_an_attached_outbox_writes_in_order_and_holds_no_task_when_idle() -> None:
+    outbox = Outbox(limit=10)
+    written: list[str] = []
+    three = asyncio.Event()
+
+    async def write(frame: str) -> None:
+        await asyncio.sleep(0)  # a real write may yield
+        written.append(frame)
+        if len(written) == 3:
+            three.set()
+
+    outbox.send("a")  # queued before attaching: written once attached
+    outbox.attach(write, on_close=lambda: None)
+    outbox.send("b")
+    outbox.send("c")
+    await asyncio.wait_for(three.wait(), 5)
+    for _ in range(3):
+        await asyncio.sleep(0)  # let the writing task return
+
+    assert written == ["a", "b", "c"]
+    assert not outbox.writing and len(outbox) == 0  # idle: nothing held
+    await outbox.detach()
+
+
+async def test_an_attached_outbox_that_overflows_closes_and_says_so_once() -> None:
+    outbox = Outbox(limit=2)
+    writing, stuck = asyncio.Event(), asyncio.Event()
+    closes: list[bool] = []
+
+    async def write(frame: str) -> None:
+        writing.set()
+        await stuck.wait()  # a client that reads nothing
+
+    outbox.attach(write, on_close=lambda: closes.append(True))
+    assert outbox.send("a")
+    await asyncio.wait_for(writing.wait(), 5)
+    assert outbox.send("b")
+    assert outbox.send("c")
+    assert not outbox.send("d")
+
+    assert outbox.overflowed and outbox.closed
+    assert closes == [True]
+    await outbox.detach()
+    assert closes == [True]
+
+
+async def test_a_failed_write_closes_the_attached_outbox() -> None:
+    outbox = Outbox(limit=5)
+    closed = asyncio.Event()
+
+    async def write(frame: str) -> None:
+        raise ConnectionResetError("the client is gone")
+
+    outbox.attach(write, on_close=closed.set)
+    outbox.send("a")
+    await asyncio.wait_for(closed.wait(), 5)
+
+    assert outbox.closed and not outbox.overflowed
+    assert not outbox.send("b")
+
+
+async def test_detach_does_not_call_on_close() -> None:
+    outbox = Outbox(limit=5)
+    closes: list[bool] = []
+
+    async def write(frame: str) -> None:
+        return None
+
+    outbox.attach(write, on_close=lambda: closes.append(True))
+    await outbox.detach()
+
+    assert outbox.closed
+    assert closes == []
