@@ -82,6 +82,23 @@ def text_pdf(pages: Sequence[Sequence[str]] = (RECEIPT_LINES,)) -> bytes:
     return pdf_file(objects)
 
 
+def blank_pdf(width: int, height: int, *, rotate: int = 0, pages: int = 1) -> bytes:
+    """Pages of `width` x `height` points with a `/Rotate`, and nothing on them (so the
+    extractor renders them): a scan's page size and rotation without its pixels."""
+    kids = b" ".join(b"%d 0 R" % (3 + index) for index in range(pages))
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Rotate %d >>" % (
+        width,
+        height,
+        rotate,
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        *[page] * pages,
+    ]
+    return pdf_file(objects)
+
+
 def pdf_file(objects: Sequence[bytes]) -> bytes:
     """A PDF of these objects (numbered from 1, the first the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.4\n")

@@ -16,7 +16,8 @@ SERVICES = ("gateway", "extractor", "validator", "persister")
 STAGE_LOGIC = (
     "services.extractor.pipeline",
     "services.extractor.documents",
-    "services.extractor.tiff",
+    "services.pages.render",
+    "services.pages.tiff",
     "services.extractor.decode_pool",
     "services.extractor.fetch",
     "services.extractor.grounding",

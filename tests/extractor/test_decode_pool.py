@@ -20,7 +20,8 @@ from services.extractor.decode_pool import (
     PoolLimits,
     return_large_buffers_to_the_system,
 )
-from services.extractor.documents import Document, DocumentLimits, load_document
+from services.extractor.documents import Document, load_document
+from services.pages.render import DocumentLimits
 from services.worker.errors import DependencyUnavailableError, PermanentError, TransientError
 
 _HELD: list[bytes] = []
