@@ -10,7 +10,7 @@ import httpx
 
 from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
-from services.extractor.adapters import BlobReader, KeyValueCache
+from services.extractor.adapters import BlobAccess, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
 from services.extractor.decode_pool import (
     DecodePool,
@@ -68,13 +68,15 @@ class ExtractorWorker(Worker):
             if settings.extraction_cache
             else NoCache()
         )
+        blobs = BlobAccess(lambda: self.js, settings.stream_replicas)
         self.pipeline = ExtractionPipeline(
             settings,
-            BlobReader(lambda: self.js, settings.stream_replicas),
+            blobs.read,
             providers,
             self.http,
             cache=cache,
             decoder=self.decode_pool,
+            keep_blob=blobs.keep,
         )
 
     async def start(self) -> None:
