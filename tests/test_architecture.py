@@ -18,7 +18,7 @@ STAGE_LOGIC = (
     "services.extractor.documents",
     "services.pages.render",
     "services.pages.tiff",
-    "services.extractor.decode_pool",
+    "services.pages.decode_pool",
     "services.extractor.fetch",
     "services.extractor.grounding",
     "services.extractor.llm_schema",

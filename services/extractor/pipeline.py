@@ -22,13 +22,13 @@ from contracts import (
 )
 from contracts.media import PDF, SNIFF_BYTES, XML, sniff_media_type
 from services.extractor.cache import ExtractionCache, NoCache, reused
-from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import Document, cheap_to_load, load_document
 from services.extractor.einvoice import reader as einvoice
 from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
 from services.extractor.fetch import FetchPolicy, KeepBlob, ReadBlob, fetch_document, own_blob_id
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
+from services.pages.decode_pool import InThread, Runner
 from services.pages.render import DocumentLimits
 from services.telemetry.metrics import MODEL_CALLS, MODEL_TOKENS, model_label
 from services.telemetry.tracing import tracer

@@ -32,6 +32,7 @@ from services.gateway.tracing import TracingMiddleware
 from services.gateway.ws import websocket_endpoint
 from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
+from services.pages.decode_pool import DecodePool, PoolLimits
 from services.pages.render import DocumentLimits
 from services.telemetry.health import Health
 
@@ -189,8 +190,13 @@ def page_renderer(settings: GatewaySettings) -> PageRenderer:
         max_image_pixels=settings.max_image_pixels,
         max_image_side=PAGE_SIDE,
     )
+    # Processes start on the first page asked for and end when idle: no cost while nobody reviews.
+    pool = DecodePool(
+        PoolLimits(processes=settings.page_renders, seconds=settings.page_render_seconds)
+    )
     return PageRenderer(
         limits,
+        pool,
         concurrency=settings.page_renders,
         max_waiting=settings.page_render_queue,
         cache_bytes=settings.page_cache_mb * 1024 * 1024,
@@ -199,6 +205,7 @@ def page_renderer(settings: GatewaySettings) -> PageRenderer:
 
 async def stop(gateway: Gateway) -> None:
     await gateway.hub.close()
+    await gateway.pages.close()
     if gateway.nc.is_connected:
         with contextlib.suppress(Exception):
             await gateway.nc.drain()

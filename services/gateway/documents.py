@@ -32,7 +32,7 @@ from services.gateway.schemas import API_ERRORS
 from services.gateway.state import Gateway
 from services.messaging.blobs import BlobCorruptError, BlobTooLargeError
 from services.pages.render import PageNotFoundError
-from services.worker.errors import PermanentError
+from services.worker.errors import DependencyUnavailableError, StageError
 
 # An invoice's document never changes (it is its sha256's blob), but it is the tenant's:
 # browsers may keep it, shared caches may not, and not across API keys.
@@ -112,9 +112,16 @@ async def get_page(
         png = await gw.pages.page(sha256, number, read)
     except PageNotFoundError as exc:
         raise _no_such_page(exc) from exc
-    except PermanentError as exc:
+    except StageError as exc:  # the document's: a decode limit or the time budget
         raise ApiError(
             422, "page_not_renderable", f"page {number} cannot be rendered: {exc.message}"
+        ) from exc
+    except DependencyUnavailableError as exc:
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "this gateway is stopping; try again",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
     except BlobTooLargeError as exc:
         raise ApiError(

@@ -1,5 +1,6 @@
-"""Pages of saved documents as PNG for the review workspace: rendered off the event loop, a few
-at a time, and kept in a bounded in-memory cache.
+"""Pages of saved documents as PNG for the review workspace: rendered in decode processes (a
+budget per page, a memory cap, a crash of PDFium ends a child, not the gateway), a few at a
+time, and kept in a bounded in-memory cache.
 
 Why in memory and per replica: a page is a pure function of the document's sha256, its number
 and the renderer, so any replica may render it and no cache ever needs invalidating; a reviewer
@@ -8,9 +9,10 @@ renders a page at most once while it stays cached. A shared cache (an object-sto
 cost a bucket with its own retention and a NATS round trip per hit for little more; browsers
 also keep the pages (`Cache-Control`, `ETag`: the gateway answers `304` without rendering).
 
-At most `concurrency` renders run at once (each holds one document and one decoded page in
-memory); `max_waiting` more may wait for a slot; beyond that `RenderersBusyError`. Requests for
-a page already being rendered wait for that render instead of starting another.
+At most `concurrency` renders run at once (each holds one document in this process and a
+decoded page in its child); `max_waiting` more may wait for a slot; beyond that
+`RenderersBusyError`. Requests for a page already being rendered wait for that render instead
+of starting another.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 
-from services.pages.render import DocumentLimits, png_bytes, render_page
+from services.pages.decode_pool import Runner
+from services.pages.render import DocumentLimits, PageNotFoundError, page_png
 
 # The longest side of a page the workspace shows (spec section 6).
 PAGE_SIDE = 1600
@@ -74,9 +77,16 @@ class PageCache:
 
 class PageRenderer:
     def __init__(
-        self, limits: DocumentLimits, *, concurrency: int, max_waiting: int, cache_bytes: int
+        self,
+        limits: DocumentLimits,
+        runner: Runner,
+        *,
+        concurrency: int,
+        max_waiting: int,
+        cache_bytes: int,
     ) -> None:
         self.limits = limits
+        self.runner = runner
         self.cache = PageCache(cache_bytes)
         self.renders = 0  # renders run, for tests and metrics: cache hits do not count
         self._slots = asyncio.Semaphore(concurrency)
@@ -85,9 +95,10 @@ class PageRenderer:
         self._running: dict[PageKey, asyncio.Task[bytes]] = {}
 
     def page(self, sha256: str, number: int, read: ReadDocument) -> asyncio.Future[bytes]:
-        """The PNG of page `number`, to be awaited; raises `PageNotFoundError` or a coded
-        `PermanentError` (from services.pages.render), `DocumentGoneError` or (at once, when
-        called) `RenderersBusyError`. Admitted when called, not when first awaited."""
+        """The PNG of page `number`, to be awaited; raises `PageNotFoundError`, a coded
+        `PermanentError` (the document's: services.pages.render, or over the decode budget),
+        `DependencyUnavailableError` (stopping), `DocumentGoneError`, or (at once, when called)
+        `RenderersBusyError`. Admitted when called, not when first awaited."""
         key = (sha256, number)
         cached = self.cache.get(key)
         if cached is not None:
@@ -126,12 +137,15 @@ class PageRenderer:
                 data = await read()
                 if data is None:
                     raise DocumentGoneError(key[0])
-                png = await asyncio.to_thread(self._png, data, key[1])
+                png = await self.runner.run(page_png, data, key[1], self.limits)
         finally:
             self._admitted -= 1
+        if isinstance(png, PageNotFoundError):
+            raise png
         self.renders += 1
         self.cache.put(key, png)
         return png
 
-    def _png(self, data: bytes, number: int) -> bytes:
-        return png_bytes(render_page(data, number, self.limits))
+    async def close(self) -> None:
+        """Ends the decode processes (on shutdown)."""
+        await self.runner.close()

@@ -53,9 +53,11 @@ class GatewaySettings(NatsSettings):
     # names (set both alike; the extractor accepted every saved document within its own).
     max_pages: int = Field(default=DocumentLimits.max_pages, ge=1)
     max_image_pixels: int = Field(default=DocumentLimits.max_image_pixels, ge=1)
-    # Pages rendered at once by one gateway (each a thread, one document in memory), how many
-    # more may wait (beyond: 503 too_many_page_renders), and the cache of rendered pages.
+    # Pages rendered at once by one gateway (each in a decode process of its own, within
+    # `page_render_seconds`), how many more may wait (beyond: 503 too_many_page_renders), and
+    # the cache of rendered pages.
     page_renders: int = Field(default=2, ge=1)
+    page_render_seconds: float = Field(default=30.0, gt=0)
     page_render_queue: int = Field(default=32, ge=0)
     page_cache_mb: int = Field(default=64, ge=0)
     # How long a saved-invoice request waits for the invoice store (the persister).

@@ -46,9 +46,13 @@ class PageNotFoundError(LookupError):
     e-invoice, which is data, not pages)."""
 
     def __init__(self, number: int, count: int) -> None:
-        super().__init__(f"page {number} of {count}")
+        # `args` are the constructor's: the error is returned across a decode process's pipe.
+        super().__init__(number, count)
         self.number = number
         self.count = count
+
+    def __str__(self) -> str:
+        return f"no page {self.number}: the document has {self.count}"
 
 
 def render_page(data: bytes, number: int, limits: DocumentLimits) -> Image.Image:
@@ -65,6 +69,15 @@ def render_page(data: bytes, number: int, limits: DocumentLimits) -> Image.Image
     if media_type == PDF:
         return _render_pdf_page(data, number, limits)
     return _render_image_frame(data, media_type, number, limits)
+
+
+def page_png(data: bytes, number: int, limits: DocumentLimits) -> bytes | PageNotFoundError:
+    """`render_page` as PNG bytes, for a decode process (services/pages/decode_pool.py): no such
+    page is returned rather than raised, since a decode process answers only coded errors."""
+    try:
+        return png_bytes(render_page(data, number, limits))
+    except PageNotFoundError as missing:
+        return missing
 
 
 def png_bytes(image: Image.Image) -> bytes:

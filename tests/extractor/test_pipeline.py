@@ -21,11 +21,11 @@ from contracts import (
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
 from contracts.pipeline import EXTRACT
 from services.extractor.cache import ExtractionCache
-from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
 from services.extractor.settings import ExtractorSettings
+from services.pages.decode_pool import InThread, Runner
 from services.worker.errors import PermanentError
 from testkit.documents import image_bytes, tiff_bytes
 from tests.support.stages import StepRun

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from PIL import Image
 
+from services.pages.decode_pool import DecodePool
 from testkit.documents import blank_pdf, image_bytes, text_pdf
 from testkit.einvoices import PEPPOL_UBL
 from tests.gateway.store_stack import AS_A, AS_B, KEYS, Stack, error_of, store_stack
@@ -46,6 +48,14 @@ async def saved(
         confidence_threshold=0.8,
     )
     return outcome.invoice_id
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def png_size(response: httpx.Response) -> tuple[int, int]:
@@ -178,8 +188,31 @@ async def test_the_decode_limits_apply(private_nats_url: str, schema_dsn: str) -
         invoice_id = await saved(small, image_bytes(size=(200, 100)))
 
         refused = await get(small, f"/api/invoices/{invoice_id}/pages/1")
+        pool = small.app.gateway.pages.runner
+        assert isinstance(pool, DecodePool)
+        [child] = pool.pids  # refused in the decode process, which lives on
 
     assert error_of(refused) == (422, "page_not_renderable")
     assert refused.json()["error"]["message"] == (
         "page 1 cannot be rendered: the image has 200x100 pixels, over the limit of 10000"
     )
+    # The gateway's shutdown ended its decode process.
+    assert not alive(child)
+
+
+async def test_a_page_over_its_time_budget_is_refused_and_the_gateway_goes_on(
+    private_nats_url: str, schema_dsn: str
+) -> None:
+    # No page renders in a millisecond: the budget runs out, the decode process is killed.
+    async with store_stack(
+        private_nats_url, schema_dsn, api_keys=KEYS, page_render_seconds=0.001
+    ) as strict:
+        invoice_id = await saved(strict, blank_pdf(595, 842))
+        refused = await get(strict, f"/api/invoices/{invoice_id}/pages/1")
+        document = await get(strict, f"/api/invoices/{invoice_id}/document")
+
+    assert error_of(refused) == (422, "page_not_renderable")
+    assert refused.json()["error"]["message"] == (
+        "page 1 cannot be rendered: decoding the document took longer than the 0.001 s allowed"
+    )
+    assert document.status_code == 200

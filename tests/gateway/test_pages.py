@@ -1,4 +1,5 @@
-"""The gateway's page renderer: bounded renders, one render per page at a time, a bounded cache."""
+"""The gateway's page renderer: bounded renders, one render per page at a time, a bounded cache.
+(Here in threads; with the gateway's decode processes: tests/gateway/test_documents.py.)"""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.gateway.pages import (
     RenderersBusyError,
     page_etag,
 )
+from services.pages.decode_pool import InThread
 from services.pages.render import DocumentLimits, PageNotFoundError
 from testkit.documents import image_bytes, text_pdf
 
@@ -26,7 +28,7 @@ TIMEOUT = 10.0
 def renderer(concurrency: int = 2, max_waiting: int = 4) -> PageRenderer:
     limits = DocumentLimits(max_image_side=PAGE_SIDE)
     return PageRenderer(
-        limits, concurrency=concurrency, max_waiting=max_waiting, cache_bytes=1 << 20
+        limits, InThread(), concurrency=concurrency, max_waiting=max_waiting, cache_bytes=1 << 20
     )
 
 
