@@ -192,7 +192,11 @@ def page_renderer(settings: GatewaySettings) -> PageRenderer:
     )
     # Processes start on the first page asked for and end when idle: no cost while nobody reviews.
     pool = DecodePool(
-        PoolLimits(processes=settings.page_renders, seconds=settings.page_render_seconds)
+        PoolLimits(
+            processes=settings.page_renders,
+            seconds=settings.page_render_seconds,
+            memory_limit_mb=settings.page_render_memory_mb,
+        )
     )
     return PageRenderer(
         limits,

@@ -58,6 +58,9 @@ class GatewaySettings(NatsSettings):
     # the cache of rendered pages.
     page_renders: int = Field(default=2, ge=1)
     page_render_seconds: float = Field(default=30.0, gt=0)
+    # Each render process's heap cap: a page of the largest image allowed (40 MP, decoded and
+    # copied once) peaks near 300 MiB in its process (measured), PDF pages at 1600 px far less.
+    page_render_memory_mb: int = Field(default=512, ge=0)
     page_render_queue: int = Field(default=32, ge=0)
     page_cache_mb: int = Field(default=64, ge=0)
     # How long a saved-invoice request waits for the invoice store (the persister).
