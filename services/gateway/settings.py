@@ -56,11 +56,12 @@ class GatewaySettings(NatsSettings):
     # Pages rendered at once by one gateway (each in a decode process of its own, within
     # `page_render_seconds`), how many more may wait (beyond: 503 too_many_page_renders), and
     # the cache of rendered pages.
-    page_renders: int = Field(default=2, ge=1)
+    page_renders: int = Field(default=1, ge=1)
     page_render_seconds: float = Field(default=30.0, gt=0)
-    # Each render process's heap cap: a page of the largest image allowed (40 MP, decoded and
-    # copied once) peaks near 300 MiB in its process (measured), PDF pages at 1600 px far less.
-    page_render_memory_mb: int = Field(default=512, ge=0)
+    # Each render process's heap cap. Measured with the largest image allowed (40 MP): a PNG
+    # renders within 512 MiB, a WebP needs 640-768; PDF pages at 1600 px far less. Whatever the
+    # extractor accepted must render here, hence twice that.
+    page_render_memory_mb: int = Field(default=1024, ge=0)
     page_render_queue: int = Field(default=32, ge=0)
     page_cache_mb: int = Field(default=64, ge=0)
     # How long a saved-invoice request waits for the invoice store (the persister).

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 
 import pytest
 from PIL import Image
 
+from services.gateway.app import page_renderer
 from services.gateway.pages import (
     PAGE_SIDE,
     DocumentGoneError,
@@ -17,6 +19,7 @@ from services.gateway.pages import (
     RenderersBusyError,
     page_etag,
 )
+from services.gateway.settings import GatewaySettings
 from services.pages.decode_pool import InThread
 from services.pages.render import DocumentLimits, PageNotFoundError
 from testkit.documents import image_bytes, text_pdf
@@ -131,3 +134,18 @@ async def test_failures_are_not_cached_and_give_their_slot_back() -> None:
 def test_a_pages_etag_names_the_document_the_page_and_the_renderer() -> None:
     assert page_etag("ab", 2) != page_etag("ab", 3) != page_etag("cd", 2)
     assert page_etag("ab", 2).startswith('"') and page_etag("ab", 2).endswith('"')
+
+
+async def test_the_largest_image_the_extractor_accepts_renders_with_the_default_limits() -> None:
+    # 40 MP, the default pixel limit; WebP needs the most memory to decode (640-768 MiB).
+    side = math.isqrt(DocumentLimits().max_image_pixels)
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side), "white").save(buffer, "WEBP")
+    pages = page_renderer(GatewaySettings(_env_file=None))  # type: ignore[call-arg]
+    try:
+        png = await pages.page("webp", 1, Document.ready(buffer.getvalue()).read)
+    finally:
+        await pages.close()
+
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (PAGE_SIDE, PAGE_SIDE)
