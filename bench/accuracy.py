@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from contracts import Extraction, Invoice
-from services.extractor.decode_pool import DecodePool, InThread, PoolLimits, Runner
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
 from services.extractor.openai_provider import provider_from_settings
 from services.extractor.provider import ExtractionProvider, no_report
 from services.extractor.settings import ExtractorSettings
+from services.pages.decode_pool import DecodePool, InThread, PoolLimits, Runner
+from services.pages.render import DocumentLimits
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "receipts-dev"
 RESULTS = Path(__file__).resolve().parent / "results"

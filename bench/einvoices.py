@@ -104,7 +104,8 @@ async def through_the_stack(
 
 def reading_alone(kind: str, schematron: bool, count: int = 200) -> float:
     """Documents read per second on one core, in this process."""
-    from services.extractor.documents import DocumentLimits, load_document
+    from services.extractor.documents import load_document
+    from services.pages.render import DocumentLimits
 
     documents = [document(kind, i) for i in range(count)]
     started = time.perf_counter()

@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import load_document
 from services.extractor.ocr import Box, OcrEngine, OcrLine
+from services.pages.render import DocumentLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".data" / "ocr-cache"

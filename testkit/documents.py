@@ -57,6 +57,23 @@ def scanned_pdf(pages: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+def blank_pdf(width: int, height: int, *, rotate: int = 0, pages: int = 1) -> bytes:
+    """Pages of `width` x `height` points with a `/Rotate`, and nothing on them (so the
+    extractor renders them): a scan's page size and rotation without its pixels."""
+    kids = b" ".join(b"%d 0 R" % (3 + index) for index in range(pages))
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Rotate %d >>" % (
+        width,
+        height,
+        rotate,
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        *[page] * pages,
+    ]
+    return pdf_file(objects)
+
+
 def text_pdf(pages: Sequence[Sequence[str]] = (RECEIPT_LINES,)) -> bytes:
     """A minimal valid PDF with a real text layer (Helvetica), one content stream per page."""
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]

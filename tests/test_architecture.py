@@ -16,8 +16,9 @@ SERVICES = ("gateway", "extractor", "validator", "persister")
 STAGE_LOGIC = (
     "services.extractor.pipeline",
     "services.extractor.documents",
-    "services.extractor.tiff",
-    "services.extractor.decode_pool",
+    "services.pages.render",
+    "services.pages.tiff",
+    "services.pages.decode_pool",
     "services.extractor.fetch",
     "services.extractor.grounding",
     "services.extractor.llm_schema",

@@ -1,6 +1,6 @@
-"""The extractor's adapters to NATS: our own uploads read from the JetStream object store, and
-the extraction cache in a JetStream key-value bucket. The stage logic sees only the callables
-and protocols these implement (`fetch.ReadBlob`, `cache.ExtractionCache`)."""
+"""The extractor's adapters to NATS: documents read from (and kept in) the JetStream object store,
+and the extraction cache in a JetStream key-value bucket. The stage logic sees only the callables
+and protocols these implement (`fetch.ReadBlob`, `fetch.KeepBlob`, `cache.ExtractionCache`)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from services.worker.errors import DependencyUnavailableError, PermanentError
 log = logging.getLogger(__name__)
 
 
-class BlobReader:
-    """`read_blob` for the fetch logic: our own uploads, straight from the object store."""
+class BlobAccess:
+    """`read_blob` and `keep_blob` for the stage logic: the JetStream object store of uploads."""
 
     def __init__(self, jetstream: Callable[[], JetStreamContext], replicas: int = 1) -> None:
         # Called on first use: the worker's connection does not exist when this is built.
@@ -31,12 +31,15 @@ class BlobReader:
         self._replicas = replicas  # should the store not exist yet and be created here
         self._store: NatsObjectBlobStore | None = None
 
-    async def __call__(self, blob_id: str, max_bytes: int) -> bytes | None:
+    async def _opened(self) -> NatsObjectBlobStore:
+        if self._store is None:
+            js = self._jetstream()
+            self._store = NatsObjectBlobStore(js, await blobs_bucket(js, self._replicas))
+        return self._store
+
+    async def read(self, blob_id: str, max_bytes: int) -> bytes | None:
         try:
-            if self._store is None:
-                js = self._jetstream()
-                self._store = NatsObjectBlobStore(js, await blobs_bucket(js, self._replicas))
-            blob = await self._store.get(blob_id, max_bytes)
+            blob = await (await self._opened()).get(blob_id, max_bytes)
         except BlobTooLargeError as exc:
             raise PermanentError(
                 ErrorCode.FILE_TOO_LARGE, f"the document is over the limit of {max_bytes} bytes"
@@ -51,6 +54,13 @@ class BlobReader:
             # The object store is NATS: its outage delays the task, it does not fail it.
             raise DependencyUnavailableError("nats", "the object store does not answer") from exc
         return blob.data if blob is not None else None
+
+    async def keep(self, data: bytes, content_type: str) -> None:
+        try:
+            await (await self._opened()).put(data, content_type)
+        except (NatsError, TimeoutError) as exc:
+            # Not kept, the saved invoice would have no document: wait for NATS instead.
+            raise DependencyUnavailableError("nats", "the object store does not answer") from exc
 
 
 class KeyValueCache:

@@ -10,13 +10,8 @@ import httpx
 
 from contracts import ProcessingOptions
 from contracts.pipeline import EXTRACT
-from services.extractor.adapters import BlobReader, KeyValueCache
+from services.extractor.adapters import BlobAccess, KeyValueCache
 from services.extractor.cache import ExtractionCache, NoCache
-from services.extractor.decode_pool import (
-    DecodePool,
-    PoolLimits,
-    return_large_buffers_to_the_system,
-)
 from services.extractor.einvoice import standard
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
@@ -29,6 +24,11 @@ from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
 from services.messaging.jetstream import extractions_bucket
+from services.pages.decode_pool import (
+    DecodePool,
+    PoolLimits,
+    return_large_buffers_to_the_system,
+)
 from services.worker.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ class ExtractorWorker(Worker):
                 max_rss_mb=settings.decode_max_rss_mb,
                 memory_limit_mb=settings.decode_memory_limit_mb,
                 idle_seconds=settings.decode_idle_seconds,
-            )
+            ),
+            preload=("services.extractor.documents",),
         )
         providers: dict[str, ExtractionProvider] = {
             "local": LocalProvider(OcrEngine(settings.ocr_threads, self.decode_pool))
@@ -68,13 +69,15 @@ class ExtractorWorker(Worker):
             if settings.extraction_cache
             else NoCache()
         )
+        blobs = BlobAccess(lambda: self.js, settings.stream_replicas)
         self.pipeline = ExtractionPipeline(
             settings,
-            BlobReader(lambda: self.js, settings.stream_replicas),
+            blobs.read,
             providers,
             self.http,
             cache=cache,
             decoder=self.decode_pool,
+            keep_blob=blobs.keep,
         )
 
     async def start(self) -> None:

@@ -6,38 +6,29 @@ Everything here is CPU-bound and synchronous; the pipeline runs it in a thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
-import logging
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import pypdfium2 as pdfium
-from PIL import ExifTags, Image, ImageOps
+from PIL import Image
 
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
-from services.extractor.tiff import tiff_page_count
-from services.worker.errors import PermanentError, StageError
+from services.pages.render import (
+    DocumentLimits,
+    image_frames,
+    normalise_image,
+    open_image,
+    open_pdf,
+    render_pdf_page,
+)
+from services.worker.errors import PermanentError
 
-log = logging.getLogger(__name__)
-
-# PDFium is not thread-safe, not even across documents: one pdfium call at a time per process.
-_PDFIUM_LOCK = threading.Lock()
 # A page with fewer visible characters than this is treated as scanned and rendered instead.
 MIN_TEXT_LAYER_CHARS = 20
-# PDF pages are rendered at this resolution, unless that would exceed `max_image_side`.
-RENDER_DPI = 200
-
-
-@dataclass(frozen=True)
-class DocumentLimits:
-    max_pages: int = 10
-    max_image_pixels: int = 40_000_000
-    max_image_side: int = 2048
 
 
 @dataclass(frozen=True)
@@ -70,96 +61,21 @@ def load_document(data: bytes, limits: DocumentLimits) -> Document:
 
 
 def _load_image(data: bytes, media_type: str, limits: DocumentLimits) -> tuple[Page, ...]:
-    # Only TIFF frames are pages; other multi-frame images are animations. Counted by our own
-    # bounded walk: Pillow's `n_frames` parses every directory of a chain of any length.
-    frames = tiff_page_count(data, limits.max_pages) if media_type == TIFF else 1
-    if frames > limits.max_pages:
-        raise _too_many_pages(limits)
-    with _decoding("the image cannot be read"), warnings.catch_warnings():
-        # Our own pixel limit is lower than Pillow's; its bomb warning is just noise here.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data)) as image:
-            pages = []
-            for index in range(frames):
-                image.seek(index)
-                pages.append(Page(index + 1, image=normalise_image(image, limits)))
-            return tuple(pages)
-
-
-@contextlib.contextmanager
-def _decoding(message: str) -> Iterator[None]:
-    """Any failure of a decoder on hostile bytes is the document's, with a code: Pillow and
-    PDFium raise OSError, ValueError, SyntaxError, struct.error, TypeError, EOFError... on a
-    damaged file, whichever frame or page it is in."""
-    try:
-        yield
-    except StageError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise PermanentError(
-            ErrorCode.IMAGE_TOO_LARGE, "the image has more pixels than are accepted"
-        ) from exc
-    except MemoryError as exc:
-        raise PermanentError(
-            ErrorCode.DOCUMENT_TOO_COMPLEX, "decoding the document needs more memory than allowed"
-        ) from exc
-    except Exception as exc:
-        log.info("undecodable document: %r", exc)
-        raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, message) from exc
-
-
-def normalise_image(image: Image.Image, limits: DocumentLimits) -> Image.Image:
-    """Upright, RGB, longest side at most `max_image_side`; refuses decompression bombs."""
-    width, height = image.size
-    if width * height > limits.max_image_pixels:
-        # Checked before decoding: a small file can declare a huge canvas.
-        raise PermanentError(
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"the image has {width}x{height} pixels, over the limit of {limits.max_image_pixels}",
-        )
-    side = limits.max_image_side
-    # `draft` lets JPEG decode at a fraction of its size, which is much faster for big scans.
-    image.draft("RGB", (side, side))
-    frame = image.copy()
-    frame.thumbnail((side, side), Image.Resampling.LANCZOS)
-    frame = ImageOps.exif_transpose(frame) if _has_orientation(image) else frame
-    return _to_rgb(frame)
-
-
-def _has_orientation(image: Image.Image) -> bool:
-    return bool(image.getexif().get(ExifTags.Base.Orientation, 1) != 1)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
-        return image
-    if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:
-        # Transparent pixels would turn black; receipts are dark text on light paper.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, "white")
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+    frames = image_frames(data, media_type, limits)
+    with open_image(data) as image:
+        pages = []
+        for index in range(frames):
+            image.seek(index)
+            pages.append(Page(index + 1, image=normalise_image(image, limits)))
+        return tuple(pages)
 
 
 # --- PDF ------------------------------------------------------------------------------------
 
 
 def _load_pdf(data: bytes, limits: DocumentLimits) -> tuple[Page, ...]:
-    with _PDFIUM_LOCK:
-        with _decoding("the PDF cannot be opened"):
-            pdf = pdfium.PdfDocument(data)
-        try:
-            with _decoding("a page of the PDF cannot be read"):
-                count = len(pdf)
-                if count == 0:
-                    raise PermanentError(ErrorCode.CORRUPT_DOCUMENT, "the PDF has no pages")
-                if count > limits.max_pages:
-                    raise _too_many_pages(limits, count)
-                return tuple(_pdf_page(pdf, index, limits) for index in range(count))
-        finally:
-            # Closed here, under the lock: a finaliser running later on another thread would not be.
-            pdf.close()
+    with open_pdf(data, limits) as pdf:
+        return tuple(_pdf_page(pdf, index, limits) for index in range(len(pdf)))
 
 
 def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Page:
@@ -172,24 +88,9 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Pa
             textpage.close()
         if sum(not c.isspace() for c in text) >= MIN_TEXT_LAYER_CHARS:
             return Page(index + 1, text=text)
-        width, height = page.get_size()
-        scale = min(RENDER_DPI / 72, limits.max_image_side / max(width, height, 1.0))
-        bitmap = page.render(scale=scale)
-        try:
-            # `convert` copies the pixels out of PDFium's buffer before the bitmap is freed.
-            image = bitmap.to_pil().convert("RGB")
-        finally:
-            bitmap.close()
-        return Page(index + 1, image=image)
+        return Page(index + 1, image=render_pdf_page(page, limits.max_image_side))
     finally:
         page.close()
-
-
-def _too_many_pages(limits: DocumentLimits, count: int | None = None) -> PermanentError:
-    """`count` None: more than the limit, not counted further (a TIFF's chain of pages)."""
-    pages = f"{count} pages" if count is not None else f"more than {limits.max_pages} pages"
-    message = f"the document has {pages}, over the limit of {limits.max_pages}"
-    return PermanentError(ErrorCode.TOO_MANY_PAGES, message)
 
 
 T = TypeVar("T")

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 # `read_blob(blob_id, max_bytes)`: the stored bytes, or None when there is no such blob. It
 # raises `PermanentError(file_too_large)` itself when the stored size is over the limit.
 ReadBlob = Callable[[str, int], Awaitable[bytes | None]]
+# `keep_blob(data, content_type)`: stores a document fetched from elsewhere with the uploads,
+# under its sha256, so that the invoice saved from it has its document.
+KeepBlob = Callable[[bytes, str], Awaitable[None]]
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 _BLOB_PATH = re.compile(r"^/blobs/([0-9a-f]{64})$")

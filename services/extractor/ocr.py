@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from contracts import ErrorCode
-from services.extractor.decode_pool import Runner
+from services.pages.decode_pool import Runner
 from services.worker.errors import PermanentError
 
 log = logging.getLogger(__name__)

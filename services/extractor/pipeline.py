@@ -22,18 +22,14 @@ from contracts import (
 )
 from contracts.media import PDF, SNIFF_BYTES, XML, sniff_media_type
 from services.extractor.cache import ExtractionCache, NoCache, reused
-from services.extractor.decode_pool import InThread, Runner
-from services.extractor.documents import (
-    Document,
-    DocumentLimits,
-    cheap_to_load,
-    load_document,
-)
+from services.extractor.documents import Document, cheap_to_load, load_document
 from services.extractor.einvoice import reader as einvoice
 from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
-from services.extractor.fetch import FetchPolicy, ReadBlob, fetch_document
+from services.extractor.fetch import FetchPolicy, KeepBlob, ReadBlob, fetch_document, own_blob_id
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
+from services.pages.decode_pool import InThread, Runner
+from services.pages.render import DocumentLimits
 from services.telemetry.metrics import MODEL_CALLS, MODEL_TOKENS, model_label
 from services.telemetry.tracing import tracer
 from services.worker.errors import DependencyUnavailableError, PermanentError, StageError
@@ -50,8 +46,10 @@ class ExtractionPipeline:
         *,
         cache: ExtractionCache | None = None,
         decoder: Runner | None = None,
+        keep_blob: KeepBlob | None = None,
     ) -> None:
         self._read_blob = read_blob
+        self._keep_blob = keep_blob or _keep_nothing
         # Where documents too big to decode inline are decoded: the decode pool in the service.
         self._decoder: Runner = decoder or InThread()
         self._cache: ExtractionCache = cache or NoCache()
@@ -115,11 +113,17 @@ class ExtractionPipeline:
         sha256 = hashlib.sha256(data).hexdigest()
         source = await self._einvoice_source(data)
         if source is not None and not source.embedded:
-            return Document(XML, ()), sha256, source
-        if cheap_to_load(data):
-            return load_document(data, self._limits), sha256, source
-        # Decoding, resizing and rendering is CPU and memory: off the loop, under a budget.
-        return await self._decoder.run(load_document, data, self._limits), sha256, source
+            document = Document(XML, ())
+        elif cheap_to_load(data):
+            document = load_document(data, self._limits)
+        else:
+            # Decoding, resizing and rendering is CPU and memory: off the loop, under a budget.
+            document = await self._decoder.run(load_document, data, self._limits)
+        if own_blob_id(command.blob_url, self._policy.public_url) is None:
+            # Fetched from elsewhere: kept with the uploads (once it proved to be a document),
+            # so the invoice saved from it has its document too; our own blobs are there already.
+            await self._keep_blob(data, document.media_type)
+        return document, sha256, source
 
     async def _einvoice_source(self, data: bytes) -> EInvoiceSource | None:
         """The upload's e-invoice: a PDF's attachments are read by pypdf under the decoder's
@@ -182,3 +186,7 @@ class ExtractionPipeline:
         MODEL_TOKENS.labels(name, label, "input").inc(extraction.usage.input_tokens)
         MODEL_TOKENS.labels(name, label, "output").inc(extraction.usage.output_tokens)
         return extraction
+
+
+async def _keep_nothing(data: bytes, content_type: str) -> None:
+    return None

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
+from services.pages.render import DocumentLimits
 from services.worker.settings import WorkerSettings
 
 MB = 1024 * 1024
@@ -45,10 +46,10 @@ class ExtractorSettings(WorkerSettings):
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
 
     max_file_bytes: int = Field(default=10 * MB, ge=1)
-    max_pages: int = Field(default=10, ge=1)
-    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_pages: int = Field(default=DocumentLimits.max_pages, ge=1)
+    max_image_pixels: int = Field(default=DocumentLimits.max_image_pixels, ge=1)
     # Pages are scaled down to this longest side: enough for OCR and vision models, bounded memory.
-    max_image_side: int = Field(default=2048, ge=64)
+    max_image_side: int = Field(default=DocumentLimits.max_image_side, ge=64)
     # OCR runs at once per replica (each in a decode process, below).
     ocr_threads: int = Field(default=2, ge=1)
 

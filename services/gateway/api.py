@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts import ProcessingOptions
-from services.gateway import invoices
+from services.gateway import documents, invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
@@ -117,7 +117,7 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         tags=["tasks"],
     )
     # After `api`: its fixed paths (/invoices/upload, /invoices/status/...) are matched first.
-    return [public, api, invoices.router]
+    return [public, api, invoices.router, documents.router]
 
 
 async def health(gw: GatewayDep) -> JSONResponse:

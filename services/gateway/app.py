@@ -21,6 +21,7 @@ from services.gateway.downloads import BlobReaders, quiet_cut_downloads
 from services.gateway.errors import install_error_handlers
 from services.gateway.hub import Hub
 from services.gateway.operations import operations_router
+from services.gateway.pages import PAGE_SIDE, PageRenderer
 from services.gateway.server import WebSocketProtocol
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
@@ -31,6 +32,8 @@ from services.gateway.tracing import TracingMiddleware
 from services.gateway.ws import WebSocketFastPath, websocket_endpoint
 from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
+from services.pages.decode_pool import DecodePool, PoolLimits
+from services.pages.render import DocumentLimits
 from services.telemetry.health import Health
 
 log = logging.getLogger(__name__)
@@ -178,11 +181,36 @@ async def start(settings: GatewaySettings) -> Gateway:
         store=InvoiceStore(nc, settings.store_timeout_seconds),
         health=Health(("nats",)),
         blob_readers=BlobReaders(settings.blob_max_readers),
+        pages=page_renderer(settings),
+    )
+
+
+def page_renderer(settings: GatewaySettings) -> PageRenderer:
+    limits = DocumentLimits(
+        max_pages=settings.max_pages,
+        max_image_pixels=settings.max_image_pixels,
+        max_image_side=PAGE_SIDE,
+    )
+    # Processes start on the first page asked for and end when idle: no cost while nobody reviews.
+    pool = DecodePool(
+        PoolLimits(
+            processes=settings.page_renders,
+            seconds=settings.page_render_seconds,
+            memory_limit_mb=settings.page_render_memory_mb,
+        )
+    )
+    return PageRenderer(
+        limits,
+        pool,
+        concurrency=settings.page_renders,
+        max_waiting=settings.page_render_queue,
+        cache_bytes=settings.page_cache_mb * 1024 * 1024,
     )
 
 
 async def stop(gateway: Gateway) -> None:
     await gateway.hub.close()
+    await gateway.pages.close()
     if gateway.nc.is_connected:
         with contextlib.suppress(Exception):
             await gateway.nc.drain()

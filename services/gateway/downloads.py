@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 
 from starlette.responses import Response
@@ -80,8 +80,20 @@ class BlobReaders:
 class BlobResponse(Response):
     """Streams an `OpenBlob` with its `Content-Length`, holding a reader slot until done."""
 
-    def __init__(self, blob: OpenBlob, readers: BlobReaders, send_timeout: float) -> None:
-        headers = {**BLOB_HEADERS, "ETag": f'"{blob.blob_id}"', "Content-Length": str(blob.size)}
+    def __init__(
+        self,
+        blob: OpenBlob,
+        readers: BlobReaders,
+        send_timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """`headers` are added to (or replace) `BLOB_HEADERS`."""
+        headers = {
+            **BLOB_HEADERS,
+            **(headers or {}),
+            "ETag": blob_etag(blob.blob_id),
+            "Content-Length": str(blob.size),
+        }
         super().__init__(None, media_type=blob.content_type, headers=headers)
         self._blob = blob
         # Taken now, so a refusal is an ordinary error answer; given back when streaming ends.
@@ -116,6 +128,10 @@ class BlobResponse(Response):
             await asyncio.wait_for(send(message), self._send_timeout)
         except TimeoutError as exc:
             raise SlowReaderError from exc
+
+
+def blob_etag(blob_id: str) -> str:
+    return f'"{blob_id}"'
 
 
 def _body(chunk: bytes, *, more: bool) -> Message:

@@ -88,7 +88,7 @@ async def list_invoices(
 
 @router.get("/{invoice_id}", response_model=SavedInvoice)
 async def get_invoice(invoice_id: str, caller: CallerDep, gw: GatewayDep) -> JSONResponse:
-    _check_id(invoice_id)
+    check_invoice_id(invoice_id)
     found = await gw.store.get(GetInvoice(tenant=caller.tenant, invoice_id=invoice_id))
     return JSONResponse(found)
 
@@ -102,7 +102,7 @@ async def export_invoice(
 ) -> Response:
     """One saved invoice as JSON, or as an EN 16931 e-invoice (UBL 2.1 or CII); `422
     not_exportable` with the missing fields when the invoice lacks what the syntax requires."""
-    _check_id(invoice_id)
+    check_invoice_id(invoice_id)
     found = await gw.store.get(GetInvoice(tenant=caller.tenant, invoice_id=invoice_id))
     if format == "json":
         return JSONResponse(found)
@@ -130,13 +130,13 @@ async def export_invoice(
 async def review_invoice(
     invoice_id: str, body: ReviewRequest, caller: CallerDep, gw: GatewayDep
 ) -> JSONResponse:
-    _check_id(invoice_id)
+    check_invoice_id(invoice_id)
     request = ReviewInvoice(
         tenant=caller.tenant, invoice_id=invoice_id, **body.model_dump(exclude_none=True)
     )
     return JSONResponse(await gw.store.review(request))
 
 
-def _check_id(invoice_id: str) -> None:
+def check_invoice_id(invoice_id: str) -> None:
     if not _INVOICE_ID.match(invoice_id):
         raise ApiError(404, "invoice_not_found", "no such invoice")

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.messaging.settings import NatsSettings
+from services.pages.render import DocumentLimits
 
 MB = 1024 * 1024
 
@@ -48,6 +49,21 @@ class GatewaySettings(NatsSettings):
     # A followed task silent this long has its stored last update checked (a live message lost
     # on a cluster failover), and again each period while it stays silent.
     ws_silence_seconds: float = Field(default=5.0, gt=0)
+    # Decode limits for rendering a saved document's pages: the extractor's settings of the same
+    # names (set both alike; the extractor accepted every saved document within its own).
+    max_pages: int = Field(default=DocumentLimits.max_pages, ge=1)
+    max_image_pixels: int = Field(default=DocumentLimits.max_image_pixels, ge=1)
+    # Pages rendered at once by one gateway (each in a decode process of its own, within
+    # `page_render_seconds`), how many more may wait (beyond: 503 too_many_page_renders), and
+    # the cache of rendered pages.
+    page_renders: int = Field(default=1, ge=1)
+    page_render_seconds: float = Field(default=30.0, gt=0)
+    # Each render process's heap cap. Measured with the largest image allowed (40 MP): a PNG
+    # renders within 512 MiB, a WebP needs 640-768; PDF pages at 1600 px far less. Whatever the
+    # extractor accepted must render here, hence twice that.
+    page_render_memory_mb: int = Field(default=1024, ge=0)
+    page_render_queue: int = Field(default=32, ge=0)
+    page_cache_mb: int = Field(default=64, ge=0)
     # How long a saved-invoice request waits for the invoice store (the persister).
     store_timeout_seconds: float = Field(default=10.0, gt=0)
     # On SIGTERM: stop accepting, tell sockets to reconnect elsewhere, finish open requests.

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from services.gateway.auth import ApiKeys
 from services.gateway.downloads import BlobReaders
 from services.gateway.hub import Hub
+from services.gateway.pages import PageRenderer
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
@@ -31,6 +32,7 @@ class Gateway:
     store: InvoiceStore
     health: Health
     blob_readers: BlobReaders
+    pages: PageRenderer
 
 
 def gateway_of(app: ASGIApp | FastAPI) -> Gateway:

@@ -75,6 +75,8 @@ SECRET_STAND_INS = {
 MEASURED_MIB = {"gateway": 200, "extractor": 2578, "validator": 90, "persister": 100}
 # The extractor service's own peak, without its decode processes (bench/memory.py: 357-407).
 EXTRACTOR_SERVICE_MIB = 450
+# The gateway's own allowance, without its page-render processes: 2.5x its measured RSS.
+GATEWAY_SERVICE_MIB = 512
 
 
 @pytest.fixture(scope="module")
@@ -476,6 +478,18 @@ def test_memory_is_sized_from_the_measurements(
             )
             assert limit >= EXTRACTOR_SERVICE_MIB + processes * cap > measured
             assert request >= EXTRACTOR_SERVICE_MIB
+        elif service == "gateway":
+            # The ceiling: the service plus every page-render process at its heap cap.
+            env = environment(resources, container(resources, service))
+            renders = int(
+                env.get("INVOICEFLOW_PAGE_RENDERS") or default(GatewaySettings, "page_renders")
+            )
+            cap = int(
+                env.get("INVOICEFLOW_PAGE_RENDER_MEMORY_MB")
+                or default(GatewaySettings, "page_render_memory_mb")
+            )
+            assert limit >= GATEWAY_SERVICE_MIB + renders * cap
+            assert 2 * measured <= GATEWAY_SERVICE_MIB and request >= measured
         else:
             assert limit >= 2 * measured and request >= measured
 

@@ -36,11 +36,13 @@ from contracts.names import (
 from contracts.pipeline import EXTRACT
 from services.extractor.app import ExtractorWorker, build_worker
 from services.extractor.settings import ExtractorSettings
+from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.envelopes import command_envelope
 from services.messaging.jetstream import blobs_bucket
 from services.messaging.progress_stream import progress_log, read_history
 from services.worker.outcomes import advance
 from testkit.documents import image_bytes, text_pdf
+from tests.fakes.asgi import Receive, Scope, Send, respond, serving
 from tests.fakes.openai_server import RunningFake, running_fake_openai
 
 PUBLIC = "http://localhost:8000"
@@ -202,6 +204,31 @@ async def test_local_provider_on_a_text_pdf(harness: MakeHarness) -> None:
     assert sent.extraction.provider == "local"
     assert str(sent.extraction.invoice.total) == "10.00"
     assert h.fake.app.requests == 0
+
+
+async def test_a_document_fetched_from_elsewhere_is_kept_with_the_uploads(
+    harness: MakeHarness,
+) -> None:
+    # Its saved invoice must have its document (GET /api/invoices/{id}/document), as uploads do.
+    pdf = text_pdf([["Fetched from elsewhere"]])
+
+    async def serve_pdf(scope: Scope, receive: Receive, send: Send) -> None:
+        await respond(send, 200, pdf, content_type="application/octet-stream")
+
+    async with serving(serve_pdf) as port:
+        h = await harness(fetch_allowed_hosts=("127.0.0.1",))
+        blobs = NatsObjectBlobStore(h.js, await blobs_bucket(h.js))
+        sha256 = hashlib.sha256(pdf).hexdigest()
+        assert await blobs.get(sha256) is None
+
+        _, live = await h.submit(f"http://127.0.0.1:{port}/elsewhere.pdf", model_provider="local")
+        await live.until_handed_over()
+
+    kept = await blobs.get(sha256)
+    assert kept is not None and kept.data == pdf
+    # The type sniffed from the bytes, not what the other server said.
+    assert kept.content_type == "application/pdf"
+    assert (await h.validate_command()).sha256 == sha256
 
 
 @dataclass(frozen=True)

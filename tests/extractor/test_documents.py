@@ -12,13 +12,8 @@ from PIL import Image
 
 from contracts import ErrorCode
 from services.extractor import documents
-from services.extractor.documents import (
-    INLINE_BYTES,
-    DocumentLimits,
-    cheap_to_load,
-    load_document,
-    off_loop_if_big,
-)
+from services.extractor.documents import INLINE_BYTES, cheap_to_load, load_document, off_loop_if_big
+from services.pages.render import DocumentLimits
 from services.worker.errors import PermanentError
 from testkit.documents import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
 from testkit.hostile import png_bomb, png_many_pixels

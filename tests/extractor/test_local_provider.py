@@ -8,10 +8,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine, OcrLine
 from services.extractor.provider import no_report
+from services.pages.render import DocumentLimits
 from testkit.documents import text_pdf
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import load_document
 from services.extractor.ocr import OcrEngine, OcrLine
+from services.pages.render import DocumentLimits
 
 
 async def test_reads_a_real_receipt_with_boxes_and_scores(receipts_dev: Path) -> None:

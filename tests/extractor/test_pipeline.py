@@ -21,11 +21,11 @@ from contracts import (
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
 from contracts.pipeline import EXTRACT
 from services.extractor.cache import ExtractionCache
-from services.extractor.decode_pool import InThread, Runner
 from services.extractor.documents import Document
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
 from services.extractor.settings import ExtractorSettings
+from services.pages.decode_pool import InThread, Runner
 from services.worker.errors import PermanentError
 from testkit.documents import image_bytes, tiff_bytes
 from tests.support.stages import StepRun
@@ -259,3 +259,23 @@ async def test_documents_not_cheap_to_load_are_decoded_by_the_decoder() -> None:
     progress, _ = await run(command(blob="cd" * 32), {"local": local}, decoder=decoder)
     assert decoder.jobs == ["load_document"]  # a TIFF: never inline
     assert progress.updates[1].message == "Fetched 2 page(s)"
+
+
+async def test_an_upload_of_ours_is_not_stored_again() -> None:
+    # Documents fetched from elsewhere are kept: tests/extractor/test_app.py, on real NATS.
+    kept: list[bytes] = []
+
+    async def keep_blob(data: bytes, content_type: str) -> None:
+        kept.append(data)
+
+    async with httpx.AsyncClient() as http:
+        pipeline = ExtractionPipeline(
+            ExtractorSettings(public_url=PUBLIC),
+            read_blob,
+            {"local": StubProvider("local")},
+            http,
+            keep_blob=keep_blob,
+        )
+        await StepRun(EXTRACT)(pipeline.handle, command(model_provider="local"))
+
+    assert kept == []

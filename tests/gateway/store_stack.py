@@ -31,6 +31,19 @@ class Stack:
     async def save(self, tenant: str = "tenant-a", **changes: Any) -> str:
         return await save_sample(self.persister.repository, tenant, **changes)
 
+    async def save_with_document(self, data: bytes, headers: dict[str, str]) -> str:
+        """The sample invoice saved from `data`, uploaded through the gateway with `headers`
+        (its caller's key): an invoice whose document and pages exist."""
+        uploaded = await self.http.post(
+            "/api/upload", files={"file": ("invoice", data)}, headers=headers
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        tenant = self.app.gateway.keys.caller(headers.get("Authorization")).tenant
+        assert tenant is not None
+        return await save_sample(
+            self.persister.repository, tenant, file_sha256=uploaded.json()["sha256"]
+        )
+
 
 @contextlib.asynccontextmanager
 async def store_workers(nats_url: str, dsn: str) -> AsyncIterator[PersisterWorker]:

@@ -82,14 +82,19 @@ def persist_command(**changes: Any) -> PersistInvoice:
 
 
 async def save_sample(
-    repository: Repository, tenant: str | None = "tenant-a", threshold: float = 0.8, **changes: Any
+    repository: Repository,
+    tenant: str | None = "tenant-a",
+    threshold: float = 0.8,
+    file_sha256: str | None = None,
+    **changes: Any,
 ) -> str:
-    """Save the sample invoice with `changes` as a new task of `tenant`, from its own file."""
+    """Save the sample invoice with `changes` as a new task of `tenant`, from its own file
+    (`file_sha256`, else a made-up one)."""
     outcome = await repository.save_invoice(
         task_id=new_task_id(),
         tenant=tenant,
         filename="invoice.pdf",
-        file_sha256=uuid.uuid4().hex * 2,
+        file_sha256=file_sha256 or uuid.uuid4().hex * 2,
         extraction=extraction(**changes),
         validation=REPORT,
         confidence_threshold=threshold,

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from contracts import ALLOWED_MEDIA_TYPES, sniff_media_type
 from contracts.media import SNIFF_BYTES
-from services.extractor.decode_pool import DecodePool, PoolLimits
-from services.extractor.documents import Document, DocumentLimits, cheap_to_load, load_document
+from services.extractor.documents import Document, cheap_to_load, load_document
+from services.pages.decode_pool import DecodePool, PoolLimits
+from services.pages.render import DocumentLimits
 from services.worker.errors import PermanentError, StageError
 from testkit.contract_client import Socket, trigger, upload
 from testkit.documents import image_bytes, scanned_pdf, text_pdf, tiff_bytes

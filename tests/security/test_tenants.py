@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from testkit.documents import image_bytes
 from tests.gateway.store_stack import AS_A, AS_B, KEYS, Stack, error_of, store_stack
 
 BLOB_URL = "http://files.test/invoice.pdf"
@@ -23,6 +24,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 ID_PARAMETERS = {"task_id", "invoice_id"}
+# Other path parameters: a value the owner's request succeeds with.
+OTHER_PARAMETERS = {"n": "1"}
 
 
 @pytest.fixture
@@ -35,10 +38,13 @@ def routes_with_ids(stack: Stack) -> list[tuple[str, str, str]]:
     """(method, path template, id parameter) of every /api route naming a task or invoice."""
     found = []
     for path, operations in stack.app.app.openapi()["paths"].items():
-        names = set(re.findall(r"\{([^}]+)\}", path))
+        names = set(re.findall(r"\{([^}]+)\}", path)) - set(OTHER_PARAMETERS)
         if path.startswith("/api/") and names:
             assert names <= ID_PARAMETERS, f"{path}: teach this test about {names - ID_PARAMETERS}"
-            found += [(method.upper(), path, names.pop()) for method in operations]
+            filled = path
+            for other, value in OTHER_PARAMETERS.items():
+                filled = filled.replace("{" + other + "}", value)
+            found += [(method.upper(), filled, names.pop()) for method in operations]
     return found
 
 
@@ -47,7 +53,8 @@ async def ids_of_tenant_a(stack: Stack) -> dict[str, str]:
         "/api/invoices/upload", json={"blob_url": BLOB_URL}, headers=AS_A
     )
     assert accepted.status_code == 202
-    return {"task_id": accepted.json()["task_id"], "invoice_id": await stack.save("tenant-a")}
+    invoice_id = await stack.save_with_document(image_bytes(), AS_A)
+    return {"task_id": accepted.json()["task_id"], "invoice_id": invoice_id}
 
 
 MISSING = {"task_id": f"task_{uuid.uuid4().hex}", "invoice_id": f"inv_{uuid.uuid4().hex}"}
@@ -57,6 +64,7 @@ async def test_every_route_answers_another_tenants_id_like_a_missing_one(stack: 
     routes = routes_with_ids(stack)
     assert ("POST", "/api/invoices/{invoice_id}/review", "invoice_id") in routes
     assert ("GET", "/api/invoices/status/{task_id}", "task_id") in routes
+    assert ("GET", "/api/invoices/{invoice_id}/pages/1", "invoice_id") in routes
     owned = await ids_of_tenant_a(stack)
 
     for method, template, name in routes:

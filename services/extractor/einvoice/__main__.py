@@ -10,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from services.extractor.documents import DocumentLimits, load_document
+from services.extractor.documents import load_document
 from services.extractor.einvoice.attachments import find_einvoice
 from services.extractor.einvoice.reader import read_source
+from services.pages.render import DocumentLimits
 from services.worker.errors import PermanentError
 
 

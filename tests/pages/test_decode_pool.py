@@ -14,13 +14,14 @@ import pytest
 from PIL import Image
 
 from contracts import ErrorCode
-from services.extractor.decode_pool import (
+from services.extractor.documents import Document, load_document
+from services.pages.decode_pool import (
     DecodePool,
     InThread,
     PoolLimits,
     return_large_buffers_to_the_system,
 )
-from services.extractor.documents import Document, DocumentLimits, load_document
+from services.pages.render import DocumentLimits
 from services.worker.errors import DependencyUnavailableError, PermanentError, TransientError
 
 _HELD: list[bytes] = []

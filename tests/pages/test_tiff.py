@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from contracts import ErrorCode
-from services.extractor.documents import DocumentLimits, load_document
-from services.extractor.tiff import tiff_page_count
+from services.extractor.documents import load_document
+from services.pages.render import DocumentLimits
+from services.pages.tiff import tiff_page_count
 from services.worker.errors import PermanentError
 from testkit.documents import tiff_bytes
 from testkit.hostile import tiff_frame_without_dimensions, tiff_ifd_chain, tiff_ifd_cycle

@@ -49,8 +49,9 @@ T = TypeVar("T")
 MB = 1024 * 1024
 # How long a new child may take to import its modules and say it is ready.
 START_SECONDS = 60.0
-# Imported by every child before it says it is ready, so no job pays for them.
-PRELOAD = ("services.extractor.documents",)
+# Imported by every child before it says it is ready, so no job pays for them (a service
+# passes its own job's module).
+PRELOAD = ("services.pages.render",)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -110,7 +111,7 @@ class DecodePool:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         async with self._slots:
             if self._closed:
-                raise DependencyUnavailableError("decoder", "the extractor is stopping")
+                raise DependencyUnavailableError("decoder", "the service is stopping")
             child = await self._child()
             try:
                 answered = await self._in_waiter(child.call, (fn, args), self.limits.seconds)
@@ -121,9 +122,7 @@ class DecodePool:
             except (EOFError, OSError) as exc:
                 await self._end(child)
                 if self._closed:
-                    raise DependencyUnavailableError(
-                        "decoder", "the extractor is stopping"
-                    ) from exc
+                    raise DependencyUnavailableError("decoder", "the service is stopping") from exc
                 log.warning("a decode process died during a job (exit %s)", child.exitcode)
                 raise PermanentError(
                     ErrorCode.DOCUMENT_TOO_COMPLEX, "decoding the document stopped its worker"
