@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import io
 import logging
 import threading
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import ExifTags, Image, ImageOps
 
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
+from services.extractor.page_text import Area, fraction
 from services.extractor.tiff import tiff_page_count
 from services.worker.errors import PermanentError, StageError
 
@@ -42,11 +45,16 @@ class DocumentLimits:
 
 @dataclass(frozen=True)
 class Page:
-    """One page: a PDF text layer, an image, or (in principle) both. `number` is 1-based."""
+    """One page: a PDF text layer, an image, or (in principle) both. `number` is 1-based.
+
+    The page's geometry, which evidence boxes are fractions of, is the image as it stands
+    (upright) or the PDF page as pdfium renders it (its /Rotate applied); `text_areas[i]` is
+    where `text[i]` is printed on it (None: unknown, e.g. a line break pdfium inserted)."""
 
     number: int
     text: str | None = None
     image: Image.Image | None = None
+    text_areas: tuple[Area | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,11 +175,12 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Pa
     try:
         textpage = page.get_textpage()
         try:
-            text = str(textpage.get_text_range()).replace("\r\n", "\n").strip()
+            text = str(textpage.get_text_range())
+            if sum(not c.isspace() for c in text) >= MIN_TEXT_LAYER_CHARS:
+                text, areas = _placed_text(page, textpage, text)
+                return Page(index + 1, text=text, text_areas=areas)
         finally:
             textpage.close()
-        if sum(not c.isspace() for c in text) >= MIN_TEXT_LAYER_CHARS:
-            return Page(index + 1, text=text)
         width, height = page.get_size()
         scale = min(RENDER_DPI / 72, limits.max_image_side / max(width, height, 1.0))
         bitmap = page.render(scale=scale)
@@ -183,6 +192,64 @@ def _pdf_page(pdf: pdfium.PdfDocument, index: int, limits: DocumentLimits) -> Pa
         return Page(index + 1, image=image)
     finally:
         page.close()
+
+
+# Page points are mapped to fractions through pdfium's own page-to-device transform (rotation,
+# media box origin), sampled at this many device units per page side.
+_DEVICE_UNITS = 1 << 20
+_SAMPLE_POINTS = 10_000.0
+
+
+def _placed_text(
+    page: pdfium.PdfPage, textpage: pdfium.PdfTextPage, raw: str
+) -> tuple[str, tuple[Area | None, ...]]:
+    """The text layer as the pages carry it (CRLF as LF, stripped) and each character's area:
+    its loose box (the font's full height, so a highlight covers the glyphs) on the page."""
+    to_page = _fractions_of(page)
+    count = textpage.count_chars()
+    rect = pdfium_c.FS_RECTF()
+    chars: list[tuple[str, Area | None]] = []
+    text_index = 0
+    for char in raw:
+        # pdfium's text may insert or leave out characters against its character list.
+        index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+        text_index += 2 if ord(char) > 0xFFFF else 1  # UTF-16 units
+        area: Area | None = None
+        if (
+            not char.isspace()
+            and 0 <= index < count
+            and pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect)
+        ):
+            x0, y0 = to_page(rect.left, rect.top)
+            x1, y1 = to_page(rect.right, rect.bottom)
+            area = (fraction(min(x0, x1)), fraction(min(y0, y1)), fraction(max(x0, x1)),
+                        fraction(max(y0, y1)))  # fmt: skip
+        chars.append((char, area))
+    # As `text.replace("\r\n", "\n").strip()`, with the areas kept beside their characters.
+    kept = [c for i, c in enumerate(chars) if not (c[0] == "\r" and raw[i + 1 : i + 2] == "\n")]
+    start = next((i for i, (c, _) in enumerate(kept) if not c.isspace()), len(kept))
+    end = len(kept) - next((i for i, (c, _) in enumerate(reversed(kept)) if not c.isspace()), 0)
+    kept = kept[start:end]
+    return "".join(c for c, _ in kept), tuple(a for _, a in kept)
+
+
+def _fractions_of(page: pdfium.PdfPage) -> Callable[[float, float], tuple[float, float]]:
+    """PDF page coordinates (points, origin bottom left, unrotated) to fractions of the page
+    as rendered (origin top left): an affine map, so three points of it determine it."""
+
+    def device(x: float, y: float) -> tuple[float, float]:
+        dx, dy = ctypes.c_int(), ctypes.c_int()
+        pdfium_c.FPDF_PageToDevice(
+            page, 0, 0, _DEVICE_UNITS, _DEVICE_UNITS, 0, x, y, ctypes.byref(dx), ctypes.byref(dy)
+        )
+        return dx.value / _DEVICE_UNITS, dy.value / _DEVICE_UNITS
+
+    ox, oy = device(0.0, 0.0)
+    xx, xy = device(_SAMPLE_POINTS, 0.0)
+    yx, yy = device(0.0, _SAMPLE_POINTS)
+    ax, ay = (xx - ox) / _SAMPLE_POINTS, (xy - oy) / _SAMPLE_POINTS
+    bx, by = (yx - ox) / _SAMPLE_POINTS, (yy - oy) / _SAMPLE_POINTS
+    return lambda x, y: (ox + ax * x + bx * y, oy + ay * x + by * y)
 
 
 def _too_many_pages(limits: DocumentLimits, count: int | None = None) -> PermanentError:

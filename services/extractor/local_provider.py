@@ -32,11 +32,11 @@ class LocalProvider:
         total = len(document.pages)
         for index, page in enumerate(document.pages):
             if page.text:
-                rows.extend(rows_from_text(page.text, page.number))
+                rows.extend(rows_from_text(page.text, page.number, page.text_areas))
             elif page.image is not None:
                 await report(_progress(index, total), f"OCR page {page.number}/{total}")
                 lines = await self._ocr.read(page.image)
-                rows.extend(rows_from_ocr(lines, page.number))
+                rows.extend(rows_from_ocr(lines, page.number, page.image.size))
         # The rules are cheap next to OCR, but a long text layer is still CPU: off the loop.
         parsed = await asyncio.to_thread(parse_receipt, rows)
         return Extraction(

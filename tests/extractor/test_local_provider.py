@@ -6,8 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from contracts import filled_values
 from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine, OcrLine
@@ -35,6 +37,12 @@ async def test_reads_a_real_receipt(receipts_dev: Path) -> None:
     assert reports == [(15, "OCR page 1/1")]
     evidence = extraction.evidence["invoice_date"]
     assert evidence.page == 1 and evidence.bbox is not None and "12/02/2018" in evidence.text
+    # Fractions of the upright page, not pixels: the date row is a thin band across it.
+    x0, y0, x1, y1 = evidence.bbox
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 and y1 - y0 < 0.1
+    for path, _ in filled_values(invoice):
+        if path not in ("document_type", "currency"):  # inferred, not read from one row
+            assert path in extraction.evidence, path
 
 
 class NoOcr(OcrEngine):
@@ -54,8 +62,15 @@ async def test_text_layer_pdf_is_parsed_without_ocr() -> None:
     assert extraction.invoice.total == Decimal("10.00")
     assert extraction.invoice.vendor.name == "ACME TRADING SDN BHD"
     assert extraction.invoice.invoice_date == dt.date(2019, 1, 15)
-    assert extraction.evidence["total"].bbox is None
     assert reports == []
+    # testkit's text_pdf: 12 pt Helvetica from x = 40 pt, baselines 14 pt apart from 800 pt up
+    # a 595 x 842 pt page; "TOTAL RM 10.00" is the sixth line, its baseline 730 pt up.
+    evidence = extraction.evidence["total"]
+    assert evidence.page == 1 and evidence.text == "TOTAL RM 10.00" and evidence.bbox
+    x0, y0, x1, y1 = evidence.bbox
+    assert x0 == pytest.approx(40 / 595, abs=0.003)
+    assert y0 < (842 - 730 - 8) / 842 < (842 - 730) / 842 < y1 < (842 - 730 + 4) / 842
+    assert 0.15 < x1 < 0.3
 
 
 async def test_model_option_is_ignored() -> None:
