@@ -82,6 +82,31 @@ def text_pdf(pages: Sequence[Sequence[str]] = (RECEIPT_LINES,)) -> bytes:
     return pdf_file(objects)
 
 
+def placed_pdf(
+    texts: Sequence[tuple[float, float, str]],
+    *,
+    size: tuple[float, float] = (595, 842),
+    rotate: int = 0,
+    font_size: float = 12,
+) -> bytes:
+    """A one-page PDF with a text layer (Helvetica): each `(x, y, text)` drawn with its
+    baseline starting `x` points from the left and `y` points from the top of the unrotated
+    page; `rotate` is the page's /Rotate, which viewers (and pdfium) apply on display."""
+    width, height = size
+    stream = "\n".join(
+        f"BT /F1 {font_size} Tf {x} {height - y} Td ({_escape(text)}) Tj ET" for x, y, text in texts
+    ).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Rotate %d "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" % (width, height, rotate),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    return pdf_file(objects)
+
+
 def pdf_file(objects: Sequence[bytes]) -> bytes:
     """A PDF of these objects (numbered from 1, the first the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.4\n")
@@ -101,3 +126,13 @@ def pdf_file(objects: Sequence[bytes]) -> bytes:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def ink(image: Image.Image, region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The box of the dark pixels of `image` inside `region` (left, top, right, bottom), in the
+    image's pixels: where something was drawn there."""
+    crop = image.convert("L").crop(region).point(lambda value: 255 if value < 128 else 0)
+    box = crop.getbbox()
+    if box is None:
+        raise AssertionError(f"nothing is drawn in {region}")
+    return box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1]

@@ -95,7 +95,12 @@ class _Haystack:
             for found in iter_amounts(self._text, space_groups=space_groups)
             if found.value == value
         ]
-        return self._shift(min(matches)) if matches else None
+        if not matches:
+            return None
+        start, end = min(matches)
+        if value >= 0:  # the number, not a currency in front of it ("EUR 193.00")
+            start = next(i for i in range(start, end) if self._text[i].isdigit())
+        return self._shift((start, end))
 
     def date(self, value: dt.date) -> Span | None:
         plain, where = self._plain

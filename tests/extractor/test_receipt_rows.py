@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.extractor.ocr import OcrLine
 from services.extractor.receipt_rows import rows_from_ocr, rows_from_text
 
@@ -40,3 +42,29 @@ def test_text_layer_rows_skip_blank_lines() -> None:
     rows = rows_from_text("ACME\n\n  TOTAL 10.00  \n", page=1)
 
     assert [(row.text, row.box) for row in rows] == [("ACME", None), ("TOTAL 10.00", None)]
+
+
+def test_ocr_pieces_are_placed_as_fractions_of_the_page_image() -> None:
+    [row] = rows_from_ocr([line("153.35", 400, 100), line("TOTAL", 10, 100)], 1, (1000, 500))
+
+    assert row.areas == ((0.01, 0.2, 0.06, 0.24), (0.4, 0.2, 0.46, 0.24))  # left to right
+    assert row.area == (0.01, 0.2, 0.46, 0.24)
+    assert row.box == (10, 100, 460, 120)  # the rules still measure pixels
+
+
+def test_without_the_page_size_ocr_rows_have_no_areas() -> None:
+    [row] = rows_from_ocr([line("TOTAL", 10, 100)], page=1)
+
+    assert row.areas == () and row.area is None
+
+
+def test_text_layer_rows_are_placed_by_their_characters() -> None:
+    text = "ACME\n\n  TOTAL 10.00  \n"
+    areas = [(0.1 * i, 0.0, 0.1 * i + 0.05, 0.1) if not c.isspace() else None
+             for i, c in enumerate(text)]  # fmt: skip
+
+    acme, total = rows_from_text(text, page=1, areas=areas)
+
+    assert acme.area == pytest.approx((0.0, 0.0, 0.35, 0.1))
+    assert total.area == pytest.approx((0.8, 0.0, 1.85, 0.1))  # "TOTAL" to "10.00", no spaces
+    assert total.box is None  # the rules read text layers by order, not position
