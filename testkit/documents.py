@@ -7,6 +7,19 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+# Values of the fake model's canned invoice (tests/fakes/openai_server.py) as `(x, y, text)`:
+# drawn there (points of a PDF page or pixels of an image), tests know where each one is.
+CANNED_PLACED = (
+    (60, 60, "ACME GmbH"),
+    (60, 90, "Invoice INV-1001"),
+    (60, 120, "Date 15.03.2024"),
+    (60, 200, "Widget A"),
+    (300, 200, "2 x 60.00"),
+    (460, 200, "120.00"),
+    (60, 300, "Total EUR"),
+    (460, 300, "193.00"),
+)
+
 RECEIPT_LINES = (
     "ACME TRADING SDN BHD",
     "GST No: 000123456789",
@@ -136,3 +149,16 @@ def ink(image: Image.Image, region: tuple[int, int, int, int]) -> tuple[int, int
     if box is None:
         raise AssertionError(f"nothing is drawn in {region}")
     return box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1]
+
+
+def assert_covers(
+    bbox: Sequence[float] | None, image: Image.Image, region: tuple[int, int, int, int]
+) -> None:
+    """Evidence `bbox` (fractions of the page), applied to `image` (the page at some scale),
+    holds what is drawn in `region` of it, to a pixel or two."""
+    assert bbox is not None, "no box"
+    width, height = image.size
+    x0, y0, x1, y1 = bbox[0] * width, bbox[1] * height, bbox[2] * width, bbox[3] * height
+    left, top, right, bottom = ink(image, region)
+    assert x0 - 2 <= left and right <= x1 + 2, (bbox, (left, top, right, bottom))
+    assert y0 - 2 <= top and bottom <= y1 + 2, (bbox, (left, top, right, bottom))

@@ -24,7 +24,7 @@ from services.worker.errors import (
     StageError,
     TransientError,
 )
-from testkit.documents import ink, placed_pdf
+from testkit.documents import CANNED_PLACED, assert_covers, placed_pdf
 from tests.fakes.asgi import serving
 from tests.fakes.openai_server import FakeOpenAI, RunningFake, running_fake_openai
 
@@ -280,33 +280,10 @@ async def test_scanned_pages_cannot_be_grounded_and_are_left_alone(
     assert "document_type" not in extraction.evidence  # a classification, not printed
 
 
-# The canned answer's values, drawn where the tests can find them again.
-PRINTED = [
-    (60, 60, "ACME GmbH"),
-    (60, 90, "Invoice INV-1001"),
-    (60, 120, "Date 15.03.2024"),
-    (60, 200, "Widget A"),
-    (300, 200, "2 x 60.00"),
-    (460, 200, "120.00"),
-    (60, 300, "Total EUR"),
-    (460, 300, "193.00"),
-]
-
-
-def assert_covers(bbox: tuple[float, float, float, float] | None, image: Image.Image,
-                  drawn: tuple[int, int, int, int]) -> None:  # fmt: skip
-    """`bbox`, in the pixels of `image`, holds the ink drawn in region `drawn`."""
-    assert bbox is not None
-    width, height = image.size
-    x0, y0, x1, y1 = bbox[0] * width, bbox[1] * height, bbox[2] * width, bbox[3] * height
-    left, top, right, bottom = ink(image, drawn)
-    assert x0 - 2 <= left and right <= x1 + 2 and y0 - 2 <= top and bottom <= y1 + 2
-
-
 async def test_a_digital_pdfs_values_are_boxed_where_they_are_printed(
     make_provider: MakeProvider,
 ) -> None:
-    data = placed_pdf(PRINTED)
+    data = placed_pdf(CANNED_PLACED)
     document = load_document(data, DocumentLimits())
 
     extraction = await make_provider().extract(document, model=None, report=no_report)
@@ -333,7 +310,7 @@ def drawn_invoice() -> Image.Image:
     image = Image.new("RGB", (1000, 700), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=24)
-    for x, y, text in PRINTED:
+    for x, y, text in CANNED_PLACED:
         draw.text((x, y), text, fill="black", font=font)
     return image
 
