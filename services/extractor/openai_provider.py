@@ -28,7 +28,7 @@ from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_
 from services.extractor.ocr import OcrEngine
 from services.extractor.page_text import PageText
 from services.extractor.provider import ReportProgress
-from services.extractor.receipt_rows import rows_from_ocr
+from services.extractor.receipt_rows import page_texts, rows_from_ocr
 from services.extractor.settings import EvidenceOcr, ExtractorSettings
 from services.worker.errors import (
     DependencyUnavailableError,
@@ -194,9 +194,7 @@ class OpenAIProvider:
         except (StageError, DependencyUnavailableError) as exc:
             log.warning("no OCR for evidence on page %d: %s", number, exc)
             return []
-        rows = rows_from_ocr(lines, number, image.size)
-        pieces = [list(zip(row.pieces, row.areas, strict=True)) for row in rows]
-        return [PageText.from_pieces(number, pieces)] if pieces else []
+        return page_texts(rows_from_ocr(lines, number, image.size))
 
     async def _complete(
         self, model: str, messages: list[ChatCompletionMessageParam]

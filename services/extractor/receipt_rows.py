@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from services.extractor.ocr import Box, OcrLine
-from services.extractor.page_text import Area, in_pixels, union
+from services.extractor.page_text import Area, PageText, in_pixels, union
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,15 @@ def rows_from_text(text: str, page: int, areas: Sequence[Area | None] | None = N
             placed = (union(areas[first : first + len(stripped)]),)
         rows.append(Row(page, (stripped,), areas=placed))
     return rows
+
+
+def page_texts(rows: Sequence[Row]) -> list[PageText]:
+    """The rows of each page as its text, one line a row, each piece placed at its area."""
+    pages: dict[int, list[list[tuple[str, Area | None]]]] = {}
+    for row in rows:
+        areas = row.areas or (None,) * len(row.pieces)
+        pages.setdefault(row.page, []).append(list(zip(row.pieces, areas, strict=True)))
+    return [PageText.from_pieces(number, lines) for number, lines in pages.items()]
 
 
 def _center(group: list[OcrLine]) -> float:

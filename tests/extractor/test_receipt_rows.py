@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.extractor.ocr import OcrLine
-from services.extractor.receipt_rows import rows_from_ocr, rows_from_text
+from services.extractor.receipt_rows import page_texts, rows_from_ocr, rows_from_text
 
 
 def line(text: str, left: float, top: float, height: float = 20.0, score: float = 0.99) -> OcrLine:
@@ -68,3 +68,14 @@ def test_text_layer_rows_are_placed_by_their_characters() -> None:
     assert acme.area == pytest.approx((0.0, 0.0, 0.35, 0.1))
     assert total.area == pytest.approx((0.8, 0.0, 1.85, 0.1))  # "TOTAL" to "10.00", no spaces
     assert total.box is None  # the rules read text layers by order, not position
+
+
+def test_rows_become_each_pages_text_with_their_pieces_areas() -> None:
+    rows = rows_from_ocr([line("TOTAL", 10, 100), line("9.90", 400, 100)], 1, (1000, 500))
+    rows += rows_from_text("Page two", page=2)
+
+    first, second = page_texts(rows)
+
+    assert (first.page, first.text, second.page, second.text) == (1, "TOTAL 9.90", 2, "Page two")
+    assert first.area(6, 10) == (0.4, 0.2, 0.44, 0.24)
+    assert second.area(0, 8) is None  # a text row without areas
