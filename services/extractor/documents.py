@@ -22,7 +22,7 @@ from PIL import ExifTags, Image, ImageOps
 
 from contracts import ErrorCode, sniff_media_type
 from contracts.media import PDF, SNIFF_BYTES, TIFF
-from services.extractor.page_text import Area, fraction
+from services.extractor.page_text import Area
 from services.extractor.tiff import tiff_page_count
 from services.worker.errors import PermanentError, StageError
 
@@ -205,25 +205,30 @@ def _placed_text(
 ) -> tuple[str, tuple[Area | None, ...]]:
     """The text layer as the pages carry it (CRLF as LF, stripped) and each character's area:
     its loose box (the font's full height, so a highlight covers the glyphs) on the page."""
-    to_page = _fractions_of(page)
+    (ox, ax, bx), (oy, ay, by) = _fractions_of(page)
     count = textpage.count_chars()
+    handle = textpage.raw
+    char_box, char_index = (
+        pdfium_c.FPDFText_GetLooseCharBox,
+        pdfium_c.FPDFText_GetCharIndexFromTextIndex,
+    )
     rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
+    # pdfium's text may insert or leave out characters against its character list: where it
+    # has neither (nearly always) the text's indices are the list's.
+    same = count == len(raw) and len(raw.encode("utf-16-le")) == 2 * len(raw)
     chars: list[tuple[str, Area | None]] = []
     text_index = 0
     for char in raw:
-        # pdfium's text may insert or leave out characters against its character list.
-        index = pdfium_c.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+        index = text_index if same else char_index(handle, text_index)
         text_index += 2 if ord(char) > 0xFFFF else 1  # UTF-16 units
         area: Area | None = None
-        if (
-            not char.isspace()
-            and 0 <= index < count
-            and pdfium_c.FPDFText_GetLooseCharBox(textpage, index, rect)
-        ):
-            x0, y0 = to_page(rect.left, rect.top)
-            x1, y1 = to_page(rect.right, rect.bottom)
-            area = (fraction(min(x0, x1)), fraction(min(y0, y1)), fraction(max(x0, x1)),
-                        fraction(max(y0, y1)))  # fmt: skip
+        if not char.isspace() and 0 <= index < count and char_box(handle, index, rect_ref):
+            left, top, right, bottom = rect.left, rect.top, rect.right, rect.bottom
+            x0, x1 = ox + ax * left + bx * top, ox + ax * right + bx * bottom
+            y0, y1 = oy + ay * left + by * top, oy + ay * right + by * bottom
+            # Unclamped, unrounded: `union` does that once for a whole value.
+            area = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         chars.append((char, area))
     # As `text.replace("\r\n", "\n").strip()`, with the areas kept beside their characters.
     kept = [c for i, c in enumerate(chars) if not (c[0] == "\r" and raw[i + 1 : i + 2] == "\n")]
@@ -233,9 +238,10 @@ def _placed_text(
     return "".join(c for c, _ in kept), tuple(a for _, a in kept)
 
 
-def _fractions_of(page: pdfium.PdfPage) -> Callable[[float, float], tuple[float, float]]:
+def _fractions_of(page: pdfium.PdfPage) -> tuple[tuple[float, float, float], ...]:
     """PDF page coordinates (points, origin bottom left, unrotated) to fractions of the page
-    as rendered (origin top left): an affine map, so three points of it determine it."""
+    as rendered (origin top left): the affine map's `(o, a, b)` for x and for y, each
+    `o + a * x + b * y`, found from three points through pdfium's own transform."""
 
     def device(x: float, y: float) -> tuple[float, float]:
         dx, dy = ctypes.c_int(), ctypes.c_int()
@@ -247,9 +253,10 @@ def _fractions_of(page: pdfium.PdfPage) -> Callable[[float, float], tuple[float,
     ox, oy = device(0.0, 0.0)
     xx, xy = device(_SAMPLE_POINTS, 0.0)
     yx, yy = device(0.0, _SAMPLE_POINTS)
-    ax, ay = (xx - ox) / _SAMPLE_POINTS, (xy - oy) / _SAMPLE_POINTS
-    bx, by = (yx - ox) / _SAMPLE_POINTS, (yy - oy) / _SAMPLE_POINTS
-    return lambda x, y: (ox + ax * x + bx * y, oy + ay * x + by * y)
+    return (
+        (ox, (xx - ox) / _SAMPLE_POINTS, (yx - ox) / _SAMPLE_POINTS),
+        (oy, (xy - oy) / _SAMPLE_POINTS, (yy - oy) / _SAMPLE_POINTS),
+    )
 
 
 def _too_many_pages(limits: DocumentLimits, count: int | None = None) -> PermanentError:

@@ -45,10 +45,13 @@ MODEL_DEPENDENCY = "model"
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 JPEG_QUALITY = 85
 
-# `evidence_ocr=auto` reads scanned pages for evidence up to this much: a receipt or a short
-# invoice, a few seconds of one decode process beside the model's own latency.
+# `evidence_ocr=auto` reads scanned pages for evidence only where that is cheap: a document of
+# at most this many pages and pixels (a receipt, a short invoice) on a replica with at most
+# this many extractions in progress, this one included. An OCR run costs 15-100 times the CPU
+# of the rest of a task (docs/benchmarks.md): under load, it would be the replica's bottleneck.
 EVIDENCE_OCR_AUTO_PAGES = 2
 EVIDENCE_OCR_AUTO_PIXELS = 6_000_000
+EVIDENCE_OCR_AUTO_EXTRACTING = 2
 
 SYSTEM_PROMPT = """\
 You read invoices and receipts and return their data as JSON in the given schema.
@@ -93,6 +96,7 @@ class OpenAIProvider:
         self.default_model = default_model
         self._ocr = ocr
         self._evidence_ocr = evidence_ocr
+        self._extracting = 0  # extractions in progress on this replica
         # Per replica: more calls at once only queue at the provider and draw 429s.
         self._calls = asyncio.Semaphore(max_concurrency)
         self._max_pages = max_pages
@@ -110,7 +114,13 @@ class OpenAIProvider:
     async def extract(
         self, document: Document, *, model: str | None, report: ReportProgress
     ) -> Extraction:
-        model = model or self.default_model
+        self._extracting += 1
+        try:
+            return await self._extract(document, model or self.default_model)
+        finally:
+            self._extracting -= 1
+
+    async def _extract(self, document: Document, model: str) -> Extraction:
         if len(document.pages) > self._max_pages:
             raise PermanentError(
                 ErrorCode.TOO_MANY_PAGES,
@@ -124,7 +134,7 @@ class OpenAIProvider:
             {"role": "user", "content": content},
         ]
         # The OCR pass for evidence runs beside the model call, not after it.
-        reading = asyncio.create_task(self._page_texts(document))
+        reading = asyncio.create_task(self._page_texts(document, self._reads_scans(document)))
         try:
             async with self._calls:
                 completion = await self._complete(model, messages)
@@ -143,8 +153,12 @@ class OpenAIProvider:
             raise
         located = locate(invoice, texts)
         evidence = located_evidence(located, texts)
-        if len(texts) == len(document.pages):
-            # Every page's text is known: what is printed nowhere is ungrounded.
+        if len(texts) == len(document.pages) and (
+            self._evidence_ocr == "on" or all(page.text for page in document.pages)
+        ):
+            # Every page's text is known, for every such document: what is printed nowhere is
+            # ungrounded. (Not under `auto`, where OCR runs or not by the replica's load: the
+            # same document would be valid or sent to review by how busy the replica was.)
             confidence = lower_ungrounded(confidence, located)
         elif len(document.pages) == 1:
             evidence = unplaced_evidence(invoice, 1) | evidence
@@ -162,10 +176,9 @@ class OpenAIProvider:
             pages=len(document.pages),
         )
 
-    async def _page_texts(self, document: Document) -> list[PageText]:
-        """The text of every page whose text can be known: its text layer, else (where the
+    async def _page_texts(self, document: Document, read: bool) -> list[PageText]:
+        """The text of every page whose text can be known: its text layer, else (`read`: the
         OCR pass runs) what OCR reads on its image."""
-        read = self._reads_scans(document)
         texts = []
         for page in document.pages:
             if page.text:
@@ -182,7 +195,9 @@ class OpenAIProvider:
             return True
         scanned = [page for page in document.pages if not page.text and page.image is not None]
         return (
-            len(scanned) <= EVIDENCE_OCR_AUTO_PAGES and pixels(document) <= EVIDENCE_OCR_AUTO_PIXELS
+            len(scanned) <= EVIDENCE_OCR_AUTO_PAGES
+            and pixels(document) <= EVIDENCE_OCR_AUTO_PIXELS
+            and self._extracting <= EVIDENCE_OCR_AUTO_EXTRACTING
         )
 
     async def _read(self, number: int, image: Image.Image) -> list[PageText]:

@@ -15,15 +15,15 @@ Area = tuple[float, float, float, float]
 
 
 def union(areas: Iterable[Area | None]) -> Area | None:
-    """The smallest area holding all known ones; None when none is known."""
+    """The smallest area holding all known ones, within the page; None when none is known."""
     known = [area for area in areas if area is not None]
     if not known:
         return None
     return (
-        min(a[0] for a in known),
-        min(a[1] for a in known),
-        max(a[2] for a in known),
-        max(a[3] for a in known),
+        fraction(min(a[0] for a in known)),
+        fraction(min(a[1] for a in known)),
+        fraction(max(a[2] for a in known)),
+        fraction(max(a[3] for a in known)),
     )
 
 

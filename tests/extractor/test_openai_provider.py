@@ -321,7 +321,7 @@ async def test_an_images_values_are_boxed_by_the_ocr_pass_and_grounded(
     image = drawn_invoice()
     document = Document("image/png", (Page(1, image=image),))
 
-    extraction = await make_provider(ocr=OcrEngine()).extract(
+    extraction = await make_provider(ocr=OcrEngine(), evidence_ocr="on").extract(
         document, model=None, report=no_report
     )
 
@@ -332,6 +332,45 @@ async def test_an_images_values_are_boxed_by_the_ocr_pass_and_grounded(
     # OCR read the page: a value it does not show is as ungrounded as in a text layer.
     assert extraction.confidence["total"] == 0.95
     assert "customer.name" not in evidence and extraction.confidence["customer.name"] <= 0.3
+
+
+async def test_under_auto_a_small_image_is_boxed_but_not_grounded(
+    make_provider: MakeProvider,
+) -> None:
+    image = drawn_invoice()
+    document = Document("image/png", (Page(1, image=image),))
+
+    extraction = await make_provider(ocr=OcrEngine()).extract(
+        document, model=None, report=no_report
+    )
+
+    assert_covers(extraction.evidence["total"].bbox, image, (450, 290, 600, 340))
+    # Whether OCR runs depends on the replica's load here: it must not decide the outcome.
+    assert extraction.confidence["customer.name"] == 0.95
+    assert extraction.evidence["customer.name"].bbox is None  # unseen, as without OCR
+
+
+class CountingOcr(OcrEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs = 0
+
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        self.runs += 1
+        return [OcrLine("Total 193.00", (0, 0, 40, 10), 0.99)]
+
+
+async def test_under_auto_a_busy_replica_skips_the_ocr_pass(make_provider: MakeProvider) -> None:
+    ocr = CountingOcr()
+    provider = make_provider(ocr=ocr)
+
+    extractions = await asyncio.gather(
+        *(provider.extract(IMAGE_DOCUMENT, model=None, report=no_report) for _ in range(5))
+    )
+
+    assert 1 <= ocr.runs <= 2  # the first ones, while few extractions were in progress
+    boxed = [e for e in extractions if e.evidence["total"].bbox is not None]
+    assert len(boxed) == ocr.runs
 
 
 class NoOcr(OcrEngine):

@@ -60,13 +60,13 @@ def test_without_the_page_size_ocr_rows_have_no_areas() -> None:
 
 def test_text_layer_rows_are_placed_by_their_characters() -> None:
     text = "ACME\n\n  TOTAL 10.00  \n"
-    areas = [(0.1 * i, 0.0, 0.1 * i + 0.05, 0.1) if not c.isspace() else None
+    areas = [(0.04 * i, 0.0, 0.04 * i + 0.03, 0.1) if not c.isspace() else None
              for i, c in enumerate(text)]  # fmt: skip
 
     acme, total = rows_from_text(text, page=1, areas=areas)
 
-    assert acme.area == pytest.approx((0.0, 0.0, 0.35, 0.1))
-    assert total.area == pytest.approx((0.8, 0.0, 1.85, 0.1))  # "TOTAL" to "10.00", no spaces
+    assert acme.area == pytest.approx((0.0, 0.0, 0.15, 0.1))
+    assert total.area == pytest.approx((0.32, 0.0, 0.75, 0.1))  # "TOTAL" to "10.00", no spaces
     assert total.box is None  # the rules read text layers by order, not position
 
 
