@@ -47,11 +47,11 @@ JPEG_QUALITY = 85
 
 # `evidence_ocr=auto` reads scanned pages for evidence only where that is cheap: a document of
 # at most this many pages and pixels (a receipt, a short invoice) on a replica with at most
-# this many extractions in progress, this one included. An OCR run costs 15-100 times the CPU
-# of the rest of a task (docs/benchmarks.md): under load, it would be the replica's bottleneck.
+# this many extractions in progress, this one included. An OCR run costs 15-20 times the CPU
+# of the rest of a task (docs/benchmarks.md#evidence): under load it would be the bottleneck.
 EVIDENCE_OCR_AUTO_PAGES = 2
 EVIDENCE_OCR_AUTO_PIXELS = 6_000_000
-EVIDENCE_OCR_AUTO_EXTRACTING = 2
+EVIDENCE_OCR_AUTO_EXTRACTING = 1
 
 SYSTEM_PROMPT = """\
 You read invoices and receipts and return their data as JSON in the given schema.

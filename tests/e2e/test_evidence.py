@@ -4,6 +4,7 @@ result and in the saved invoice, where the document was drawn."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import httpx
 import pypdfium2 as pdfium
@@ -47,7 +48,7 @@ async def test_a_digital_pdf_through_the_model_has_each_value_boxed_where_printe
     result = await completed(http, socket, "placed.pdf", data, "application/pdf")
 
     assert result["provider"] == "openai"
-    evidence: dict[str, dict[str, object]] = result["evidence"]  # type: ignore[assignment]
+    evidence: dict[str, dict[str, Any]] = result["evidence"]  # type: ignore[assignment]
     assert evidence["total"]["page"] == 1 and evidence["total"]["text"] == "193.00"
     pdf = pdfium.PdfDocument(data)
     try:
@@ -70,7 +71,7 @@ async def test_an_image_through_the_local_provider_has_each_value_boxed_on_its_r
 
     invoice: dict[str, object] = result["invoice"]  # type: ignore[assignment]
     assert invoice["total"] == "10.00"
-    evidence: dict[str, dict[str, object]] = result["evidence"]  # type: ignore[assignment]
+    evidence: dict[str, dict[str, Any]] = result["evidence"]  # type: ignore[assignment]
     assert evidence["total"]["text"] == "TOTAL RM 10.00"
     assert_covers(evidence["total"]["bbox"], image, (0, 140, 400, 165))  # line 5
     assert_covers(evidence["invoice_date"]["bbox"], image, (0, 88, 400, 113))  # line 3

@@ -368,7 +368,7 @@ async def test_under_auto_a_busy_replica_skips_the_ocr_pass(make_provider: MakeP
         *(provider.extract(IMAGE_DOCUMENT, model=None, report=no_report) for _ in range(5))
     )
 
-    assert 1 <= ocr.runs <= 2  # the first ones, while few extractions were in progress
+    assert ocr.runs == 1  # the first, while it was the only extraction in progress
     boxed = [e for e in extractions if e.evidence["total"].bbox is not None]
     assert len(boxed) == ocr.runs
 
