@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine, OcrLine
 from services.extractor.provider import no_report
-from testkit.documents import text_pdf
+from testkit.documents import RECEIPT_LINES, assert_covers, image_bytes, text_pdf
 
 
 async def test_reads_a_real_receipt(receipts_dev: Path) -> None:
@@ -80,3 +81,20 @@ async def test_model_option_is_ignored() -> None:
     extraction = await LocalProvider(NoOcr()).extract(document, model="gpt-4o", report=no_report)
 
     assert extraction.model == LocalProvider.model
+
+
+async def test_evidence_is_placed_on_the_upright_page_of_a_rotated_photo() -> None:
+    upright = Image.open(io.BytesIO(image_bytes(RECEIPT_LINES))).convert("RGB")
+    # Stored on its side with EXIF orientation 6 ("rotate 90° clockwise to view"), as phones do.
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(buffer, "JPEG", quality=95, exif=exif)
+    document = load_document(buffer.getvalue(), DocumentLimits())
+    assert document.pages[0].image is not None and document.pages[0].image.size == upright.size
+
+    extraction = await LocalProvider(OcrEngine()).extract(document, model=None, report=no_report)
+
+    evidence = extraction.evidence["total"]
+    assert evidence.text == "TOTAL RM 10.00"
+    assert_covers(evidence.bbox, upright, (0, 140, 400, 165))  # line 5, drawn at y = 140
