@@ -14,6 +14,7 @@ process, and the four services as separate processes, then measures:
     python -m bench.pipeline --tasks 400 --sockets 10 --only throughput
     python -m bench.pipeline --only throughput --model-latency 0.5   # a slow model
     python -m bench.pipeline --nats-cluster 3 --sync-always   # 3-node cluster, R3, fsync per ack
+    python -m bench.pipeline --only throughput --evidence-ocr off   # no OCR pass for evidence
 """
 
 from __future__ import annotations
@@ -275,6 +276,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                             "OPENAI_BASE_URL": model.url,
                             "INVOICEFLOW_LOG_LEVEL": "WARNING",
                             "INVOICEFLOW_STREAM_REPLICAS": str(args.nats_cluster or 1),
+                            "INVOICEFLOW_EVIDENCE_OCR": args.evidence_ocr,
                         },
                     ).start()
                     pids = {name: p.pid for name, p in stack.procs.items()}
@@ -336,6 +338,12 @@ def main(argv: list[str] | None = None) -> int:
         "--nats-cluster", type=int, choices=(3, 5), default=0, help="N nodes, R<N> streams"
     )
     parser.add_argument("--sync-always", action="store_true", help="fsync before every ack")
+    parser.add_argument(
+        "--evidence-ocr",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the extractor's OCR pass for evidence on images (INVOICEFLOW_EVIDENCE_OCR)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:
         figures = run(measure(args, Path(tmp)))

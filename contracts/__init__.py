@@ -6,7 +6,16 @@ consumer and bucket names.
 """
 
 from contracts.errors import ErrorCode
-from contracts.invoice import CONFIDENCE_FIELDS, Invoice, LineItem, Money, Party, Payment, TaxDetail
+from contracts.invoice import (
+    CONFIDENCE_FIELDS,
+    Invoice,
+    LineItem,
+    Money,
+    Party,
+    Payment,
+    TaxDetail,
+    filled_values,
+)
 from contracts.media import ALLOWED_MEDIA_TYPES, sniff_media_type
 from contracts.messages import (
     EInvoiceInfo,
@@ -71,6 +80,7 @@ __all__ = [
     "ValidateInvoice",
     "ValidationIssue",
     "ValidationReport",
+    "filled_values",
     "find_amounts",
     "iter_amounts",
     "parse_amount",

@@ -149,3 +149,20 @@ CONFIDENCE_FIELDS: tuple[str, ...] = (
     "amount_due",
     "line_items",
 )
+
+
+def filled_values(model: BaseModel, prefix: str = "") -> list[tuple[str, object]]:
+    """Every non-null value of an invoice (or a part of one) with its field path, as evidence
+    and validation issues name them: `total`, `vendor.name`, `line_items[2].amount`."""
+    found: list[tuple[str, object]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            found.extend(filled_values(value, f"{path}."))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                found.extend(filled_values(item, f"{path}[{index}]."))
+        elif value is not None and value != "":
+            found.append((path, value))
+    return found

@@ -7,6 +7,19 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+# Values of the fake model's canned invoice (tests/fakes/openai_server.py) as `(x, y, text)`:
+# drawn there (points of a PDF page or pixels of an image), tests know where each one is.
+CANNED_PLACED = (
+    (60, 60, "ACME GmbH"),
+    (60, 90, "Invoice INV-1001"),
+    (60, 120, "Date 15.03.2024"),
+    (60, 200, "Widget A"),
+    (300, 200, "2 x 60.00"),
+    (460, 200, "120.00"),
+    (60, 300, "Total EUR"),
+    (460, 300, "193.00"),
+)
+
 RECEIPT_LINES = (
     "ACME TRADING SDN BHD",
     "GST No: 000123456789",
@@ -99,6 +112,31 @@ def text_pdf(pages: Sequence[Sequence[str]] = (RECEIPT_LINES,)) -> bytes:
     return pdf_file(objects)
 
 
+def placed_pdf(
+    texts: Sequence[tuple[float, float, str]],
+    *,
+    size: tuple[float, float] = (595, 842),
+    rotate: int = 0,
+    font_size: float = 12,
+) -> bytes:
+    """A one-page PDF with a text layer (Helvetica): each `(x, y, text)` drawn with its
+    baseline starting `x` points from the left and `y` points from the top of the unrotated
+    page; `rotate` is the page's /Rotate, which viewers (and pdfium) apply on display."""
+    width, height = size
+    stream = "\n".join(
+        f"BT /F1 {font_size} Tf {x} {height - y} Td ({_escape(text)}) Tj ET" for x, y, text in texts
+    ).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] /Rotate %d "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" % (width, height, rotate),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    return pdf_file(objects)
+
+
 def pdf_file(objects: Sequence[bytes]) -> bytes:
     """A PDF of these objects (numbered from 1, the first the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.4\n")
@@ -118,3 +156,26 @@ def pdf_file(objects: Sequence[bytes]) -> bytes:
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def ink(image: Image.Image, region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The box of the dark pixels of `image` inside `region` (left, top, right, bottom), in the
+    image's pixels: where something was drawn there."""
+    crop = image.convert("L").crop(region).point(lambda value: 255 if value < 128 else 0)
+    box = crop.getbbox()
+    if box is None:
+        raise AssertionError(f"nothing is drawn in {region}")
+    return box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1]
+
+
+def assert_covers(
+    bbox: Sequence[float] | None, image: Image.Image, region: tuple[int, int, int, int]
+) -> None:
+    """Evidence `bbox` (fractions of the page), applied to `image` (the page at some scale),
+    holds what is drawn in `region` of it, to a pixel or two."""
+    assert bbox is not None, "no box"
+    width, height = image.size
+    x0, y0, x1, y1 = bbox[0] * width, bbox[1] * height, bbox[2] * width, bbox[3] * height
+    left, top, right, bottom = ink(image, region)
+    assert x0 - 2 <= left and right <= x1 + 2, (bbox, (left, top, right, bottom))
+    assert y0 - 2 <= top and bottom <= y1 + 2, (bbox, (left, top, right, bottom))

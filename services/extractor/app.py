@@ -44,7 +44,6 @@ class ExtractorWorker(Worker):
         # No redirects ever: a redirect could lead anywhere, past the host allowlist.
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.settings_einvoice_schematron = settings.einvoice_schematron
-        self.openai: OpenAIProvider | None = provider_from_settings(settings)
         # Decoding and OCR of untrusted documents run in these processes, under a budget; the
         # pages they hand back leave this process with their task.
         return_large_buffers_to_the_system()
@@ -59,9 +58,10 @@ class ExtractorWorker(Worker):
             ),
             preload=("services.extractor.documents",),
         )
-        providers: dict[str, ExtractionProvider] = {
-            "local": LocalProvider(OcrEngine(settings.ocr_threads, self.decode_pool))
-        }
+        # One engine for both providers: `ocr_threads` bounds the replica's OCR runs in all.
+        ocr = OcrEngine(settings.ocr_threads, self.decode_pool)
+        self.openai: OpenAIProvider | None = provider_from_settings(settings, ocr)
+        providers: dict[str, ExtractionProvider] = {"local": LocalProvider(ocr)}
         if self.openai is not None:
             providers["openai"] = self.openai
         cache: ExtractionCache = (

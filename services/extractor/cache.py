@@ -13,7 +13,8 @@ from typing import Protocol
 
 from contracts import Extraction, Usage
 
-CACHE_VERSION = 1
+# 2: evidence as fractions of the page, for every value (it was pixels, for some).
+CACHE_VERSION = 2
 
 
 def cache_key(sha256: str, provider: str, model: str) -> str:

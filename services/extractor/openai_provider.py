@@ -22,11 +22,20 @@ from pydantic import ValidationError
 
 from contracts import ErrorCode, Extraction, Usage
 from services.extractor.documents import INLINE_PIXELS, Document, off_loop_if_big, pixels
-from services.extractor.grounding import ground
+from services.extractor.evidence import located_evidence, unplaced_evidence
+from services.extractor.grounding import locate, lower_ungrounded
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
+from services.extractor.ocr import OcrEngine
+from services.extractor.page_text import PageText
 from services.extractor.provider import ReportProgress
-from services.extractor.settings import ExtractorSettings
-from services.worker.errors import DependencyUnavailableError, PermanentError, TransientError
+from services.extractor.receipt_rows import page_texts, rows_from_ocr
+from services.extractor.settings import EvidenceOcr, ExtractorSettings
+from services.worker.errors import (
+    DependencyUnavailableError,
+    PermanentError,
+    StageError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,14 @@ MODEL_DEPENDENCY = "model"
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 JPEG_QUALITY = 85
+
+# `evidence_ocr=auto` reads scanned pages for evidence only where that is cheap: a document of
+# at most this many pages and pixels (a receipt, a short invoice) on a replica with at most
+# this many extractions in progress, this one included. An OCR run costs 15-20 times the CPU
+# of the rest of a task (docs/benchmarks.md#evidence): under load it would be the bottleneck.
+EVIDENCE_OCR_AUTO_PAGES = 2
+EVIDENCE_OCR_AUTO_PIXELS = 6_000_000
+EVIDENCE_OCR_AUTO_EXTRACTING = 1
 
 SYSTEM_PROMPT = """\
 You read invoices and receipts and return their data as JSON in the given schema.
@@ -71,8 +88,15 @@ class OpenAIProvider:
         max_retries: int,
         max_concurrency: int = 8,
         max_pages: int = 10,
+        ocr: OcrEngine | None = None,
+        evidence_ocr: EvidenceOcr = "auto",
     ) -> None:
+        """`ocr`: the engine that reads scanned pages for evidence, as `evidence_ocr` says;
+        without one, scanned pages have no text to check or place values in."""
         self.default_model = default_model
+        self._ocr = ocr
+        self._evidence_ocr = evidence_ocr
+        self._extracting = 0  # extractions in progress on this replica
         # Per replica: more calls at once only queue at the provider and draw 429s.
         self._calls = asyncio.Semaphore(max_concurrency)
         self._max_pages = max_pages
@@ -90,7 +114,13 @@ class OpenAIProvider:
     async def extract(
         self, document: Document, *, model: str | None, report: ReportProgress
     ) -> Extraction:
-        model = model or self.default_model
+        self._extracting += 1
+        try:
+            return await self._extract(document, model or self.default_model)
+        finally:
+            self._extracting -= 1
+
+    async def _extract(self, document: Document, model: str) -> Extraction:
         if len(document.pages) > self._max_pages:
             raise PermanentError(
                 ErrorCode.TOO_MANY_PAGES,
@@ -103,23 +133,40 @@ class OpenAIProvider:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": content},
         ]
-        async with self._calls:
-            completion = await self._complete(model, messages)
-        answer = parse_answer(completion)
+        # The OCR pass for evidence runs beside the model call, not after it.
+        reading = asyncio.create_task(self._page_texts(document, self._reads_scans(document)))
         try:
-            invoice, confidence = to_invoice(answer)
-        except InvalidAnswerError as exc:
-            log.warning("the model's answer does not make an invoice: %s", _short(exc))
-            raise PermanentError(
-                ErrorCode.PROVIDER_INVALID_OUTPUT, "the model's answer does not make an invoice"
-            ) from exc
-        text = document_text(document)
-        if text is not None:
-            confidence = ground(invoice, confidence, text)
+            async with self._calls:
+                completion = await self._complete(model, messages)
+            answer = parse_answer(completion)
+            try:
+                invoice, confidence = to_invoice(answer)
+            except InvalidAnswerError as exc:
+                log.warning("the model's answer does not make an invoice: %s", _short(exc))
+                raise PermanentError(
+                    ErrorCode.PROVIDER_INVALID_OUTPUT,
+                    "the model's answer does not make an invoice",
+                ) from exc
+            texts = await reading
+        except BaseException:
+            reading.cancel()  # it ends in no other error: `_read` answers none for any
+            raise
+        located = locate(invoice, texts)
+        evidence = located_evidence(located, texts)
+        if len(texts) == len(document.pages) and (
+            self._evidence_ocr == "on" or all(page.text for page in document.pages)
+        ):
+            # Every page's text is known, for every such document: what is printed nowhere is
+            # ungrounded. (Not under `auto`, where OCR runs or not by the replica's load: the
+            # same document would be valid or sent to review by how busy the replica was.)
+            confidence = lower_ungrounded(confidence, located)
+        elif len(document.pages) == 1:
+            evidence = unplaced_evidence(invoice, 1) | evidence
         usage = completion.usage
         return Extraction(
             invoice=invoice,
             confidence=confidence,
+            evidence=evidence,
             provider=self.name,
             model=completion.model or model,
             usage=Usage(
@@ -128,6 +175,41 @@ class OpenAIProvider:
             ),
             pages=len(document.pages),
         )
+
+    async def _page_texts(self, document: Document, read: bool) -> list[PageText]:
+        """The text of every page whose text can be known: its text layer, else (`read`: the
+        OCR pass runs) what OCR reads on its image."""
+        texts = []
+        for page in document.pages:
+            if page.text:
+                areas = page.text_areas or (None,) * len(page.text)
+                texts.append(PageText(page.number, page.text, areas))
+            elif read and page.image is not None:
+                texts.extend(await self._read(page.number, page.image))
+        return texts
+
+    def _reads_scans(self, document: Document) -> bool:
+        if self._ocr is None or self._evidence_ocr == "off":
+            return False
+        if self._evidence_ocr == "on":
+            return True
+        scanned = [page for page in document.pages if not page.text and page.image is not None]
+        return (
+            len(scanned) <= EVIDENCE_OCR_AUTO_PAGES
+            and pixels(document) <= EVIDENCE_OCR_AUTO_PIXELS
+            and self._extracting <= EVIDENCE_OCR_AUTO_EXTRACTING
+        )
+
+    async def _read(self, number: int, image: Image.Image) -> list[PageText]:
+        """One scanned page's text by OCR; none when OCR fails or reads nothing (then nothing
+        is known about the page: evidence is not worth failing a task for)."""
+        assert self._ocr is not None
+        try:
+            lines = await self._ocr.read(image)
+        except (StageError, DependencyUnavailableError) as exc:
+            log.warning("no OCR for evidence on page %d: %s", number, exc)
+            return []
+        return page_texts(rows_from_ocr(lines, number, image.size))
 
     async def _complete(
         self, model: str, messages: list[ChatCompletionMessageParam]
@@ -217,13 +299,6 @@ def user_content(document: Document) -> list[ChatCompletionContentPartParam]:
     return parts
 
 
-def document_text(document: Document) -> str | None:
-    """The document's own text when every page has a text layer, else None (not checkable)."""
-    if not document.pages or any(page.text is None for page in document.pages):
-        return None
-    return "\n".join(page.text or "" for page in document.pages)
-
-
 # OpenAI's high-detail vision scales an image to fit 2048x2048, then its shortest side to 768,
 # and bills 512-px tiles of that: pixels beyond it cost upload bytes and buy nothing.
 VISION_MAX_SIDE = 2048
@@ -255,7 +330,9 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def provider_from_settings(settings: ExtractorSettings) -> OpenAIProvider | None:
+def provider_from_settings(
+    settings: ExtractorSettings, ocr: OcrEngine | None = None
+) -> OpenAIProvider | None:
     """The provider when an API key is configured, else None (then `openai` is refused)."""
     if not settings.openai_api_key:
         return None
@@ -267,4 +344,6 @@ def provider_from_settings(settings: ExtractorSettings) -> OpenAIProvider | None
         max_retries=settings.openai_max_retries,
         max_concurrency=settings.openai_max_concurrency,
         max_pages=settings.openai_max_pages_per_request,
+        ocr=ocr,
+        evidence_ocr=settings.evidence_ocr,
     )

@@ -125,12 +125,21 @@ def parse_receipt(rows: Sequence[Row], ranker: Ranker | None = None) -> ParsedRe
     confidence = {key: round(hit.confidence, 2) for key, hit in hits.items()}
     if "total" in confidence:
         confidence["amount_due"] = confidence["total"]
-    evidence = {
-        key: Evidence(page=hit.row.page, bbox=hit.row.box, text=hit.row.text)
-        for key, hit in hits.items()
-        if hit.row is not None
+    return ParsedReceipt(invoice, confidence, _evidence(hits, breakdown))
+
+
+def _evidence(hits: dict[str, Found], breakdown: Breakdown | None) -> dict[str, Evidence]:
+    """Each value's row: every field read from one, and each line item's values from theirs."""
+    sources = {key: hit.row for key, hit in hits.items() if hit.row is not None}
+    sources.pop("line_items", None)  # a list, not a value: its items have their own rows
+    if "total" in sources:
+        sources["amount_due"] = sources["total"]
+    items = zip(breakdown.items, breakdown.item_rows, strict=True) if breakdown else ()
+    for index, (item, row) in enumerate(items):
+        sources.update({f"line_items[{index}].{name}": row for name in item})
+    return {
+        key: Evidence(page=row.page, bbox=row.area, text=row.text) for key, row in sources.items()
     }
-    return ParsedReceipt(invoice, confidence, evidence)
 
 
 def _ruled(rows: Sequence[Row]) -> dict[str, Found | None]:
@@ -173,6 +182,7 @@ _TOLERANCE = Decimal("0.01")
 class Breakdown:
     items: list[dict[str, str]]
     found: dict[str, Found]
+    item_rows: list[Row] = field(default_factory=list)  # the row each item was read from
 
 
 def find_breakdown(rows: Sequence[Row], total: Decimal | None) -> Breakdown | None:
@@ -193,8 +203,8 @@ def find_breakdown(rows: Sequence[Row], total: Decimal | None) -> Breakdown | No
         confidence = 0.85 * min(_ocr_factor(row) for row in item_rows)
         found["line_items"] = Found(len(items), confidence, _merge(item_rows))
     else:
-        items = []
-    return Breakdown(items, found) if found else None
+        items, item_rows = [], []
+    return Breakdown(items, found, item_rows) if found else None
 
 
 def _labelled_amount(
@@ -281,7 +291,8 @@ def _merge(rows: Sequence[Row]) -> Row:
         else None
     )  # fmt: skip
     pieces = tuple(piece for row in rows for piece in row.pieces)
-    return Row(rows[0].page, pieces, box, min(row.score for row in rows))
+    areas = tuple(area for row in rows for area in row.areas)
+    return Row(rows[0].page, pieces, box, min(row.score for row in rows), areas)
 
 
 # --- vendor address -------------------------------------------------------------------------

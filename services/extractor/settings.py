@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
@@ -11,6 +11,8 @@ from services.pages.render import DocumentLimits
 from services.worker.settings import WorkerSettings
 
 MB = 1024 * 1024
+
+EvidenceOcr = Literal["auto", "on", "off"]
 
 
 class ExtractorSettings(WorkerSettings):
@@ -52,6 +54,10 @@ class ExtractorSettings(WorkerSettings):
     max_image_side: int = Field(default=DocumentLimits.max_image_side, ge=64)
     # OCR runs at once per replica (each in a decode process, below).
     ocr_threads: int = Field(default=2, ge=1)
+    # The openai provider's evidence for scanned pages and images comes from an OCR pass beside
+    # the model call (it grounds them too): `auto` runs it where it is cheap (at most
+    # EVIDENCE_OCR_AUTO_PAGES pages of EVIDENCE_OCR_AUTO_PIXELS in all), `on` always, `off` never.
+    evidence_ocr: EvidenceOcr = "auto"
 
     # Decoding, rendering and OCR of documents run in this many worker processes, each job
     # within `decode_seconds` (over it: document_too_complex) and each process within

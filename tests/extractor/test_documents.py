@@ -7,15 +7,25 @@ import io
 import struct
 import threading
 
+import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
 from contracts import ErrorCode
 from services.extractor import documents
 from services.extractor.documents import INLINE_BYTES, cheap_to_load, load_document, off_loop_if_big
+from services.extractor.page_text import union
 from services.pages.render import DocumentLimits
 from services.worker.errors import PermanentError
-from testkit.documents import RECEIPT_LINES, image_bytes, scanned_pdf, text_pdf, tiff_bytes
+from testkit.documents import (
+    RECEIPT_LINES,
+    image_bytes,
+    ink,
+    placed_pdf,
+    scanned_pdf,
+    text_pdf,
+    tiff_bytes,
+)
 from testkit.hostile import png_bomb, png_many_pixels
 
 LIMITS = DocumentLimits(max_pages=3, max_image_pixels=4_000_000, max_image_side=800)
@@ -112,6 +122,42 @@ def test_pdf_text_layer_is_kept_as_text_without_rendering() -> None:
     first = document.pages[0]
     assert first.image is None and first.text is not None
     assert "TOTAL RM 10.00" in first.text.splitlines()
+
+
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_each_text_layer_character_is_placed_on_the_page_as_rendered(rotate: int) -> None:
+    data = placed_pdf([(60, 100, "Invoice INV-1001 of ACME"), (400, 700, "193.00")], rotate=rotate)
+    [page] = load_document(data, LIMITS).pages
+    assert page.text is not None and page.text_areas is not None
+    assert len(page.text_areas) == len(page.text)
+    start = page.text.index("193.00")
+    area = union(page.text_areas[start : start + 6])
+
+    # Rendered as pdfium shows the page (its /Rotate applied), the area holds the value's ink.
+    pdf = pdfium.PdfDocument(data)
+    try:
+        image = pdf[0].render(scale=2).to_pil()
+    finally:
+        pdf.close()
+    assert area is not None
+    width, height = image.size
+    box = (area[0] * width, area[1] * height, area[2] * width, area[3] * height)
+    region = (round(box[0]) - 6, round(box[1]) - 6, round(box[2]) + 6, round(box[3]) + 6)
+    drawn = ink(image, region)
+    assert box[0] - 1 <= drawn[0] and drawn[2] <= box[2] + 1
+    assert box[1] - 1 <= drawn[1] and drawn[3] <= box[3] + 1
+    # ...and is no larger than the glyphs' line: a highlight, not a region of the page.
+    assert (box[2] - box[0]) * (box[3] - box[1]) < 3 * (drawn[2] - drawn[0]) * (drawn[3] - drawn[1])
+
+
+def test_text_layer_line_breaks_pdfium_inserts_have_no_area() -> None:
+    [page] = load_document(placed_pdf([(60, 100, "First line of text"), (60, 200, "Second")]),
+                           LIMITS).pages  # fmt: skip
+    assert page.text == "First line of text\nSecond"
+    assert page.text_areas is not None
+    assert page.text_areas[page.text.index("\n")] is None
+    assert page.text_areas[page.text.index(" ")] is None  # nor do spaces
+    assert all(area is not None for area in page.text_areas[:5])
 
 
 def test_scanned_pdf_pages_are_rendered_within_the_size_bound() -> None:

@@ -8,19 +8,24 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
+import pypdfium2 as pdfium
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from contracts import ErrorCode
-from services.extractor.documents import Document, Page
+from services.extractor.documents import Document, Page, load_document
+from services.extractor.ocr import OcrEngine, OcrLine
 from services.extractor.openai_provider import OpenAIProvider, fit_for_vision
 from services.extractor.provider import no_report
+from services.extractor.settings import EvidenceOcr
+from services.pages.render import DocumentLimits
 from services.worker.errors import (
     DependencyUnavailableError,
     PermanentError,
     StageError,
     TransientError,
 )
+from testkit.documents import CANNED_PLACED, assert_covers, placed_pdf
 from tests.fakes.asgi import serving
 from tests.fakes.openai_server import FakeOpenAI, RunningFake, running_fake_openai
 
@@ -47,6 +52,8 @@ async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
         base_url: str | None = None,
         concurrency: int = 8,
         pages: int = 10,
+        ocr: OcrEngine | None = None,
+        evidence_ocr: EvidenceOcr = "auto",
     ) -> OpenAIProvider:
         provider = OpenAIProvider(
             api_key="test-key",
@@ -56,6 +63,8 @@ async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
             max_retries=retries,
             max_concurrency=concurrency,
             max_pages=pages,
+            ocr=ocr,
+            evidence_ocr=evidence_ocr,
         )
         made.append(provider)
         return provider
@@ -266,3 +275,138 @@ async def test_scanned_pages_cannot_be_grounded_and_are_left_alone(
     )
 
     assert extraction.confidence["total"] == 0.99
+    # A one-page image without its text: every value on page 1, where on it unknown.
+    evidence = extraction.evidence["total"]
+    assert evidence.page == 1 and evidence.bbox is None and evidence.text == "0.00"
+    assert "document_type" not in extraction.evidence  # a classification, not printed
+
+
+async def test_a_digital_pdfs_values_are_boxed_where_they_are_printed(
+    make_provider: MakeProvider,
+) -> None:
+    data = placed_pdf(CANNED_PLACED)
+    document = load_document(data, DocumentLimits())
+
+    extraction = await make_provider().extract(document, model=None, report=no_report)
+
+    evidence = extraction.evidence
+    assert evidence["total"].text == "193.00" and evidence["total"].page == 1
+    assert evidence["vendor.name"].text == "ACME GmbH"
+    assert evidence["invoice_date"].text == "15.03.2024"
+    assert evidence["line_items[0].amount"].text == "120.00"
+    assert evidence["line_items[0].quantity"].text == "2"
+    pdf = pdfium.PdfDocument(data)
+    try:
+        image = pdf[0].render(scale=2).to_pil()  # 1190 x 1684 px: 2 px a point
+    finally:
+        pdf.close()
+    assert_covers(evidence["total"].bbox, image, (900, 560, 1100, 620))  # "193.00" at (460, 300)
+    assert_covers(evidence["line_items[0].amount"].bbox, image, (900, 360, 1100, 420))
+    # Printed nowhere: no evidence, and no confidence either.
+    assert "customer.name" not in evidence and extraction.confidence["customer.name"] <= 0.3
+    assert extraction.confidence["total"] == 0.95
+
+
+def drawn_invoice() -> Image.Image:
+    image = Image.new("RGB", (1000, 700), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=24)
+    for x, y, text in CANNED_PLACED:
+        draw.text((x, y), text, fill="black", font=font)
+    return image
+
+
+async def test_an_images_values_are_boxed_by_the_ocr_pass_and_grounded(
+    make_provider: MakeProvider,
+) -> None:
+    image = drawn_invoice()
+    document = Document("image/png", (Page(1, image=image),))
+
+    extraction = await make_provider(ocr=OcrEngine(), evidence_ocr="on").extract(
+        document, model=None, report=no_report
+    )
+
+    evidence = extraction.evidence
+    assert evidence["total"].text == "193.00"
+    assert_covers(evidence["total"].bbox, image, (450, 290, 600, 340))
+    assert_covers(evidence["vendor.name"].bbox, image, (50, 50, 300, 95))
+    # OCR read the page: a value it does not show is as ungrounded as in a text layer.
+    assert extraction.confidence["total"] == 0.95
+    assert "customer.name" not in evidence and extraction.confidence["customer.name"] <= 0.3
+
+
+async def test_under_auto_a_small_image_is_boxed_but_not_grounded(
+    make_provider: MakeProvider,
+) -> None:
+    image = drawn_invoice()
+    document = Document("image/png", (Page(1, image=image),))
+
+    extraction = await make_provider(ocr=OcrEngine()).extract(
+        document, model=None, report=no_report
+    )
+
+    assert_covers(extraction.evidence["total"].bbox, image, (450, 290, 600, 340))
+    # Whether OCR runs depends on the replica's load here: it must not decide the outcome.
+    assert extraction.confidence["customer.name"] == 0.95
+    assert extraction.evidence["customer.name"].bbox is None  # unseen, as without OCR
+
+
+class CountingOcr(OcrEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs = 0
+
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        self.runs += 1
+        return [OcrLine("Total 193.00", (0, 0, 40, 10), 0.99)]
+
+
+async def test_under_auto_a_busy_replica_skips_the_ocr_pass(make_provider: MakeProvider) -> None:
+    ocr = CountingOcr()
+    provider = make_provider(ocr=ocr)
+
+    extractions = await asyncio.gather(
+        *(provider.extract(IMAGE_DOCUMENT, model=None, report=no_report) for _ in range(5))
+    )
+
+    assert ocr.runs == 1  # the first, while it was the only extraction in progress
+    boxed = [e for e in extractions if e.evidence["total"].bbox is not None]
+    assert len(boxed) == ocr.runs
+
+
+class NoOcr(OcrEngine):
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        raise AssertionError("OCR should not run here")
+
+
+class FailingOcr(OcrEngine):
+    def read_sync(self, image: Image.Image) -> list[OcrLine]:
+        raise PermanentError(ErrorCode.OCR_FAILED, "OCR could not read this page")
+
+
+async def test_the_ocr_pass_is_off_when_asked_and_for_long_scans_under_auto(
+    make_provider: MakeProvider,
+) -> None:
+    page = Image.new("RGB", (1000, 1400), "white")
+    long_scan = Document("image/tiff", tuple(Page(n, image=page) for n in (1, 2, 3)))
+    short_scan = Document("image/png", (Page(1, image=page),))
+
+    extraction = await make_provider(ocr=NoOcr()).extract(long_scan, model=None, report=no_report)
+    await make_provider(ocr=NoOcr(), evidence_ocr="off").extract(
+        short_scan, model=None, report=no_report
+    )
+
+    # Several pages and no text: which page a value is on is not known, so no evidence.
+    assert extraction.evidence == {} and extraction.confidence["total"] == 0.95
+
+
+async def test_a_failing_ocr_pass_costs_the_evidence_not_the_task(
+    make_provider: MakeProvider,
+) -> None:
+    provider = make_provider(ocr=FailingOcr(), evidence_ocr="on")
+
+    extraction = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+
+    assert extraction.invoice.total == Decimal("193.00")
+    assert extraction.confidence["total"] == 0.95  # nothing was read, so nothing is checked
+    assert extraction.evidence["total"].bbox is None

@@ -21,8 +21,15 @@ from services.extractor.receipt_rows import Row
 
 
 def rows(*texts: str) -> list[Row]:
+    """OCR rows 30 px apart on a page 300 px wide and 1000 px high."""
     return [
-        Row(1, tuple(text.split(" | ")), (0.0, 30.0 * i, 300.0, 30.0 * i + 20), 0.98)
+        Row(
+            1,
+            pieces := tuple(text.split(" | ")),
+            (0.0, 30.0 * i, 300.0, 30.0 * i + 20),
+            0.98,
+            tuple((0.0, 0.03 * i, 1.0, 0.03 * i + 0.02) for _ in pieces),
+        )
         for i, text in enumerate(texts)
     ]
 
@@ -200,11 +207,21 @@ def test_whole_receipt_with_confidence_and_evidence() -> None:
         Decimal("5.00"),
         Decimal("10.00"),
     )
-    assert parsed.evidence["line_items"].text == "Widget 2 x 5.00 10.00"  # the rows it read
     assert all(0.0 <= value <= 1.0 for value in parsed.confidence.values())
     assert parsed.confidence["total"] > parsed.confidence["vendor.name"] * 0.9
+    # Every value its row, as printed and where, in fractions of the page.
     assert parsed.evidence["total"].text == "TOTAL RM 10.00"
-    assert parsed.evidence["total"].bbox == (0.0, 150.0, 300.0, 170.0)
+    assert parsed.evidence["total"].bbox == pytest.approx((0.0, 0.15, 1.0, 0.17))
+    assert parsed.evidence["amount_due"] == parsed.evidence["total"]
+    for name in ("description", "quantity", "unit_price", "amount"):
+        evidence = parsed.evidence[f"line_items[0].{name}"]
+        assert evidence.text == "Widget 2 x 5.00 10.00"
+        assert evidence.bbox == pytest.approx((0.0, 0.12, 1.0, 0.14))
+    assert "line_items" not in parsed.evidence  # a list, not a value
+    assert parsed.evidence["invoice_date"].text == "Date: 15/01/2019"
+    assert parsed.evidence["invoice_number"].text == "Receipt No: CS1001"
+    assert parsed.evidence["vendor.tax_id"].text == "GST No: 000123456789"
+    assert parsed.evidence["vendor.name"].bbox == pytest.approx((0.0, 0.0, 1.0, 0.02))
 
 
 def test_nothing_readable_gives_an_empty_invoice() -> None:

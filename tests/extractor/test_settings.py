@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from services.extractor.settings import ExtractorSettings
 
@@ -67,3 +68,13 @@ def test_the_decode_budget_is_read_from_the_environment(monkeypatch: pytest.Monk
     assert (settings.decode_processes, settings.decode_seconds) == (3, 12.5)
     assert (settings.decode_max_tasks, settings.decode_max_rss_mb) == (7, 512)
     assert settings.decode_memory_limit_mb == 900
+
+
+def test_the_evidence_ocr_pass_is_auto_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INVOICEFLOW_EVIDENCE_OCR", raising=False)
+    assert ExtractorSettings().evidence_ocr == "auto"
+    monkeypatch.setenv("INVOICEFLOW_EVIDENCE_OCR", "off")
+    assert ExtractorSettings().evidence_ocr == "off"
+    monkeypatch.setenv("INVOICEFLOW_EVIDENCE_OCR", "sometimes")
+    with pytest.raises(ValidationError, match="evidence_ocr"):
+        ExtractorSettings()
