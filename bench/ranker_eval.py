@@ -25,6 +25,7 @@ MIN_BUCKET = 15
 # a bucket of few receipts is not reported as sure as its raw precision.
 Z = 1.0
 CONFIDENT_PRECISION = 0.98
+# The line is drawn on the same reads it is judged on: half a point of margin against that.
 MARGIN = 0.005
 UNSURE = 0.79
 
@@ -109,8 +110,9 @@ def buckets(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, int, i
 def calibration(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, float]]:
     """(lowest raw score, confidence) per bucket: the bucket's measured precision, pulled down
     for small buckets and made non-decreasing in the raw score. Only the top buckets that are
-    right at least CONFIDENT_PRECISION of the time together may reach CONFIDENT; the others are
-    held just under it, so that a confident field keeps meaning one that needs no review."""
+    right at least CONFIDENT_PRECISION + MARGIN of the time together may reach CONFIDENT; the
+    others are held just under it, so that a confident field keeps meaning one that needs no
+    review."""
     rows = buckets(outcomes, name)
     sure_from = len(rows)
     for start in range(len(rows) - 1, -1, -1):
@@ -204,13 +206,17 @@ def table(rows: dict[str, FieldFigures]) -> str:
 def calibration_table(ranker: Ranker) -> str:
     """Per field and raw-score bucket: right / read out of fold, and the confidence reported."""
     measured = ranker.meta.get("calibration_buckets", {})
-    lines = ["| field | raw score ≥ … : right / read (not fitted on) → confidence |", "|---|---|"]
+    lines = [
+        "| field | raw score ≥ … : right / read (observed, not fitted on) → confidence reported |",
+        "|---|---|",
+    ]
     for name, rows in ranker.calibration.items():
         counts = {float(low): (right, count) for low, right, count in measured.get(name, [])}
         cells = []
         for low, confidence in rows:
             right, count = counts.get(low, (0, 0))
-            cells.append(f"{low:g}: {right}/{count} → {confidence:.2f}")
+            observed = f"{right / count:.1%}" if count else "–"
+            cells.append(f"{low:g}: {right}/{count} ({observed}) → {confidence:.2f}")
         lines.append(f"| {name} | {'; '.join(cells)} |")
     return "\n".join(lines)
 
