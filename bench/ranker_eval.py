@@ -19,12 +19,14 @@ from services.extractor.receipt_ranker import Ranker
 
 SCORED = (*FIELDS, "currency", "document_type")
 # Raw-score buckets' lower edges; a bucket with fewer than MIN_BUCKET receipts joins the one below.
-EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+EDGES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 MIN_BUCKET = 15
 # Confidence is the lower end of a one-sided ~84 % (z = 1) interval of a bucket's precision:
 # a bucket of few receipts is not reported as sure as its raw precision.
 Z = 1.0
 CONFIDENT_PRECISION = 0.98
+# The line is drawn on the same reads it is judged on: half a point of margin against that.
+MARGIN = 0.005
 UNSURE = 0.79
 
 
@@ -56,21 +58,36 @@ def read(receipt: Receipt, ranker: Ranker) -> Outcomes:
     return {
         name: Outcome(
             same(name, got[name], want[name]),
-            raw.confidence.get(name, 0.0),
+            raw.raw.get(name, 0.0),
             reported.confidence.get(name, 0.0),
         )
         for name in SCORED
     }
 
 
+def fold_models(
+    receipts: Sequence[Receipt], k: int = 5, seed: int = 13, l2: float = L2
+) -> list[tuple[list[int], Ranker]]:
+    """Per fold: the receipts held out and the model fitted on the other k − 1 folds."""
+    out = []
+    for held_out in folds(len(receipts), k, seed):
+        held = set(held_out)
+        out.append((held_out, fit_ranker([r for i, r in enumerate(receipts) if i not in held], l2)))
+    return out
+
+
 def cross_validate(
     receipts: Sequence[Receipt], k: int = 5, seed: int = 13, l2: float = L2
 ) -> list[Outcomes]:
     """Each receipt read by the model fitted on the other k − 1 folds (no calibration)."""
+    return out_of_fold(receipts, fold_models(receipts, k, seed, l2))
+
+
+def out_of_fold(
+    receipts: Sequence[Receipt], models: Sequence[tuple[list[int], Ranker]]
+) -> list[Outcomes]:
     out: list[Outcomes | None] = [None] * len(receipts)
-    for held_out in folds(len(receipts), k, seed):
-        held = set(held_out)
-        ranker = fit_ranker([r for i, r in enumerate(receipts) if i not in held], l2)
+    for held_out, ranker in models:
         for i in held_out:
             out[i] = read(receipts[i], ranker)
     return [outcome for outcome in out if outcome is not None]
@@ -93,14 +110,15 @@ def buckets(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, int, i
 def calibration(outcomes: Sequence[Outcomes], name: str) -> list[tuple[float, float]]:
     """(lowest raw score, confidence) per bucket: the bucket's measured precision, pulled down
     for small buckets and made non-decreasing in the raw score. Only the top buckets that are
-    right at least CONFIDENT_PRECISION of the time together may reach CONFIDENT; the others are
-    held just under it, so that a confident field keeps meaning one that needs no review."""
+    right at least CONFIDENT_PRECISION + MARGIN of the time together may reach CONFIDENT; the
+    others are held just under it, so that a confident field keeps meaning one that needs no
+    review."""
     rows = buckets(outcomes, name)
     sure_from = len(rows)
     for start in range(len(rows) - 1, -1, -1):
         right = sum(r for _, r, _ in rows[start:])
         count = sum(c for _, _, c in rows[start:])
-        if count and right / count >= CONFIDENT_PRECISION:
+        if count and right / count >= CONFIDENT_PRECISION + MARGIN:
             sure_from = start
     table: list[tuple[float, float]] = []
     floor = 0.0
@@ -188,13 +206,17 @@ def table(rows: dict[str, FieldFigures]) -> str:
 def calibration_table(ranker: Ranker) -> str:
     """Per field and raw-score bucket: right / read out of fold, and the confidence reported."""
     measured = ranker.meta.get("calibration_buckets", {})
-    lines = ["| field | raw score ≥ … : right / read (not fitted on) → confidence |", "|---|---|"]
+    lines = [
+        "| field | raw score ≥ … : right / read (observed, not fitted on) → confidence reported |",
+        "|---|---|",
+    ]
     for name, rows in ranker.calibration.items():
         counts = {float(low): (right, count) for low, right, count in measured.get(name, [])}
         cells = []
         for low, confidence in rows:
             right, count = counts.get(low, (0, 0))
-            cells.append(f"{low:g}: {right}/{count} → {confidence:.2f}")
+            observed = f"{right / count:.1%}" if count else "–"
+            cells.append(f"{low:g}: {right}/{count} ({observed}) → {confidence:.2f}")
         lines.append(f"| {name} | {'; '.join(cells)} |")
     return "\n".join(lines)
 

@@ -60,10 +60,15 @@ class ParsedReceipt:
     invoice: Invoice
     confidence: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, Evidence] = field(default_factory=dict)
+    # Each field's score before calibration and rounding: what the calibration is measured on.
+    raw: dict[str, float] = field(default_factory=dict)
 
 
 # Fields whose confidence is the accuracy measured for their score (`receipt_ranker`).
 CALIBRATED = ("vendor.name", "vendor.address", "total", "invoice_date", "currency", "document_type")
+# The only values the calibration receipts (Malaysian till receipts) have truth for: any other
+# currency or document type was never measured there and keeps its rule's score.
+MEASURED_VALUES = {"currency": "MYR", "document_type": "receipt"}
 
 
 def parse_receipt(rows: Sequence[Row], ranker: Ranker | None = None) -> ParsedReceipt:
@@ -84,9 +89,10 @@ def parse_receipt(rows: Sequence[Row], ranker: Ranker | None = None) -> ParsedRe
         }
     )
     hits = {key: hit for key, hit in found.items() if hit is not None}
+    raw = {key: hit.confidence for key, hit in hits.items()}
     if ranker is not None and ranked:
         for key in CALIBRATED:
-            if key in hits:
+            if key in hits and MEASURED_VALUES.get(key, hits[key].value) == hits[key].value:
                 hit = hits[key]
                 hits[key] = Found(hit.value, ranker.confidence(key, hit.confidence), hit.row)
     total = hits.get("total")
@@ -125,7 +131,7 @@ def parse_receipt(rows: Sequence[Row], ranker: Ranker | None = None) -> ParsedRe
     confidence = {key: round(hit.confidence, 2) for key, hit in hits.items()}
     if "total" in confidence:
         confidence["amount_due"] = confidence["total"]
-    return ParsedReceipt(invoice, confidence, _evidence(hits, breakdown))
+    return ParsedReceipt(invoice, confidence, _evidence(hits, breakdown), raw)
 
 
 def _evidence(hits: dict[str, Found], breakdown: Breakdown | None) -> dict[str, Evidence]:
@@ -167,9 +173,13 @@ def _ranked(rows: Sequence[Row], ranker: Ranker) -> dict[str, Found | None]:
 
 
 def _from_pick(pick: Pick | None) -> Found | None:
+    """The pick with its softmax share times its rows' lowest OCR score as the raw score: the
+    share says the rows were the right choice, the OCR score whether they were read right (out
+    of fold it tells right from wrong vendor names where the share alone cannot)."""
     if pick is None or not pick.candidate.value:
         return None
-    return Found(pick.candidate.value, pick.share, _merge(pick.candidate.rows))
+    row = _merge(pick.candidate.rows)
+    return Found(pick.candidate.value, pick.share * max(0.0, min(row.score, 1.0)), row)
 
 
 # --- subtotal, tax and line items -----------------------------------------------------------
@@ -595,11 +605,27 @@ def find_tax_id(rows: Sequence[Row]) -> Found | None:
     return None
 
 
+# A bill asking for payment: a due date, payment terms, bank details for the transfer.
+_BILL = re.compile(
+    r"DUE\s*DATE|(?<!CHANGE\s)\bDUE\s*:|PAYMENT\s*TERMS|TERMS\s*OF\s*PAYMENT|INVOICE\s*TO|"
+    r"SHIP\s*TO|\bIBAN\b|PLEASE\s*PAY|PAYABLE\s*(BY|WITHIN)|NET\s*\d+\s*DAYS"
+)
+# A payment made there and then: cash tendered, change given, "PAID BY".
+_PAID_AT_TILL = re.compile(r"\b(CASH|CHANGE|TUNAI|BAKI|TENDERED|PAID)\b")
+# Printed by a till; "TAX INVOICE" is printed on Malaysian till receipts too (a simplified GST
+# invoice), so that word alone does not make an invoice.
+_TILL = re.compile(r"RECEIPT|\b(CASHIER|COUNTER|TABLE|PAX|GUEST)\b|THANK\s*YOU|COME\s*AGAIN")
+
+
 def find_document_type(rows: Sequence[Row]) -> Found | None:
     text = " ".join(row.text for row in rows).upper()
     if "CREDIT NOTE" in text:
         return Found("credit_note", 0.7)
-    if "INVOICE" in text and not re.search(r"RECEIPT|\bCASH\b|\bCHANGE\b", text):
+    if "INVOICE" in text and _BILL.search(text):
+        return Found("invoice", 0.6)
+    if _PAID_AT_TILL.search(text):
+        return Found("receipt", 0.7)
+    if "INVOICE" in text and not _TILL.search(text):
         return Found("invoice", 0.5)
     return Found("receipt", 0.6) if rows else None
 

@@ -48,6 +48,13 @@ _SDN_BHD = re.compile(r"\b(?:S[DOB]?N|SDM)(\.?\s*)(?:[BD38]H[DO])\b")
 _S_B = re.compile(r"\b[5S]/[B8]\b")
 # What stands before a name without being part of it: "#000002", "OWNED BY:".
 _NAME_PREFIX = re.compile(r"^\s*(#\S*\s+|OWN(?:ED)?\s+BY\s*:?\s*)", re.I)
+# A registration label whose number is printed on the next row: "... SDN BHD CO.NO.".
+_REGISTRATION_LABEL = re.compile(
+    r"\s+(?:CO|COMPANY)\.?\s*(?:REG(?:ISTRATION)?\.?\s*)?NO\.?\s*$", re.I
+)
+# OCR reads the gap between two words as "_", or glues a hyphen to the suffix: "HUAT_HARDWARE",
+# "INTERNATIONAL-SDN BHD".
+_GLUED = re.compile(r"(?<=[A-Z])_(?=[A-Z])|(?<=[A-Z])-(?=SDN\b)", re.I)
 
 
 def continues(text: str) -> bool:
@@ -63,7 +70,8 @@ def name_like(text: str) -> bool:
 
 def clean_name(text: str) -> str:
     # Company registration numbers such as "(519537-X)" follow the name but are not part of it.
-    text = _NAME_PREFIX.sub("", REGISTRATION.sub("", text))
+    text = _NAME_PREFIX.sub("", REGISTRATION.sub("", _REGISTRATION_LABEL.sub("", text)))
+    text = _GLUED.sub(" ", text)
     text = _S_B.sub("S/B", _SDN_BHD.sub(lambda m: f"SDN{m.group(1)}BHD", text))
     return " ".join(text.strip(" ,:;*-~'\"_").split())
 

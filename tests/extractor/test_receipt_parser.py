@@ -17,6 +17,7 @@ from services.extractor.receipt_parser import (
     month_first,
     parse_receipt,
 )
+from services.extractor.receipt_ranker import LinearScorer, Ranker
 from services.extractor.receipt_rows import Row
 
 
@@ -352,3 +353,45 @@ def test_a_quantity_of_ten_is_read_as_ten() -> None:
 
     [chair] = parsed.invoice.line_items
     assert chair.quantity == Decimal(10)
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        # Malaysian till receipts print "TAX INVOICE" (a simplified GST invoice), even "Bill To".
+        (("SHOP SDN BHD", "TAX INVOICE", "Bill To:", "TOTAL 9.90", "CASH 10.00", "CHANGE 0.10"),
+         "receipt"),
+        (("SHOP SDN BHD", "TAX INVOICE", "Cashier: ANN", "TOTAL 9.90"), "receipt"),
+        (("ACME GmbH", "INVOICE INV-1", "Due: 15/02/2024", "Bill to: Foo Ltd", "Total 9.90"),
+         "invoice"),
+        (("ACME GmbH", "INVOICE INV-1", "Total 9.90"), "invoice"),
+        (("SHOP SDN BHD", "CREDIT NOTE", "TOTAL 9.90"), "credit_note"),
+    ],
+)  # fmt: skip
+def test_document_type_follows_how_the_document_was_paid(
+    texts: tuple[str, ...], expected: str
+) -> None:
+    assert parse_receipt(rows(*texts)).invoice.document_type == expected
+
+
+def test_only_values_the_calibration_has_truth_for_are_calibrated() -> None:
+    # Calibrated on Malaysian receipts: MYR and `receipt` were measured, USD and invoices not.
+    ranker = Ranker({}, {"currency": [(0.0, 0.99)], "document_type": [(0.0, 0.99)]})
+
+    myr = parse_receipt(rows("SHOP SDN BHD", "TOTAL RM 9.90", "CASH 10.00"), ranker)
+    usd = parse_receipt(rows("ACME Inc", "INVOICE 7", "Total $ 9.90"), ranker)
+
+    assert myr.confidence["currency"] == 0.99 and myr.confidence["document_type"] == 0.99
+    assert usd.invoice.currency == "USD" and usd.confidence["currency"] == 0.3
+    assert usd.invoice.document_type == "invoice" and usd.confidence["document_type"] == 0.5
+    assert usd.raw["currency"] == 0.3  # the score before calibration is kept apart
+
+
+def test_a_ranked_pick_scores_its_share_times_its_rows_ocr_score() -> None:
+    total = LinearScorer(("priority",), (0.0,), (1.0,), (50.0,))
+    ranker = Ranker({"total": total})
+    clear = [Row(1, ("TOTAL", "9.90"), (0.0, 0.0, 300.0, 20.0), 0.99)]
+    smudged = [Row(1, ("TOTAL", "9.90"), (0.0, 0.0, 300.0, 20.0), 0.6)]
+
+    assert parse_receipt(clear, ranker).raw["total"] == pytest.approx(0.99)
+    assert parse_receipt(smudged, ranker).raw["total"] == pytest.approx(0.6)

@@ -50,6 +50,11 @@ def test_registration_numbers_are_not_part_of_a_name() -> None:
         ("#000002 BAIFU (M) SDN BHD", "BAIFU (M) SDN BHD"),
         ("OWN BY: CHEF LEE SDN BHD", "CHEF LEE SDN BHD"),
         ("AEON CO. (M) BHD'", "AEON CO. (M) BHD"),
+        ("CHEF LEE SDN BHD CO.NO.", "CHEF LEE SDN BHD"),
+        ("ESJAY FUEL ENTERPRISE CO. REG. NO", "ESJAY FUEL ENTERPRISE"),
+        ("AIK HUAT_HARDWARE ENTERPRISE", "AIK HUAT HARDWARE ENTERPRISE"),
+        ("UNIHAKKA INTERNATIONAL-SDN BHD", "UNIHAKKA INTERNATIONAL SDN BHD"),
+        ("PASAR MINI 7-ELEVEN", "PASAR MINI 7-ELEVEN"),
     ],
 )
 def test_company_suffixes_are_read_back_from_their_misreadings(text: str, expected: str) -> None:
