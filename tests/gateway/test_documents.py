@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +16,7 @@ from PIL import Image
 from services.pages.decode_pool import DecodePool
 from testkit.documents import blank_pdf, image_bytes, text_pdf
 from testkit.einvoices import PEPPOL_UBL
+from testkit.processes import alive
 from tests.gateway.store_stack import AS_A, AS_B, KEYS, Stack, error_of, store_stack
 from tests.persister.samples import REPORT, extraction, new_task_id
 
@@ -48,14 +48,6 @@ async def saved(
         confidence_threshold=0.8,
     )
     return outcome.invoice_id
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def png_size(response: httpx.Response) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from services.pages.decode_pool import (
 )
 from services.pages.render import DocumentLimits
 from services.worker.errors import DependencyUnavailableError, PermanentError, TransientError
+from testkit.processes import alive
 
 _HELD: list[bytes] = []
 
@@ -51,14 +52,6 @@ def refuse(retryable: bool) -> None:
 
 def broken() -> None:
     raise KeyError("a bug")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
