@@ -1,0 +1,46 @@
+"""The OCR speed benchmark's arithmetic: quantiles, the rotating order, the receipt sample."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.ocr_speed import BASE, CONFIGS, quantile, rotated, sample
+from services.extractor.ocr import RAPIDOCR_PARAMS
+
+
+def test_quantile_interpolates_between_ranks() -> None:
+    values = [5.0, 1.0, 3.0, 2.0, 4.0]
+
+    assert quantile(values, 0.5) == 3.0
+    assert quantile(values, 0.9) == pytest.approx(4.6)
+    assert quantile(values, 0.0) == 1.0 and quantile(values, 1.0) == 5.0
+    assert quantile([2.5], 0.9) == 2.5
+
+
+def test_each_configuration_goes_first_in_turn() -> None:
+    names = ["a", "b", "c"]
+
+    assert [rotated(names, turn) for turn in range(4)] == [
+        ["a", "b", "c"],
+        ["b", "c", "a"],
+        ["c", "a", "b"],
+        ["a", "b", "c"],
+    ]
+
+
+def test_the_sample_is_all_of_dev_and_a_fixed_draw_of_train() -> None:
+    try:
+        first, again, other = sample(10, 13), sample(10, 13), sample(10, 14)
+    except FileNotFoundError:
+        pytest.skip("receipts data sets not found")
+
+    assert first == again != other
+    assert [data.name for data, _ in first].count("receipts-train") == 10
+    assert len({file for data, file in first if data.name == "receipts-dev"}) == 60
+
+
+def test_every_configuration_runs_on_one_thread_and_the_shipped_one_is_measured() -> None:
+    assert CONFIGS["shipped"] == RAPIDOCR_PARAMS
+    for params in CONFIGS.values():
+        for key, value in BASE.items():
+            assert params[key] == value
