@@ -3,17 +3,20 @@
     python -m bench.ocr_speed [--config NAME ...] [--train-sample 40] [--seed 13]
                               [--limit N] [--shard I/N] [--no-cache]
     python -m bench.ocr_speed --accuracy [--config NAME ...]
+    python -m bench.ocr_speed --merge bench/results/ocr-speed-*.json
 
 Every page of receipts-dev and of a fixed sample of receipts-train is read by each configuration
 in turn, in a rotating order (the machine is shared: alternating keeps load drifts from
 favouring one), each configuration's engine warmed up first. Per page: CPU seconds of this
 process (every thread of it, so an engine's own thread pool counts too) and wall seconds; one
 onnxruntime (or OpenVINO) thread. `--shard I/N` reads the I-th of N slices of the pages, for
-running slices in parallel processes. Each configuration's OCR output also goes to its own OCR
-cache (`bench.ocr_cache`, keyed by the settings), so that
-`--accuracy` then scores each configuration with the receipt ranker from that cache: the shipped
-model (as `bench.accuracy` reads receipts) and 5-fold cross-validated, per data set.
-JSON goes to bench/results/.
+running slices in parallel processes (`--merge` makes one table of their JSON).
+
+Each configuration's OCR output also goes to its own OCR cache (`bench.ocr_cache`, keyed by the
+settings), so that `--accuracy` then scores each configuration with the receipt ranker from that
+cache, per data set and field: the shipped model (what `bench.accuracy` measures: the same rows,
+the same model) and 5-fold cross-validated (as `bench.accuracy --cross-validate`). JSON goes to
+bench/results/.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 from rapidocr import EngineType
 
+from bench.accuracy import FIELDS
 from bench.ocr_cache import DATA_SETS, cache_for, cache_path, lines_to_json, truths
 from services.extractor.documents import DocumentLimits, load_document
 from services.extractor.ocr import RAPIDOCR_PARAMS, OcrEngine
@@ -156,12 +160,49 @@ def table(timings: Mapping[str, Timings]) -> str:
     return "\n".join(lines)
 
 
-def accuracy(names: Sequence[str]) -> None:
-    from bench.ranker_eval import report
+def accuracy(names: Sequence[str], k: int = 5, seed: int = 13) -> str:
+    """Per configuration, data set and field: receipts right with the shipped ranker (what
+    `bench.accuracy` measures) and cross-validated (`bench.accuracy --cross-validate`)."""
+    from bench.ranker_eval import apply, cross_validate, read
+    from bench.ranker_training import L2, load_receipts
+    from services.extractor.receipt_ranker import shipped_ranker
 
+    ranker = shipped_ranker()
+    if ranker is None:
+        raise SystemExit("no shipped model: run python -m bench.train_receipt_ranker")
+    l2 = float(ranker.meta.get("l2", L2))
+    lines = [
+        "| configuration | data set | ranker | " + " | ".join(FIELDS) + " |",
+        "|---" * (len(FIELDS) + 3) + "|",
+    ]
     for name in names:
-        print(f"\n## {name}: {json.dumps(dict(CONFIGS[name]), sort_keys=True, default=str)}")
-        report(cache=cache_for(CONFIGS[name]))
+        receipts = load_receipts(DATA_SETS, cache_for(CONFIGS[name]))
+        runs = {
+            "shipped": [read(receipt, ranker) for receipt in receipts],
+            f"{k}-fold": apply(ranker, cross_validate(receipts, k, seed, l2)),
+        }
+        for data in DATA_SETS:
+            for run, outcomes in runs.items():
+                mine = [
+                    o
+                    for r, o in zip(receipts, outcomes, strict=True)
+                    if r.name.startswith(data.name)
+                ]
+                cells = [f"{sum(o[f].right for o in mine)}/{len(mine)}" for f in FIELDS]
+                lines.append(f"| {name} | {data.name} | {run} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def merged(files: Sequence[Path]) -> dict[str, Timings]:
+    """The timings of several runs' JSON (e.g. the shards of one run) together."""
+    out: dict[str, Timings] = {}
+    for file in files:
+        payload = json.loads(file.read_text())
+        for name in payload["cpu"]:
+            timings = out.setdefault(name, Timings())
+            timings.cpu.extend(payload["cpu"][name])
+            timings.wall.extend(payload["wall"][name])
+    return out
 
 
 def main() -> None:
@@ -173,10 +214,16 @@ def main() -> None:
     parser.add_argument("--shard", default="1/1", help="I/N: the I-th of N slices of the pages")
     parser.add_argument("--no-cache", action="store_true", help="do not write the OCR output")
     parser.add_argument("--accuracy", action="store_true", help="score the cached OCR output")
+    parser.add_argument("--merge", type=Path, nargs="+", help="one table from runs' JSON files")
     args = parser.parse_args()
+    if args.merge:
+        timings = merged(args.merge)
+        print(f"{len(next(iter(timings.values())).cpu)} pages")
+        print(table(timings))
+        return
     names = args.config or list(DEFAULT_CONFIGS)
     if args.accuracy:
-        accuracy(names)
+        print(accuracy(names))
         return
     index, count = (int(part) for part in args.shard.split("/"))
     receipts = sample(args.train_sample, args.seed)[: args.limit][index - 1 :: count]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from bench.ocr_speed import BASE, CONFIGS, quantile, rotated, sample
+from bench.ocr_speed import BASE, CONFIGS, Timings, merged, quantile, rotated, sample, table
 from services.extractor.ocr import RAPIDOCR_PARAMS
 
 
@@ -44,3 +47,14 @@ def test_every_configuration_runs_on_one_thread_and_the_shipped_one_is_measured(
     for params in CONFIGS.values():
         for key, value in BASE.items():
             assert params[key] == value
+
+
+def test_shards_merge_into_one_set_of_timings(tmp_path: Path) -> None:
+    for index, (cpu, wall) in enumerate([([1.0, 2.0], [1.5, 2.5]), ([3.0], [3.5])]):
+        payload = {"cpu": {"a": cpu, "b": cpu}, "wall": {"a": wall, "b": wall}}
+        (tmp_path / f"{index}.json").write_text(json.dumps(payload))
+
+    timings = merged(sorted(tmp_path.glob("*.json")))
+
+    assert timings["a"] == Timings([1.0, 2.0, 3.0], [1.5, 2.5, 3.5]) == timings["b"]
+    assert "| a | 2.00 | 2.80 | 2.50 | 3.30 | 1.00 |" in table(timings)
