@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rapidocr import EngineType
+
 from bench.accuracy import FIELDS
 from bench.ocr_cache import DATA_SETS, cache_for, cache_path, lines_to_json, truths
 from services.extractor.documents import DocumentLimits, load_document
@@ -38,17 +40,16 @@ from services.extractor.ocr import RAPIDOCR_PARAMS, OcrEngine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ONE_OPENVINO_THREAD = {
-    "Det.engine_type": "openvino",
-    "Cls.engine_type": "openvino",
-    "Rec.engine_type": "openvino",
+    "Det.engine_type": EngineType.OPENVINO,
+    "Cls.engine_type": EngineType.OPENVINO,
+    "Rec.engine_type": EngineType.OPENVINO,
     "EngineConfig.openvino.inference_num_threads": 1,
     "EngineConfig.openvino.num_streams": 1,
 }
 # OpenVINO's default on CPUs with bf16 (this one) is bf16: other text than onnxruntime's fp32.
 OPENVINO_F32 = {**ONE_OPENVINO_THREAD, "EngineConfig.openvino.inference_precision_hint": "f32"}
 # Settings on top of rapidocr's defaults (names from its config.yaml). "defaults" is what the
-# extractor shipped with before this benchmark (onnxruntime, only the log level and one thread);
-# "shipped" is RAPIDOCR_PARAMS.
+# extractor shipped with before this benchmark: only the log level and one thread.
 BASE: Mapping[str, Any] = {
     "Global.log_level": "warning",
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,

@@ -1,4 +1,4 @@
-"""Offline OCR with rapidocr (PP-OCR models bundled in its wheel, run by OpenVINO; nothing is
+"""Offline OCR with rapidocr (PP-OCR models bundled in its wheel; default settings, so nothing is
 downloaded at run time). One engine per process, created on first use; each run takes seconds
 of CPU, so at most `threads` run at once: in the decode pool's processes where one is given
 (the models then load only there, never in the service's own process), else in threads."""
@@ -40,22 +40,13 @@ class OcrLine:
         return (self.box[1] + self.box[3]) / 2
 
 
-# rapidocr's settings (names as in its config.yaml), on top of its defaults; engine types by
-# name. The log level: it logs every model load at INFO. One inference thread per run: runs go
-# in parallel up to `threads`, and several multi-threaded runs on few cores only fight over them.
-# OpenVINO instead of onnxruntime, in fp32: the same fields read on every receipt of
-# receipts-dev and receipts-train in fewer CPU seconds (docs/benchmarks.md, "OCR speed"); its
-# default precision on CPUs with bf16 is bf16, which reads other text.
+# rapidocr's settings (names as in its config.yaml), on top of its defaults. The log level: it
+# logs every model load at INFO. One onnxruntime thread per run: runs go in parallel up to
+# `threads`, and several multi-threaded runs on few cores only fight over them.
 RAPIDOCR_PARAMS: Mapping[str, Any] = {
     "Global.log_level": "warning",
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-    "Det.engine_type": "openvino",
-    "Cls.engine_type": "openvino",
-    "Rec.engine_type": "openvino",
-    "EngineConfig.openvino.inference_num_threads": 1,
-    "EngineConfig.openvino.num_streams": 1,
-    "EngineConfig.openvino.inference_precision_hint": "f32",
 }
 
 
@@ -100,16 +91,11 @@ class OcrEngine:
     def _get_engine(self) -> Any:
         with self._engine_lock:
             if self._engine is None:
-                # Imported late: loading the inference runtime takes a while.
-                from rapidocr import EngineType, RapidOCR
+                from rapidocr import RapidOCR  # imported late: loading onnxruntime takes a while
 
                 if "EngineConfig.openvino.inference_precision_hint" in self.params:
                     _pass_openvino_precision()
-                params = {  # rapidocr wants its enum, not the name
-                    key: EngineType(value) if key.endswith(".engine_type") else value
-                    for key, value in self.params.items()
-                }
-                self._engine = RapidOCR(params=params)
+                self._engine = RapidOCR(params=dict(self.params))
             return self._engine
 
 
