@@ -3,28 +3,55 @@ the lines and boxes as JSON, so that training and measuring the receipt ranker r
 
     python -m bench.ocr_cache [--data DIR ...] [--threads 2]
 
-Files go to `.data/ocr-cache/<data set>/<image>.json` (gitignored). A receipt already cached is
-not read again; delete the folder (or one file) to rebuild it, e.g. after an OCR engine change.
+Files go to `.data/ocr-cache/<settings>/<data set>/<image>.json` (gitignored), where <settings> is
+a digest of the rapidocr version and the engine's settings (`RAPIDOCR_PARAMS`), so a change of
+either reads every receipt anew instead of serving the old OCR. A receipt already cached is not
+read again.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from services.extractor.documents import load_document
-from services.extractor.ocr import Box, OcrEngine, OcrLine
+from services.extractor.ocr import RAPIDOCR_PARAMS, Box, OcrEngine, OcrLine
 from services.pages.render import DocumentLimits
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / ".data" / "ocr-cache"
+CACHES = ROOT / ".data" / "ocr-cache"
 SHARED = ROOT.parent / "shared" / "data"
 DATA_SETS = (SHARED / "receipts-dev", SHARED / "receipts-train")
+
+
+def settings_key(params: Mapping[str, Any]) -> str:
+    """A digest of what decides the OCR output: rapidocr's version and the engine's settings."""
+    from importlib.metadata import version
+
+    described = json.dumps(
+        {"rapidocr": version("rapidocr"), "params": params}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(described.encode()).hexdigest()[:12]
+
+
+def cache_for(params: Mapping[str, Any], root: Path = CACHES) -> Path:
+    """The cache folder of OCR read with `params`; it names them in settings.json."""
+    folder = root / settings_key(params)
+    if not (folder / "settings.json").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "settings.json").write_text(
+            json.dumps(params, indent=2, sort_keys=True, default=str)
+        )
+    return folder
+
+
+CACHE = CACHES / settings_key(RAPIDOCR_PARAMS)
 
 
 def cache_path(data: Path, file: str, cache: Path = CACHE) -> Path:
@@ -73,9 +100,13 @@ def ocr_one(engine: OcrEngine, data: Path, file: str, cache: Path = CACHE) -> bo
 
 
 def build(
-    data_sets: Sequence[Path], threads: int, cache: Path = CACHE, engine: OcrEngine | None = None
+    data_sets: Sequence[Path],
+    threads: int,
+    cache: Path | None = None,
+    engine: OcrEngine | None = None,
 ) -> int:
     engine = engine or OcrEngine(threads=threads)
+    cache = cache or cache_for(engine.params)
     jobs = [(data, truth["file"]) for data in data_sets for truth in truths(data)]
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:

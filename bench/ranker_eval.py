@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.accuracy import CONFIDENT, FIELDS, same
 from bench.ranker_training import L2, Receipt, fit_ranker, folds
@@ -232,17 +233,18 @@ def by_data_set(receipts: Sequence[Receipt], outcomes: Sequence[Outcomes]) -> st
     return "\n".join(lines)
 
 
-def report(k: int = 5, seed: int = 13) -> dict[str, FieldFigures]:
+def report(k: int = 5, seed: int = 13, cache: Path | None = None) -> dict[str, FieldFigures]:
     """`python -m bench.accuracy --cross-validate`: the shipped model on the receipts it was
-    fitted on, and k-fold reads of the same receipts by models that did not see them."""
-    from bench.ocr_cache import DATA_SETS
+    fitted on, and k-fold reads of the same receipts by models that did not see them; from the
+    OCR cache of the engine's settings unless `cache` names another."""
+    from bench.ocr_cache import CACHE, DATA_SETS
     from bench.ranker_training import load_receipts
     from services.extractor.receipt_ranker import shipped_ranker
 
     ranker = shipped_ranker()
     if ranker is None:
         raise SystemExit("no shipped model: run python -m bench.train_receipt_ranker")
-    receipts = load_receipts(DATA_SETS)
+    receipts = load_receipts(DATA_SETS, cache or CACHE)
     l2 = float(ranker.meta.get("l2", L2))
     not_fitted = apply(ranker, cross_validate(receipts, k, seed, l2))
     fitted = [read(receipt, ranker) for receipt in receipts]

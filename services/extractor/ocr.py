@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +40,26 @@ class OcrLine:
         return (self.box[1] + self.box[3]) / 2
 
 
+# rapidocr's settings (names as in its config.yaml), on top of its defaults. The log level: it
+# logs every model load at INFO. One onnxruntime thread per run: runs go in parallel up to
+# `threads`, and several multi-threaded runs on few cores only fight over them.
+RAPIDOCR_PARAMS: Mapping[str, Any] = {
+    "Global.log_level": "warning",
+    "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+}
+
+
 class OcrEngine:
-    def __init__(self, threads: int = 2, runner: Runner | None = None) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        runner: Runner | None = None,
+        params: Mapping[str, Any] = RAPIDOCR_PARAMS,
+    ) -> None:
         self._threads = threads
         self._runner = runner
+        self.params: Mapping[str, Any] = dict(params)
         self._semaphore: asyncio.Semaphore | None = None
         self._engine: Any = None
         self._engine_lock = threading.Lock()
@@ -76,20 +93,36 @@ class OcrEngine:
             if self._engine is None:
                 from rapidocr import RapidOCR  # imported late: loading onnxruntime takes a while
 
-                # Defaults but for the log level (it logs every model load at INFO) and one
-                # onnxruntime thread per run: runs go in parallel up to `threads`, and several
-                # multi-threaded runs on few cores only fight over them.
-                self._engine = RapidOCR(
-                    params={
-                        "Global.log_level": "warning",
-                        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                    }
-                )
+                if "EngineConfig.openvino.inference_precision_hint" in self.params:
+                    _pass_openvino_precision()
+                self._engine = RapidOCR(params=dict(self.params))
             return self._engine
 
 
 _ENGINE = OcrEngine()
+_PRECISION_KEY = "inference_precision_hint"
+
+
+def _pass_openvino_precision() -> None:
+    """rapidocr gives OpenVINO no inference precision, and OpenVINO then runs in bf16 on CPUs
+    that have it: other text than in fp32 (measured on the receipts), and other text on other
+    CPUs. This passes `EngineConfig.openvino.inference_precision_hint` on as OpenVINO's
+    INFERENCE_PRECISION_HINT."""
+    from rapidocr.inference_engine.openvino.device_config import CPUConfig
+
+    if getattr(CPUConfig, "_passes_precision", False):
+        return
+    plain = CPUConfig.get_config
+
+    def get_config(self: CPUConfig) -> dict[str, Any]:
+        config: dict[str, Any] = plain(self)
+        hint = self.cfg.get(_PRECISION_KEY)
+        if hint is not None:
+            config["INFERENCE_PRECISION_HINT"] = str(hint)
+        return config
+
+    CPUConfig.get_config = get_config  # type: ignore[method-assign]
+    CPUConfig._passes_precision = True  # type: ignore[attr-defined]
 
 
 def read_in_this_process(image: Image.Image) -> list[OcrLine]:

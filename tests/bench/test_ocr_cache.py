@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.ocr_cache import build, cache_path, load_pages
+from bench.ocr_cache import CACHE, CACHES, build, cache_for, cache_path, load_pages, settings_key
 from services.extractor.ocr import OcrEngine, OcrLine
 
 
@@ -39,3 +39,18 @@ def test_a_receipt_is_read_once_and_kept(tmp_path: Path) -> None:
     assert cache_path(data, "images/r.png", cache).exists()
     [[line]] = load_pages(data, "images/r.png", cache)
     assert line == OcrLine("TOTAL 6.35", (1.5, 2.0, 30.25, 12.0), 0.97)
+
+
+def test_other_settings_have_their_own_cache(tmp_path: Path) -> None:
+    shipped = {"Global.log_level": "warning", "Det.limit_side_len": 736}
+    other = {**shipped, "Det.limit_side_len": 960}
+
+    assert settings_key(shipped) == settings_key(dict(reversed(shipped.items())))
+    assert settings_key(shipped) != settings_key(other)
+    folder = cache_for(other, tmp_path)
+    assert folder != cache_for(shipped, tmp_path)
+    assert json.loads((folder / "settings.json").read_text()) == other
+
+
+def test_the_default_cache_is_the_one_of_the_engines_settings() -> None:
+    assert CACHES / settings_key(OcrEngine().params) == CACHE

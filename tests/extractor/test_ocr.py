@@ -7,10 +7,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from services.extractor.documents import load_document
-from services.extractor.ocr import OcrEngine, OcrLine
+from services.extractor.ocr import _PRECISION_KEY, OcrEngine, OcrLine, _pass_openvino_precision
 from services.pages.render import DocumentLimits
 
 
@@ -79,3 +80,37 @@ async def test_runs_do_not_block_the_event_loop() -> None:
     finally:
         task.cancel()
     assert ticks >= 3
+
+
+async def test_boxes_are_in_the_pages_pixels_whatever_size_detection_ran_at(
+    receipts_dev: Path,
+) -> None:
+    # Detection runs on a downscaled copy of a large page; its boxes must come back in the
+    # page's own pixels, which the evidence geometry is drawn in.
+    data = (receipts_dev / "images" / "receipt-001.jpg").read_bytes()
+    image = load_document(data, DocumentLimits()).pages[0].image
+    assert image is not None
+    large = image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
+    engine = OcrEngine(threads=1)
+
+    small_lines, large_lines = await engine.read(image), await engine.read(large)
+
+    def vendor_box(lines: list[OcrLine]) -> tuple[float, float, float, float]:
+        return next(line.box for line in lines if "UNIHAKKA" in line.text)
+
+    small, big = vendor_box(small_lines), vendor_box(large_lines)
+    for at_size, at_double in zip(small, big, strict=True):
+        assert abs(at_double - 2 * at_size) <= 0.01 * large.width  # measured: within 4 px
+
+
+def test_the_openvino_precision_setting_reaches_openvino() -> None:
+    pytest.importorskip("openvino")  # not a dependency (yet): docs/benchmarks.md, OCR speed
+    from omegaconf import OmegaConf
+    from rapidocr.inference_engine.openvino.device_config import CPUConfig
+
+    _pass_openvino_precision()
+    _pass_openvino_precision()  # idempotent: wrapped once
+
+    config = CPUConfig(OmegaConf.create({"inference_num_threads": 1, _PRECISION_KEY: "f32"}))
+    assert config.get_config() == {"INFERENCE_NUM_THREADS": "1", "INFERENCE_PRECISION_HINT": "f32"}
+    assert "INFERENCE_PRECISION_HINT" not in CPUConfig(OmegaConf.create({})).get_config()
