@@ -20,7 +20,7 @@ from contracts.store import GetInvoice
 from services.gateway.auth import Caller
 from services.gateway.deps import CallerDep, GatewayDep
 from services.gateway.downloads import BlobResponse, blob_etag
-from services.gateway.errors import ApiError
+from services.gateway.errors import ApiError, try_again
 from services.gateway.invoices import check_invoice_id
 from services.gateway.operations import require_broker
 from services.gateway.pages import (
@@ -117,11 +117,8 @@ async def get_page(
             422, "page_not_renderable", f"page {number} cannot be rendered: {exc.message}"
         ) from exc
     except DependencyUnavailableError as exc:
-        raise ApiError(
-            503,
-            "service_unavailable",
-            "this gateway is stopping; try again",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        raise try_again(
+            "service_unavailable", "this gateway is stopping; try again", RETRY_AFTER_SECONDS
         ) from exc
     except BlobTooLargeError as exc:
         raise ApiError(
@@ -136,11 +133,10 @@ async def get_page(
     except DocumentGoneError as exc:
         raise _document_gone() from exc
     except RenderersBusyError as exc:
-        raise ApiError(
-            503,
+        raise try_again(
             "too_many_page_renders",
             "this gateway is rendering as many pages as it may; try again shortly",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            RETRY_AFTER_SECONDS,
         ) from exc
     return Response(png, media_type="image/png", headers=headers)
 

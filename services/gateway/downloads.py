@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from services.gateway.errors import ApiError
+from services.gateway.errors import try_again
 from services.messaging.blobs import BlobCorruptError, OpenBlob
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,10 @@ class BlobReaders:
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         if self.active >= self.limit:
-            raise ApiError(
-                503,
+            raise try_again(
                 "too_many_blob_reads",
                 f"{self.limit} blobs are being read already; try again shortly",
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                RETRY_AFTER_SECONDS,
             )
         self.active += 1
         try:

@@ -60,6 +60,12 @@ class ApiError(Exception):
         self.details = dict(details) if details else None
 
 
+def try_again(code: str, message: str, after_seconds: int) -> ApiError:
+    """`503` with `Retry-After`: busy or a dependency away, for a moment; nothing is wrong with
+    the request."""
+    return ApiError(503, code, message, headers={"Retry-After": str(after_seconds)})
+
+
 def error_body(
     code: str, message: str, details: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, Any]]:

@@ -8,17 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.gateway.errors import ApiError
+from services.gateway.errors import try_again
 from services.gateway.state import gateway_of
 
 # Seconds a client should wait before trying again while the broker is away: NATS reconnects
 # within about a second of coming back.
 RETRY_AFTER_SECONDS = 2
-BROKER_AWAY = ApiError(
-    503,
+BROKER_AWAY = try_again(
     "service_unavailable",
     "the message broker is unavailable; try again shortly",
-    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    RETRY_AFTER_SECONDS,
 )
 
 
