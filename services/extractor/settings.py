@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode
 
+from services.egress.hosts import allowed_hosts_list
 from services.pages.render import DocumentLimits
 from services.worker.settings import WorkerSettings
 
@@ -82,6 +83,4 @@ class ExtractorSettings(WorkerSettings):
     @field_validator("fetch_allowed_hosts", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
-        return value
+        return allowed_hosts_list(value)
