@@ -14,8 +14,11 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
+from pydantic import BeforeValidator
+from pydantic_settings import NoDecode
 
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
@@ -152,3 +155,8 @@ def allowed_hosts_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(host.strip().lower() for host in value.split(",") if host.strip())
     return value
+
+
+# The settings field of every service that reaches clients' URLs (extractor, gateway, persister):
+# exact names, `*.example.com`, or `*` (any public host).
+AllowedHosts = Annotated[tuple[str, ...], NoDecode, BeforeValidator(allowed_hosts_list)]

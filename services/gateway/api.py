@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts import ProcessingOptions
+from contracts.status import task_status
 from services.gateway import documents, invoices
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
@@ -37,7 +38,6 @@ from services.gateway.schemas import (
 )
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
-from services.gateway.status import task_status
 from services.gateway.tasks import AcceptedTask, token_matches
 from services.gateway.uploads import Upload, clean_filename, read_upload
 from services.messaging.blobs import StoredBlob
