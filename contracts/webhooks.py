@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TASK_COMPLETED = "task.completed"
 TASK_FAILED = "task.failed"
-INVOICE_REVIEWED = "invoice.reviewed"
+INVOICE_REVIEWED: Literal["invoice.reviewed"] = "invoice.reviewed"
 WebhookEvent = Literal["task.completed", "task.failed", "invoice.reviewed"]
 WEBHOOK_EVENTS: tuple[str, ...] = (TASK_COMPLETED, TASK_FAILED, INVOICE_REVIEWED)
 DeliveryStatus = Literal["pending", "delivered", "failed"]

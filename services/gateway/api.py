@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from contracts import ProcessingOptions
 from contracts.status import task_status
-from services.gateway import documents, invoices
+from services.gateway import documents, invoices, webhooks
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
@@ -117,7 +117,7 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         tags=["tasks"],
     )
     # After `api`: its fixed paths (/invoices/upload, /invoices/status/...) are matched first.
-    return [public, api, invoices.router, documents.router]
+    return [public, api, invoices.router, documents.router, webhooks.router]
 
 
 async def health(gw: GatewayDep) -> JSONResponse:

@@ -40,6 +40,10 @@ class InvoiceStore:
     async def review(self, request: ReviewInvoice) -> dict[str, Any]:
         return await self._timed("review", REVIEW_INVOICE_SUBJECT, request)
 
+    async def ask(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
+        """Any other request to the store (webhooks): its answer's data, or an ApiError."""
+        return await self._timed(operation, subject, request)
+
     async def _timed(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
         with STORE_REQUEST.labels(operation).time():
             return await self._ask(subject, request)

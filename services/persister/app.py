@@ -1,4 +1,5 @@
-"""Wiring of the persister: a worker on `invoices.persist` that owns a PostgreSQL pool.
+"""Wiring of the persister: a worker on `invoices.persist` that owns a PostgreSQL pool, and
+sends webhooks (`webhooks.py`).
 
 The pool is opened and the schema migrated before the broker starts consuming, so no handler
 ever meets an old schema; the pool is closed after the broker has drained.
@@ -13,18 +14,25 @@ import asyncpg
 
 from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
+    CREATE_WEBHOOK_SUBJECT,
+    DELETE_WEBHOOK_SUBJECT,
     GET_INVOICE_SUBJECT,
+    LIST_DELIVERIES_SUBJECT,
     LIST_INVOICES_SUBJECT,
+    LIST_WEBHOOKS_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
     STORE_QUEUE,
 )
 from contracts.pipeline import PERSIST
 from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
-from services.persister import answers, pipeline, rules_adapter
+from contracts.webhooks import CreateWebhook, DeleteWebhook, ListDeliveries, ListWebhooks
+from services.persister import answers, pipeline, rules_adapter, webhook_answers
 from services.persister.database import DEPENDENCY, is_database_unavailable
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.settings import PersisterSettings
+from services.persister.webhook_store import WebhookStore
+from services.persister.webhooks import WebhookNotifier
 from services.worker.handler import StageReport
 from services.worker.worker import Worker
 
@@ -40,12 +48,19 @@ class PersisterWorker(Worker):
         self.db_settings = settings
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._repository: Repository | None = None
+        self._webhooks: WebhookNotifier | None = None
 
     @property
     def repository(self) -> Repository:
         if self._repository is None:
             raise RuntimeError("persister not started")
         return self._repository
+
+    @property
+    def webhooks(self) -> WebhookNotifier:
+        if self._webhooks is None:
+            raise RuntimeError("persister not started")
+        return self._webhooks
 
     async def start(self) -> None:
         await self.start_health_server()
@@ -56,6 +71,10 @@ class PersisterWorker(Worker):
             log.info("database migrated (applied now: %s)", applied or "nothing")
             self._repository = Repository(pool)
             await super().start()
+            self._webhooks = WebhookNotifier(
+                self.db_settings, self.nc, self.js, WebhookStore(pool), self.health
+            )
+            await self._webhooks.start()
             self._background.append(asyncio.create_task(self._probe_database(pool)))
         except BaseException:
             await self._close_pool()
@@ -106,6 +125,8 @@ class PersisterWorker(Worker):
 
     async def stop(self) -> None:
         try:
+            if self._webhooks is not None:
+                await self._webhooks.stop()
             await super().stop()
         finally:
             await self._close_pool()
@@ -133,6 +154,25 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
 
     @worker.respond(REVIEW_INVOICE_SUBJECT, STORE_QUEUE)
     async def review(request: ReviewInvoice) -> StoreReply:
-        return await answers.review(worker.repository, request, worker.check)
+        reply = await answers.review(worker.repository, request, worker.check)
+        if reply.data is not None:
+            await worker.webhooks.invoice_reviewed(request.tenant, reply.data)
+        return reply
+
+    @worker.respond(CREATE_WEBHOOK_SUBJECT, STORE_QUEUE)
+    async def create_webhook(request: CreateWebhook) -> StoreReply:
+        return await webhook_answers.create(worker.webhooks.store, request, worker.webhooks.changed)
+
+    @worker.respond(LIST_WEBHOOKS_SUBJECT, STORE_QUEUE)
+    async def list_webhooks(request: ListWebhooks) -> StoreReply:
+        return await webhook_answers.list_webhooks(worker.webhooks.store, request)
+
+    @worker.respond(DELETE_WEBHOOK_SUBJECT, STORE_QUEUE)
+    async def delete_webhook(request: DeleteWebhook) -> StoreReply:
+        return await webhook_answers.delete(worker.webhooks.store, request, worker.webhooks.changed)
+
+    @worker.respond(LIST_DELIVERIES_SUBJECT, STORE_QUEUE)
+    async def list_deliveries(request: ListDeliveries) -> StoreReply:
+        return await webhook_answers.deliveries(worker.webhooks.store, request)
 
     return worker
