@@ -1,28 +1,22 @@
 """One attempt at a webhook delivery, its signature and when the next attempt is due.
 
-Knows nothing of NATS or PostgreSQL. Every attempt re-checks the URL against the host policy
-(DNS can change after registration) and connects to the very address it checked; redirects are
-never followed. A `2xx` ends the delivery; anything else, or no answer within the timeout, is a
-failed attempt, retried with exponential backoff and jitter until the retry window has passed.
+Knows nothing of NATS or PostgreSQL, nor of HTTP: the POST itself, under the host policy checked
+again at every attempt (DNS changes), is `services.egress.post`'s. A success ends the delivery;
+anything else is a failed attempt, retried with exponential backoff and jitter until the retry
+window has passed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import logging
 import random
 from dataclasses import dataclass
 
-import httpx
-
 from contracts.webhooks import SIGNATURE_HEADER, WEBHOOK_ID_HEADER
-from services.egress.hosts import Resolve, UrlRefusedError, UrlUnresolvedError, pin, resolve_host
+from services.egress.post import Poster
 from services.persister.webhook_store import Attempt
-
-log = logging.getLogger(__name__)
 
 USER_AGENT = "invoiceflow-webhooks/1"
 
@@ -75,45 +69,8 @@ class RetrySchedule:
 
 
 async def attempt(
-    url: str,
-    *,
-    delivery_id: str,
-    secret: str,
-    body: bytes,
-    allowed_hosts: tuple[str, ...],
-    client: httpx.AsyncClient,
-    timeout_seconds: float,
-    now: float,
-    resolve: Resolve = resolve_host,
+    poster: Poster, url: str, *, delivery_id: str, secret: str, body: bytes, now: float
 ) -> Attempt:
-    """POST the body to the URL once; how it went, in a status code or words."""
-    try:
-        target = await pin(url, allowed_hosts, resolve)
-    except UrlRefusedError as exc:
-        return Attempt(None, f"the URL is refused by the host policy: {exc}", False)
-    except UrlUnresolvedError as exc:
-        return Attempt(None, str(exc), False)
-    headers = delivery_headers(delivery_id, secret, body, now)
-    try:
-        async with asyncio.timeout(timeout_seconds):
-            response = await client.post(
-                target.url,
-                content=body,
-                headers={**headers, "Host": target.host_header},
-                extensions=target.extensions,
-                follow_redirects=False,
-                timeout=timeout_seconds,
-            )
-    except TimeoutError:
-        return Attempt(None, f"no answer within {timeout_seconds:g} s", False)
-    except httpx.TimeoutException:
-        return Attempt(None, f"no answer within {timeout_seconds:g} s", False)
-    except httpx.TransportError as exc:
-        log.info("webhook delivery %s: %r", delivery_id, exc)
-        return Attempt(None, "could not connect to the URL", False)
-    status = response.status_code
-    if 200 <= status < 300:
-        return Attempt(status, None, True)
-    if 300 <= status < 400:
-        return Attempt(status, f"answered {status}: redirects are not followed", False)
-    return Attempt(status, f"answered {status}", False)
+    """POST the body to the URL once, signed for this attempt."""
+    outcome = await poster.post(url, body, delivery_headers(delivery_id, secret, body, now))
+    return Attempt(outcome.status_code, outcome.error, outcome.succeeded)

@@ -20,7 +20,6 @@ import logging
 import time
 from typing import Any, TypeVar
 
-import httpx
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -45,6 +44,7 @@ from contracts.webhooks import (
     INVOICE_REVIEWED,
     DeliverWebhook,
 )
+from services.egress.post import Poster
 from services.messaging.jetstream import declare_stream, tasks_bucket
 from services.persister.database import is_database_unavailable
 from services.persister.settings import PersisterSettings
@@ -89,7 +89,7 @@ class WebhookNotifier:
             max_seconds=settings.webhook_retry_max_seconds,
             window_seconds=settings.webhook_retry_hours * 3600,
         )
-        self._client = httpx.AsyncClient(trust_env=False)
+        self._poster = Poster(settings.fetch_allowed_hosts, settings.webhook_timeout_seconds)
         self._tasks: KeyValue | None = None
         self._consumers: list[PullConsumer] = []
         self._subscriptions: list[Subscription] = []
@@ -169,7 +169,7 @@ class WebhookNotifier:
             if not await consumer.wait_idle(DRAIN_SECONDS):
                 await consumer.cancel_working()
         self._consumers.clear()
-        await self._client.aclose()
+        await self._poster.aclose()
 
     # --- registrations changed ---------------------------------------------------------------
 
@@ -264,13 +264,11 @@ class WebhookNotifier:
             return None  # delivered, given up, or its webhook deleted
         target, attempts = pending
         outcome = await attempt(
+            self._poster,
             target.url,
             delivery_id=delivery.delivery_id,
             secret=target.secret,
             body=delivery.body.encode(),
-            allowed_hosts=self._settings.fetch_allowed_hosts,
-            client=self._client,
-            timeout_seconds=self._settings.webhook_timeout_seconds,
             now=time.time(),
         )
         now = dt.datetime.now(dt.UTC)
