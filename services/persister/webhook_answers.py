@@ -15,8 +15,7 @@ from contracts.webhooks import (
     ListDeliveries,
     ListWebhooks,
 )
-from services.persister.answers import refused
-from services.persister.database import is_database_unavailable
+from services.persister.answers import failed, refused
 from services.persister.webhook_store import TooManyWebhooksError, WebhookStore
 
 log = logging.getLogger(__name__)
@@ -35,13 +34,7 @@ async def _answer(work: Awaitable[dict[str, Any] | None]) -> StoreReply:
     except LookupError:
         return refused(StoreErrorCode.WEBHOOK_NOT_FOUND, NOT_FOUND)
     except Exception as exc:
-        if is_database_unavailable(exc):
-            log.warning("webhook request refused: the database does not answer")
-            return refused(
-                StoreErrorCode.DATABASE_UNAVAILABLE, "the webhook database is not answering"
-            )
-        log.exception("webhook request failed")
-        return refused(StoreErrorCode.INTERNAL_ERROR, "the webhook store failed; try again")
+        return failed(exc, "webhook")
     return StoreReply(data=data or {})
 
 
