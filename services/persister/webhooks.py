@@ -20,6 +20,7 @@ import logging
 import time
 from typing import Any, TypeVar
 
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -63,7 +64,8 @@ Request = TypeVar("Request", bound=BaseModel)
 MAX_PENDING_DELIVERIES = 100_000
 # Ending tasks that wait to be turned into deliveries (an outage of PostgreSQL holds them).
 MAX_PENDING_EVENTS = 10_000
-TASK_EVENTS_IN_FLIGHT = 16
+EVENTS_BATCH = 256
+FETCH_SECONDS = 1.0
 # A delivery that cannot even be attempted (PostgreSQL away) or an event that cannot be queued.
 HOLD_SECONDS = 5.0
 DRAIN_SECONDS = 15.0
@@ -93,6 +95,8 @@ class WebhookNotifier:
         self._tasks: KeyValue | None = None
         self._consumers: list[PullConsumer] = []
         self._subscriptions: list[Subscription] = []
+        self._events_loop: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # --- running -----------------------------------------------------------------------------
 
@@ -130,33 +134,21 @@ class WebhookNotifier:
         self._subscriptions.append(
             await self._nc.subscribe(WEBHOOKS_CHANGED_SUBJECT, cb=self._on_changed)
         )
-        for stream, durable, handle, in_flight in (
-            (
-                PROGRESS_STREAM,
-                WEBHOOK_TASK_EVENTS_CONSUMER,
-                self._on_progress,
-                TASK_EVENTS_IN_FLIGHT,
-            ),
-            (
-                WEBHOOKS_STREAM,
-                WEBHOOK_DELIVERY_CONSUMER,
-                self._on_delivery,
-                settings.webhook_max_in_flight,
-            ),
-        ):
-            consumer = PullConsumer(
-                js,
-                stream=stream,
-                durable=durable,
-                max_in_flight=in_flight,
-                handle=handle,
-                on_unavailable=lambda reason: self._health.down(
-                    "nats", "the message broker is away"
-                ),
-                on_available=lambda: self._health.up("nats"),
-            )
-            await consumer.start()
-            self._consumers.append(consumer)
+        events = await js.pull_subscribe_bind(
+            durable=WEBHOOK_TASK_EVENTS_CONSUMER, stream=PROGRESS_STREAM
+        )
+        self._events_loop = asyncio.create_task(self._follow_task_events(events))
+        consumer = PullConsumer(
+            js,
+            stream=WEBHOOKS_STREAM,
+            durable=WEBHOOK_DELIVERY_CONSUMER,
+            max_in_flight=settings.webhook_max_in_flight,
+            handle=self._on_delivery,
+            on_unavailable=lambda reason: self._health.down("nats", "the message broker is away"),
+            on_available=lambda: self._health.up("nats"),
+        )
+        await consumer.start()
+        self._consumers.append(consumer)
 
     async def stop(self) -> None:
         """Take nothing more; let running attempts finish (briefly), hand back the rest."""
@@ -164,6 +156,13 @@ class WebhookNotifier:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
         self._subscriptions.clear()
+        self._stopping = True
+        if self._events_loop is not None:
+            # Ends after its batch (at most one fetch): what it did not take stays in the stream.
+            await asyncio.wait({self._events_loop}, timeout=DRAIN_SECONDS)
+            self._events_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._events_loop
         await asyncio.gather(*(consumer.stop_fetching() for consumer in self._consumers))
         for consumer in self._consumers:
             if not await consumer.wait_idle(DRAIN_SECONDS):
@@ -193,6 +192,51 @@ class WebhookNotifier:
         if not registrations:
             return
         await self._enqueue(review_deliveries(registrations, tenant, saved))
+
+    async def _follow_task_events(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Batches of progress updates, handled in the loop: most are acknowledged at once
+        (not an ending, or nobody wants it); the endings someone wants are handled together."""
+        failures = 0
+        while not self._stopping:
+            try:
+                messages = await subscription.fetch(EVENTS_BATCH, timeout=FETCH_SECONDS)
+            except TimeoutError:
+                continue
+            except (nats.errors.Error, OSError):
+                failures += 1
+                self._health.down("nats", "the message broker is away")
+                await asyncio.sleep(min(0.25 * failures, 2.0))
+                continue
+            failures = 0
+            self._health.up("nats")
+            try:
+                await self._handle_batch(messages)
+            except (nats.errors.Error, OSError):
+                # An ack lost with the connection: the message comes again after ack_wait.
+                log.warning("acknowledging progress updates failed; they will come again")
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+
+    async def _handle_batch(self, messages: list[Msg]) -> None:
+        wanted = []
+        for msg in messages:
+            if await self._passed_over(msg):
+                await msg.ack()
+            else:
+                wanted.append(self._on_progress(msg))
+        if wanted:
+            await asyncio.gather(*wanted)
+
+    async def _passed_over(self, msg: Msg) -> bool:
+        """Not an ending, or an ending nobody has a webhook for (a lookup that fails is left
+        to `_on_progress`, which retries it)."""
+        event = terminal_event(msg.data)
+        if event is None:
+            return True
+        try:
+            return not await self.registrations.wanting(event)
+        except Exception:
+            return False
 
     async def _on_progress(self, msg: Msg) -> None:
         event = terminal_event(msg.data)
