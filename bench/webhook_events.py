@@ -109,9 +109,7 @@ async def publish(js: JetStreamContext, tasks: int) -> None:
                 timestamp=time.time(),
                 result=RESULT if type_ is UpdateType.COMPLETE else None,
             )
-            acks.append(
-                js.publish(progress_subject(task_id), update.model_dump_json().encode())
-            )
+            acks.append(js.publish(progress_subject(task_id), update.model_dump_json().encode()))
         await asyncio.gather(*acks)
 
 
