@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 
@@ -72,7 +73,12 @@ class PersisterWorker(Worker):
             self._repository = Repository(pool)
             await super().start()
             self._webhooks = WebhookNotifier(
-                self.db_settings, self.nc, self.js, WebhookStore(pool), self.health
+                self.db_settings,
+                self.nc,
+                self.js,
+                WebhookStore(pool),
+                self.health,
+                read_invoice=self._read_invoice,
             )
             await self._webhooks.start()
             self._background.append(asyncio.create_task(self._probe_database(pool)))
@@ -116,6 +122,10 @@ class PersisterWorker(Worker):
             else:
                 self.health.up(DEPENDENCY)
             await asyncio.sleep(PROBE_INTERVAL_SECONDS)
+
+    async def _read_invoice(self, tenant: str, invoice_id: str) -> dict[str, Any] | None:
+        saved = await self.repository.get_invoice(tenant, invoice_id)
+        return None if saved is None else saved.model_dump(mode="json")
 
     async def check(self, request: CheckInvoice) -> ValidationReport:
         """The validator's verdict on an invoice (a review re-validates through it)."""

@@ -88,11 +88,18 @@ def task_deliveries(
 
 
 def review_deliveries(
-    registrations: Iterable[Registration], tenant: str | None, saved: dict[str, Any]
+    registrations: Iterable[Registration],
+    tenant: str | None,
+    saved: dict[str, Any],
+    review_id: str | None = None,
 ) -> list[DeliverWebhook]:
-    """`saved` is the invoice as the review answered it (its JSON); its last review is the one
-    that happened."""
-    reviews = saved.get("reviews") or []
+    """`saved` is the invoice as the review answered it (its JSON); the review is `review_id`,
+    or its last one."""
+    reviews = [
+        review
+        for review in saved.get("reviews") or []
+        if review_id is None or review.get("review_id") == review_id
+    ]
     if not reviews:
         return []
     review = reviews[-1]

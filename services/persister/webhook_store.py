@@ -162,6 +162,30 @@ class WebhookStore:
             gone = await conn.fetchval("SELECT 1 FROM webhooks WHERE id = $1", delivery.webhook_id)
         return gone is not None
 
+    async def unqueued_reviews(
+        self, within: dt.timedelta, settled: dt.timedelta
+    ) -> list[tuple[str, str, str]]:
+        """(tenant, invoice_id, review_id) of reviews made between `within` and `settled` ago
+        that a webhook registered before them wants but has no delivery for: their deliveries
+        were never queued (the persister stopped between saving the review and queueing)."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT DISTINCT i.tenant, i.id AS invoice_id, r.id AS review_id
+                   FROM invoice_reviews r
+                   JOIN invoices i ON i.id = r.invoice_id
+                   JOIN webhooks w ON w.tenant = i.tenant AND w.created_at <= r.created_at
+                        AND 'invoice.reviewed' = ANY (w.events)
+                   WHERE r.created_at > now() - $1::interval
+                     AND r.created_at < now() - $2::interval
+                     AND NOT EXISTS (
+                       SELECT 1 FROM webhook_deliveries d
+                       WHERE d.webhook_id = w.id AND d.event_id = 'evt_' ||
+                             left(encode(sha256(convert_to(r.id, 'UTF8')), 'hex'), 32))""",
+                within,
+                settled,
+            )
+        return [(row["tenant"], row["invoice_id"], row["review_id"]) for row in rows]
+
     async def pending(self, delivery_id: str) -> tuple[Target, int] | None:
         """The target of a delivery still to be made and its attempts so far; None when it is
         delivered, given up, or its webhook was deleted."""

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import nats.errors
@@ -65,6 +66,13 @@ MAX_PENDING_DELIVERIES = 100_000
 # Ending tasks that wait to be turned into deliveries (an outage of PostgreSQL holds them).
 MAX_PENDING_EVENTS = 10_000
 EVENTS_BATCH = 256
+# Reviews whose deliveries were not queued (a crash right after the review was saved) are found
+# by a sweep every minute, among those made between an hour and half a minute ago.
+SWEEP_SECONDS = 60.0
+SWEEP_WITHIN = dt.timedelta(hours=1)
+SWEEP_SETTLED = dt.timedelta(seconds=30)
+# `read_invoice(tenant, invoice_id)`: the saved invoice's JSON, or None.
+ReadInvoice = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 FETCH_SECONDS = 1.0
 # A delivery that cannot even be attempted (PostgreSQL away) or an event that cannot be queued.
 HOLD_SECONDS = 5.0
@@ -79,12 +87,15 @@ class WebhookNotifier:
         js: JetStreamContext,
         store: WebhookStore,
         health: Health,
+        *,
+        read_invoice: ReadInvoice | None = None,
     ) -> None:
         self._settings = settings
         self._nc = nc
         self._js = js
         self._store = store
         self._health = health
+        self._read_invoice = read_invoice
         self.registrations = Registrations(store.registrations)
         self.schedule = RetrySchedule(
             base_seconds=settings.webhook_retry_base_seconds,
@@ -96,6 +107,7 @@ class WebhookNotifier:
         self._consumers: list[PullConsumer] = []
         self._subscriptions: list[Subscription] = []
         self._events_loop: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Task[None] | None = None
         self._stopping = False
 
     # --- running -----------------------------------------------------------------------------
@@ -138,6 +150,8 @@ class WebhookNotifier:
             durable=WEBHOOK_TASK_EVENTS_CONSUMER, stream=PROGRESS_STREAM
         )
         self._events_loop = asyncio.create_task(self._follow_task_events(events))
+        if self._read_invoice is not None:
+            self._sweeping = asyncio.create_task(self._sweep_reviews(self._read_invoice))
         consumer = PullConsumer(
             js,
             stream=WEBHOOKS_STREAM,
@@ -157,6 +171,10 @@ class WebhookNotifier:
                 await subscription.unsubscribe()
         self._subscriptions.clear()
         self._stopping = True
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
         if self._events_loop is not None:
             # Ends after its batch (at most one fetch): what it did not take stays in the stream.
             await asyncio.wait({self._events_loop}, timeout=DRAIN_SECONDS)
@@ -187,11 +205,38 @@ class WebhookNotifier:
     # --- events -> deliveries ----------------------------------------------------------------
 
     async def invoice_reviewed(self, tenant: str | None, saved: dict[str, Any]) -> None:
-        """After a review is saved: its deliveries, queued before the review is answered."""
-        registrations = await self.registrations.wanting(INVOICE_REVIEWED)
-        if not registrations:
-            return
-        await self._enqueue(review_deliveries(registrations, tenant, saved))
+        """After a review is saved: its deliveries, queued before the review is answered. A
+        failure here leaves them to the sweep; the review stands and is answered."""
+        try:
+            registrations = await self.registrations.wanting(INVOICE_REVIEWED)
+            if registrations:
+                await self._enqueue(review_deliveries(registrations, tenant, saved))
+        except Exception:
+            log.warning("a review's webhook deliveries were not queued now; the sweep will")
+
+    async def sweep_reviews_once(self, read_invoice: ReadInvoice) -> int:
+        """Queue the deliveries of recent reviews that have none (see `unqueued_reviews`);
+        how many reviews were found."""
+        if not await self.registrations.wanting(INVOICE_REVIEWED):
+            return 0
+        found = await self._store.unqueued_reviews(SWEEP_WITHIN, SWEEP_SETTLED)
+        for tenant, invoice_id, review_id in found:
+            saved = await read_invoice(tenant, invoice_id)
+            if saved is None:
+                continue
+            registrations = await self.registrations.wanting(INVOICE_REVIEWED)
+            await self._enqueue(review_deliveries(registrations, tenant, saved, review_id))
+        return len(found)
+
+    async def _sweep_reviews(self, read_invoice: ReadInvoice) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                if found := await self.sweep_reviews_once(read_invoice):
+                    log.warning("queued the webhook deliveries of %d review(s) late", found)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    log.exception("the sweep for reviews without webhook deliveries failed")
 
     async def _follow_task_events(self, subscription: JetStreamContext.PullSubscription) -> None:
         """Batches of progress updates, handled in the loop: most are acknowledged at once

@@ -114,3 +114,17 @@ def test_a_review_event_is_the_saved_invoice_named_by_its_last_review() -> None:
     body = json.loads(delivery.body)
     assert body["data"] == saved and body["created_at"] == "2026-12-01T11:00:00+00:00"
     assert review_deliveries(registrations, "acme", {"reviews": []}) == []
+
+
+def test_a_swept_review_is_named_by_its_id() -> None:
+    saved = {
+        "reviews": [
+            {"review_id": "rev_1", "created_at": "2026-12-01T10:00:00+00:00"},
+            {"review_id": "rev_2", "created_at": "2026-12-01T11:00:00+00:00"},
+        ]
+    }
+    registrations = [Registration("wh_1", "acme", ALL)]
+    [delivery] = review_deliveries(registrations, "acme", saved, "rev_1")
+    assert delivery.event_id == event_id("rev_1")
+    assert json.loads(delivery.body)["created_at"] == "2026-12-01T10:00:00+00:00"
+    assert review_deliveries(registrations, "acme", saved, "rev_9") == []

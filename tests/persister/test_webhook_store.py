@@ -7,11 +7,21 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from contracts.webhooks import MAX_WEBHOOKS_PER_TENANT, CreateWebhook, DeliverWebhook
+from contracts.webhooks import (
+    MAX_WEBHOOKS_PER_TENANT,
+    CreateWebhook,
+    DeliverWebhook,
+    WebhookEvent,
+    delivery_id,
+    event_id,
+)
 from services.persister.migrations import migrate
+from services.persister.repository import Repository, ReviewChange
 from services.persister.webhook_store import Attempt, TooManyWebhooksError, WebhookStore
+from tests.persister.samples import save_sample
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+REVIEWED: tuple[WebhookEvent, ...] = ("invoice.reviewed",)
 
 
 @pytest.fixture
@@ -113,3 +123,55 @@ async def test_deliveries_are_listed_newest_first(store: WebhookStore) -> None:
     for number in (1, 2, 3):
         await store.record_delivery(delivery(hook.id, number))
     assert [d.id for d in await store.deliveries("acme", hook.id, 2)] == ["whd_3", "whd_2"]
+
+
+async def test_reviews_without_deliveries_are_found_until_one_is_recorded(
+    pool: asyncpg.Pool[asyncpg.Record], store: WebhookStore
+) -> None:
+    repository = Repository(pool)
+    hook = await store.create(
+        CreateWebhook(
+            tenant="tenant-a", url="https://hooks.example/a", events=("invoice.reviewed",)
+        )
+    )
+    invoice_id = await save_sample(repository)
+    current = await repository.get_invoice("tenant-a", invoice_id)
+    assert current is not None
+    change = ReviewChange(
+        invoice=current.invoice,
+        confidence=current.confidence,
+        validation=current.validation,
+        status="rejected",
+        reviewer="rita",
+        decision="reject",
+        changes=[],
+        note=None,
+    )
+    assert await repository.apply_review(current, change)
+    within, settled = dt.timedelta(hours=1), dt.timedelta(seconds=30)
+    assert await store.unqueued_reviews(within, settled) == []  # too recent: maybe in flight
+    await pool.execute("UPDATE invoice_reviews SET created_at = now() - interval '2 minutes'")
+    await pool.execute("UPDATE webhooks SET created_at = now() - interval '3 minutes'")
+    [(tenant, found_invoice, review_id)] = await store.unqueued_reviews(within, settled)
+    assert (tenant, found_invoice) == ("tenant-a", invoice_id)
+
+    event = event_id(review_id)
+    await store.record_delivery(
+        DeliverWebhook(
+            delivery_id=delivery_id(hook.id, event),
+            webhook_id=hook.id,
+            tenant="tenant-a",
+            event_id=event,
+            type="invoice.reviewed",
+            body="{}",
+            created_at=NOW,
+        )
+    )
+    assert await store.unqueued_reviews(within, settled) == []
+    # A webhook registered after the review is not owed it.
+    await store.create(
+        CreateWebhook(
+            tenant="tenant-a", url="https://hooks.example/b", events=("invoice.reviewed",)
+        )
+    )
+    assert await store.unqueued_reviews(within, settled) == []

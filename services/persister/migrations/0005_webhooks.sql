@@ -30,3 +30,6 @@ CREATE TABLE webhook_deliveries (
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, created_at DESC, id);
+CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (webhook_id, event_id);
+-- The sweep for reviews whose invoice.reviewed deliveries were never queued reads recent ones.
+CREATE INDEX invoice_reviews_created_idx ON invoice_reviews (created_at);
