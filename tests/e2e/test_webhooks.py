@@ -204,6 +204,11 @@ async def test_a_failing_receiver_gets_one_delivery_id_and_a_restart_loses_none(
 
     task_id = await submit(tenant_a, "retry.png", invoice_png("retry"), "image/png")
     await receiver.wait_for(lambda seen: len(seen) >= 3)
+    # The third is under way; the two before it are recorded.
+    [failing] = await deliveries(tenant_a, hook["id"])
+    assert failing["status"] == "pending" and failing["attempts"] >= 2
+    assert (failing["last_status_code"], failing["last_error"]) == (503, "answered 503")
+    assert failing["next_attempt_at"] and failing["delivered_at"] is None
     # The process that delivers stops between attempts and comes back; so does the gateway.
     hook_stack.restart("persister")
     hook_stack.restart("gateway")
