@@ -11,6 +11,7 @@ processes and measures sequential request latency of:
   deep page    following next_cursor to page 20
   one          GET /api/invoices/{id} (with line items and findings)
   review       POST /api/invoices/{id}/review (re-validated by the validator)
+  export       GET /api/invoices/export?format=csv|jsonl (every invoice, streamed; 3 requests)
 
     python -m bench.store                   # 10,000 invoices, 200 requests per query
     python -m bench.store --invoices 100000 --requests 100
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import platform
 import random
 import tempfile
@@ -113,6 +115,21 @@ async def timed(
     return {"p50_ms": percentile(samples, 0.5) * 1000, "p99_ms": percentile(samples, 0.99) * 1000}
 
 
+async def exported(
+    http: httpx.AsyncClient, export_format: str, count: int, attempt: int
+) -> httpx.Response:
+    """The whole export, read as it streams; its rows counted (`attempt` unused: `timed`'s)."""
+    params = {"format": export_format}
+    async with http.stream("GET", "/api/invoices/export", params=params, timeout=600) as answer:
+        lines = 0
+        async for _ in answer.aiter_lines():
+            lines += 1
+    expected = count + (1 if export_format == "csv" else 0)
+    if answer.status_code == 200 and lines != expected:
+        raise RuntimeError(f"export {export_format}: {lines} lines, expected {expected}")
+    return answer
+
+
 async def measure(stack: Stack, ids: list[str], requests: int) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -142,6 +159,9 @@ async def measure(stack: Stack, ids: list[str], requests: int) -> dict[str, dict
         results["one"] = await timed(
             requests, lambda n: http.get(f"/api/invoices/{random.choice(ids)}")
         )
+        for export_format in ("csv", "jsonl"):
+            whole = functools.partial(exported, http, export_format, len(ids))
+            results[f"export {export_format}"] = await timed(3, whole)
         targets = random.sample(ids, min(requests, len(ids)))
         results["review"] = await timed(
             len(targets),

@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts import Invoice
@@ -29,30 +29,48 @@ from contracts.store import (
 from services.gateway.deps import CallerDep, GatewayDep
 from services.gateway.einvoice_export import NotExportableError, export_einvoice
 from services.gateway.errors import ApiError
+from services.gateway.exports import MEDIA_TYPES, ExportListFormat, export_lines, page_query
 from services.gateway.operations import require_broker
 from services.gateway.schemas import API_ERRORS
 
 _INVOICE_ID = re.compile(r"^inv_[0-9a-f]{32}$")
 
 
-class ListQuery(BaseModel):
-    """The query of `GET /api/invoices`; an unknown parameter is refused, not ignored."""
+class ListFilters(BaseModel):
+    """The filters of the invoice list, shared by the list and the export; an unknown query
+    parameter is refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=512)
     status: InvoiceStatus | None = None
     vendor: str | None = Field(default=None, max_length=200)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     duplicate: bool | None = None
 
-    @field_validator("cursor", "vendor", mode="before")
+    @field_validator("vendor", mode="before")
+    @classmethod
+    def _blank_vendor_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class ListQuery(ListFilters):
+    """The query of `GET /api/invoices`."""
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=512)
+
+    @field_validator("cursor", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # `?cursor=` (a first page built by string concatenation) means no cursor.
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class ExportQuery(ListFilters):
+    """The query of `GET /api/invoices/export`: the list's filters and a format."""
+
+    format: ExportListFormat = "csv"
 
 
 class ReviewRequest(BaseModel):
@@ -84,6 +102,27 @@ async def list_invoices(
 ) -> JSONResponse:
     request = ListInvoices(tenant=caller.tenant, **query.model_dump(exclude_none=True))
     return JSONResponse(await gw.store.list(request))
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+async def export_invoices(
+    query: Annotated[ExportQuery, Query()], caller: CallerDep, gw: GatewayDep
+) -> StreamingResponse:
+    """Every saved invoice matching the filters, streamed: CSV (the spec's columns) or JSON
+    Lines (one saved invoice per line, as `GET /api/invoices/{id}` answers)."""
+    filters = query.model_dump(exclude_none=True, exclude={"format"})
+    request = ListInvoices(tenant=caller.tenant, **filters)
+    first_page = await gw.store.list(page_query(request, None))
+    lines = export_lines(query.format, request, first_page, gw.store.list, gw.store.get)
+    return StreamingResponse(
+        lines,
+        media_type=MEDIA_TYPES[query.format],
+        headers={"Content-Disposition": f'attachment; filename="invoices.{query.format}"'},
+    )
 
 
 @router.get("/{invoice_id}", response_model=SavedInvoice)

@@ -233,3 +233,27 @@ def test_python_dash_m_invoiceflow_works() -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "submit" in result.stdout
+
+
+def test_export_writes_the_body_to_stdout(
+    monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    body = b"invoice_id,status\r\ninv_1,approved\r\n"
+    recorder = Recorder(lambda r: httpx.Response(200, content=body))
+    fake_gateway(monkeypatch, recorder)
+    argv = ["export", "--format", "csv", "--status", "approved", "--no-duplicates"]
+    assert cli.main(argv) == cli.OK
+    assert capfdbinary.readouterr().out == body
+    params = recorder.requests[0].url.params
+    assert (recorder.requests[0].url.path, params["format"]) == ("/api/invoices/export", "csv")
+    assert (params["status"], params["duplicate"]) == ("approved", "false")
+
+
+def test_a_refused_export_exits_4_with_nothing_on_stdout(
+    monkeypatch: pytest.MonkeyPatch, capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    answer = error_body(422, "validation_error", "date_from: not a date")
+    fake_gateway(monkeypatch, Recorder(lambda r: answer))
+    assert cli.main(["export", "--date-from", "soon"]) == cli.HTTP_ERROR
+    captured = capfdbinary.readouterr()
+    assert captured.out == b"" and b"422 validation_error" in captured.err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import fcntl
+import io
 import json
 import os
 import re
@@ -123,3 +125,10 @@ async def test_submit_watch_in_a_terminal_shows_live_progress(
     assert listed.returncode == 0, listed.stderr
     names = {item["filename"] for item in json.loads(listed.stdout)["items"]}
     assert names == {path.name for path in files}
+
+    exported = await asyncio.to_thread(
+        run_cli, "export", "--format", "csv", "--url", stack.base_url
+    )
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(io.StringIO(exported.stdout, newline="")))
+    assert {row["vendor_name"] for row in rows} >= {"ACME GmbH"} and len(rows) == len(files)

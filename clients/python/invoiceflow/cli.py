@@ -144,6 +144,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive, default=50, metavar="N", help="at most N (default %(default)s)"
     )
 
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="write every matching saved invoice to stdout as CSV or JSON Lines",
+        description="Export saved invoices: `invoiceflow export --format csv --status approved "
+        "> approved.csv`. Streams; the file is complete only when the exit code is 0.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="file format")
+    export.add_argument("--status", choices=STATUSES, help="only invoices with this status")
+    export.add_argument("--vendor", help="vendor name prefix (case-insensitive)")
+    export.add_argument("--date-from", metavar="YYYY-MM-DD", help="invoice date from")
+    export.add_argument("--date-to", metavar="YYYY-MM-DD", help="invoice date up to")
+    duplicates = export.add_mutually_exclusive_group()
+    duplicates.add_argument(
+        "--duplicates", dest="duplicate", action="store_const", const=True, help="only duplicates"
+    )
+    duplicates.add_argument(
+        "--no-duplicates", dest="duplicate", action="store_const", const=False, help="no duplicates"
+    )
+
     commands.add_parser(
         "dev",
         add_help=False,
@@ -231,6 +253,8 @@ async def dispatch(args: argparse.Namespace) -> int:
             return await submit(client, args, console)
         if args.command == "status":
             return await show_status(client, args, console)
+        if args.command == "export":
+            return await export_invoices(client, args)
         return await list_invoices(client, args, console)
 
 
@@ -283,6 +307,21 @@ async def list_invoices(client: AsyncClient, args: argparse.Namespace, console: 
         print(to_json({"items": items}))
     else:
         console.print(invoices_table(items))
+    return OK
+
+
+async def export_invoices(client: AsyncClient, args: argparse.Namespace) -> int:
+    out = sys.stdout.buffer
+    async for chunk in client.export(
+        args.format,
+        status=args.status,
+        vendor=args.vendor,
+        date_from=args.date_from,
+        date_to=args.date_to,
+        duplicate=args.duplicate,
+    ):
+        out.write(chunk)
+    out.flush()
     return OK
 
 

@@ -208,18 +208,9 @@ class AsyncClient:
         cursor: str | None = None,
     ) -> InvoicePage:
         """One page of `GET /api/invoices`, newest first (`limit` 1–200, by default 50)."""
-        params: dict[str, str | int] = {}
-        for key, value in (
-            ("status", status),
-            ("vendor", vendor),
-            ("date_from", date_from),
-            ("date_to", date_to),
-            ("cursor", cursor),
-        ):
-            if value is not None:
-                params[key] = value.isoformat() if isinstance(value, dt.date) else value
-        if duplicate is not None:
-            params["duplicate"] = "true" if duplicate else "false"
+        params: dict[str, str | int] = {**_filters(status, vendor, date_from, date_to, duplicate)}
+        if cursor is not None:
+            params["cursor"] = cursor
         if limit is not None:
             params["limit"] = limit
         body = await self.request("GET", "/api/invoices", params=params)
@@ -258,6 +249,31 @@ class AsyncClient:
             if not page.next_cursor or not page.items:
                 return
             cursor = page.next_cursor
+
+    async def export(
+        self,
+        export_format: str = "csv",
+        *,
+        status: str | None = None,
+        vendor: str | None = None,
+        date_from: DateLike | None = None,
+        date_to: DateLike | None = None,
+        duplicate: bool | None = None,
+    ) -> AsyncIterator[bytes]:
+        """`GET /api/invoices/export`: every matching invoice as CSV or JSON Lines, the body's
+        bytes as they arrive. A transfer cut short raises `GatewayUnreachable`, so a partial file
+        is never mistaken for a whole one."""
+        params = _filters(status, vendor, date_from, date_to, duplicate)
+        params["format"] = export_format
+        try:
+            async with self._http.stream("GET", "/api/invoices/export", params=params) as answer:
+                if answer.is_error:
+                    await answer.aread()
+                    raise InvoiceflowError.from_response(answer)
+                async for chunk in answer.aiter_bytes():
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise GatewayUnreachable(self.base_url, _reason(exc)) from None
 
     async def invoice(self, invoice_id: str) -> Json:
         """`GET /api/invoices/{invoice_id}`: one saved invoice, whole."""
@@ -299,6 +315,28 @@ def final_from_update(status: Mapping[str, Any], update: Mapping[str, Any]) -> J
         error=update.get("error"),
     )
     return final
+
+
+def _filters(
+    status: str | None,
+    vendor: str | None,
+    date_from: DateLike | None,
+    date_to: DateLike | None,
+    duplicate: bool | None,
+) -> dict[str, str]:
+    """The list filters as query parameters, unset ones left out."""
+    params: dict[str, str] = {}
+    for key, value in (
+        ("status", status),
+        ("vendor", vendor),
+        ("date_from", date_from),
+        ("date_to", date_to),
+    ):
+        if value is not None:
+            params[key] = value.isoformat() if isinstance(value, dt.date) else value
+    if duplicate is not None:
+        params["duplicate"] = "true" if duplicate else "false"
+    return params
 
 
 def _task_id(task: TaskRef) -> str:
