@@ -13,13 +13,23 @@ import asyncpg
 
 from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
+    CHECK_CORRECTIONS_SUBJECT,
+    COUNT_INVOICES_SUBJECT,
     GET_INVOICE_SUBJECT,
     LIST_INVOICES_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
     STORE_QUEUE,
 )
 from contracts.pipeline import PERSIST
-from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
+from contracts.store import (
+    CheckCorrections,
+    CheckInvoice,
+    CountInvoices,
+    GetInvoice,
+    ListInvoices,
+    ReviewInvoice,
+    StoreReply,
+)
 from services.persister import answers, pipeline, rules_adapter
 from services.persister.database import DEPENDENCY, is_database_unavailable
 from services.persister.migrations import migrate
@@ -134,5 +144,13 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
     @worker.respond(REVIEW_INVOICE_SUBJECT, STORE_QUEUE)
     async def review(request: ReviewInvoice) -> StoreReply:
         return await answers.review(worker.repository, request, worker.check)
+
+    @worker.respond(COUNT_INVOICES_SUBJECT, STORE_QUEUE)
+    async def count_invoices(request: CountInvoices) -> StoreReply:
+        return await answers.count_invoices(worker.repository, request)
+
+    @worker.respond(CHECK_CORRECTIONS_SUBJECT, STORE_QUEUE)
+    async def check_corrections(request: CheckCorrections) -> StoreReply:
+        return await answers.check(worker.repository, request, worker.check)
 
     return worker
