@@ -112,6 +112,7 @@ class Item {
     $(".validation", card).hidden = true;
     $(".failure", card).hidden = true;
     $(".findings", card).replaceChildren();
+    $(".open-invoice", card).hidden = true;
     this.setStatus("uploading");
     this.setProgress(0);
     this.show(STAGES.upload, "");
@@ -229,6 +230,12 @@ class Item {
     else saved.push("not saved");
     if (result.duplicate_of) saved.push(`duplicate of ${result.duplicate_of}`);
     $(".saved", this.card).textContent = `· ${saved.join(" · ")}`;
+    const open = $(".open-invoice", this.card);
+    open.hidden = !result.invoice_id;
+    if (result.invoice_id) {
+      open.href = `/invoices/${encodeURIComponent(result.invoice_id)}`;
+      open.setAttribute("aria-label", `Open ${this.file.name} for review`);
+    }
     const findings = (validation.issues || []).map((issue) => {
       const li = document.createElement("li");
       li.dataset.code = issue.code || "";
