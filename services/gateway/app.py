@@ -90,6 +90,8 @@ PAGE_ASSETS = {
     "app.css": "text/css; charset=utf-8",
     "invoices.js": "text/javascript; charset=utf-8",
     "invoices.css": "text/css; charset=utf-8",
+    "stored.js": "text/javascript; charset=utf-8",
+    "base.css": "text/css; charset=utf-8",
 }
 
 

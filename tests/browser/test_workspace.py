@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from testkit.documents import CANNED_PLACED, placed_pdf
 from testkit.stack import Stack
-from tests.browser.conftest import watched_page
+from tests.browser.conftest import phone_page, watched_page
 
 pytestmark = pytest.mark.e2e
 
@@ -118,16 +118,11 @@ def findings(page: Page) -> list[str]:
     ]
 
 
-def test_the_queue_evidence_a_corrected_total_and_approve_and_next(
-    page: Page, keyed_stack: Stack, shot: Shot, page_errors: list[str]
+def assert_the_list(
+    page: Page, stack: Stack, review: list[str], wrong: list[str], shot: Shot
 ) -> None:
-    stack, key = keyed_stack, "queue-key"
-    review = [saved_invoice(stack, key, f"review-{n}", "fake-low-confidence") for n in (1, 2)]
-    wrong = [saved_invoice(stack, key, f"wrong-{n}", "fake-total-zero") for n in (1, 2)]
-    sign_in(page, stack, key, "Rita Reviewer")
-
-    # The list: newest first, every status counted; the review queue is one click away.
     rows = page.locator("#invoice-rows tr")
+    # The list: newest first, every status counted; the review queue is one click away.
     expect(rows).to_have_count(4)
     assert [r.get_attribute("data-invoice-id") for r in rows.all()] == [*wrong[::-1], *review[::-1]]
     expect(page.locator('.chip[data-status="needs_review"] .count')).to_have_text("2")
@@ -141,25 +136,11 @@ def test_the_queue_evidence_a_corrected_total_and_approve_and_next(
     export = page.locator("#export-csv")
     expect(export).to_have_attribute("href", "/api/invoices/export?status=needs_review&format=csv")
 
-    # One invoice: hovering a field draws its evidence box where the value is printed.
-    first = review[1]  # the newest of the queue
-    rows.first.locator("a.open").click()
-    open_invoice(page, first)
-    evidence = get_invoice(stack, key, first)["evidence"]
-    for path in ("vendor.name", "total", "line_items[0].amount"):
-        page.locator(f'#fields [data-path="{path}"]').first.hover()
-        assert_box_where_printed(page, path, evidence[path]["bbox"])
-    # Clicking a box focuses its field.
-    page.locator('#pages .box[data-path="vendor.name"]').click()
-    expect(page.locator('input[data-path="vendor.name"]')).to_be_focused()
-    expect(page.locator('.line-check[data-index="0"]')).to_have_attribute("data-ok", "true")
-    shot(page, "invoice-hover")
 
-    # Approve and next: saved, and the next of the queue is open.
-    page.locator("#approve-next").click()
-    open_invoice(page, review[0])
-    assert get_invoice(stack, key, first)["status"] == "approved"
-
+def correct_check_and_approve(
+    page: Page, stack: Stack, key: str, wrong: list[str], shot: Shot
+) -> None:
+    rows = page.locator("#invoice-rows tr")
     # The invalid ones: a planted wrong total, corrected and checked before it is saved.
     page.locator("#back").click()
     page.locator('.chip[data-status="invalid"]').click()
@@ -187,6 +168,38 @@ def test_the_queue_evidence_a_corrected_total_and_approve_and_next(
     (entry,) = saved["reviews"]
     assert entry["reviewer"] == "Rita Reviewer" and entry["note"] == "total misread"
     assert {"field": "total", "old": "0.00", "new": "193.00"} in entry["changes"]
+
+
+def test_the_queue_evidence_a_corrected_total_and_approve_and_next(
+    page: Page, keyed_stack: Stack, shot: Shot, page_errors: list[str]
+) -> None:
+    stack, key = keyed_stack, "queue-key"
+    review = [saved_invoice(stack, key, f"review-{n}", "fake-low-confidence") for n in (1, 2)]
+    wrong = [saved_invoice(stack, key, f"wrong-{n}", "fake-total-zero") for n in (1, 2)]
+    sign_in(page, stack, key, "Rita Reviewer")
+
+    assert_the_list(page, stack, review, wrong, shot)
+
+    # One invoice: hovering a field draws its evidence box where the value is printed.
+    first = review[1]  # the newest of the queue
+    page.locator("#invoice-rows tr").first.locator("a.open").click()
+    open_invoice(page, first)
+    evidence = get_invoice(stack, key, first)["evidence"]
+    for path in ("vendor.name", "total", "line_items[0].amount"):
+        page.locator(f'#fields [data-path="{path}"]').first.hover()
+        assert_box_where_printed(page, path, evidence[path]["bbox"])
+    # Clicking a box focuses its field.
+    page.locator('#pages .box[data-path="vendor.name"]').click()
+    expect(page.locator('input[data-path="vendor.name"]')).to_be_focused()
+    expect(page.locator('.line-check[data-index="0"]')).to_have_attribute("data-ok", "true")
+    shot(page, "invoice-hover")
+
+    # Approve and next: saved, and the next of the queue is open.
+    page.locator("#approve-next").click()
+    open_invoice(page, review[0])
+    assert get_invoice(stack, key, first)["status"] == "approved"
+
+    correct_check_and_approve(page, stack, key, wrong, shot)
 
     # The trail under the invoice, after going back to it.
     page.goto(f"{stack.base_url}/invoices/{wrong[1]}")
@@ -255,14 +268,7 @@ def test_a_concurrent_review_shows_both_versions_and_keeps_the_edits(
 
 @pytest.fixture
 def phone(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
-    opened = watched_page(
-        browser,
-        page_errors,
-        viewport={"width": 375, "height": 812},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    opened = phone_page(browser, page_errors, 375, 812)  # the narrowest common phone
     yield opened
     opened.context.close()
 

@@ -333,7 +333,7 @@ async def test_counts_per_status_follow_the_filters_but_status(repository: Repos
 
     async def counts(**query: Any) -> tuple[dict[str, int], int]:
         found = await repository.count_invoices(CountInvoices(tenant=t, **query))
-        return dict(found.counts), found.total
+        return {str(status): n for status, n in found.counts.items()}, found.total
 
     none = {"valid": 0, "needs_review": 0, "invalid": 0, "approved": 0, "rejected": 0}
     assert await counts() == ({**none, "valid": 1, "needs_review": 2}, 3)

@@ -6,6 +6,8 @@
 // and shows none twice. Each card records the seqs it applied (`data-seqs`) and every seq it
 // received (`data-received`), so tests can check exactly that.
 
+import { API_KEY_STORAGE, keepStored } from "/static/stored.js";
+
 const body = document.body;
 const UPLOAD_URL = body.dataset.uploadUrl || "/api/invoices";
 const SOCKET_PATH = body.dataset.socketPath || "/ws";
@@ -14,7 +16,6 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
 const PING_EVERY_MS = 20_000;
 const PONG_TIMEOUT_MS = 10_000;
-const API_KEY_STORAGE = "invoiceflow.apiKey";
 
 const STAGES = {
   upload: "Uploading",
@@ -596,16 +597,7 @@ ui.clearFinished.addEventListener("click", () => {
   ui.pick.focus();
 });
 
-try {
-  ui.apiKey.value = sessionStorage.getItem(API_KEY_STORAGE) || "";
-  ui.apiKey.addEventListener("change", () => {
-    const key = ui.apiKey.value.trim();
-    if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
-    else sessionStorage.removeItem(API_KEY_STORAGE);
-  });
-} catch {
-  // sessionStorage can be unavailable (privacy settings): the field still works for this page.
-}
+keepStored(ui.apiKey, () => sessionStorage, API_KEY_STORAGE);
 
 window.addEventListener("online", () => socket.online());
 window.addEventListener("offline", () => socket.offline());

@@ -8,7 +8,8 @@
 // Edits stay in the inputs until they are saved: a check, a refused review or a version conflict
 // never clears them. The corrections sent are the fields whose input differs from the saved value.
 
-const API_KEY_STORAGE = "invoiceflow.apiKey"; // the upload page's, in sessionStorage
+import { API_KEY_STORAGE, keepStored } from "/static/stored.js";
+
 const REVIEWER_STORAGE = "invoiceflow.reviewer"; // in localStorage: it is not a secret
 const PAGE_SIZE = 50;
 const MAX_PAGES = 50;
@@ -742,7 +743,8 @@ function showFindings(issues) {
         focusField(issue.field);
       });
     }
-    const own = issue.field && $(`ul.findings[data-for="${CSS.escape(issue.field)}"]`, ui.fields);
+    // A low confidence is shown by the field's confidence already; the summary lists it too.
+    const own = issue.field && issue.code !== "low_confidence" && $(`ul.findings[data-for="${CSS.escape(issue.field)}"]`, ui.fields);
     if (own) own.append(el("li", { dataset: { code: issue.code, severity: issue.severity } }, el("span", { class: "severity" }, issue.severity), ` ${issue.message}`));
     const holder = issue.field && fieldHolder(issue.field);
     if (holder) holder.classList.add("has-finding");
@@ -1179,29 +1181,12 @@ ui.helpButton.addEventListener("click", openHelp);
 ui.helpClose.addEventListener("click", () => ui.help.close());
 ui.help.addEventListener("close", () => ui.helpButton.focus());
 
-try {
-  ui.apiKey.value = sessionStorage.getItem(API_KEY_STORAGE) || "";
-  ui.apiKey.addEventListener("change", () => {
-    const key = ui.apiKey.value.trim();
-    if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
-    else sessionStorage.removeItem(API_KEY_STORAGE);
-    pageCache.clear();
-    invoiceCache.clear();
-    route();
-  });
-} catch {
-  // sessionStorage can be unavailable (privacy settings): the field still works for this page.
-}
-try {
-  ui.reviewer.value = localStorage.getItem(REVIEWER_STORAGE) || "";
-  ui.reviewer.addEventListener("change", () => {
-    const name = ui.reviewer.value.trim();
-    if (name) localStorage.setItem(REVIEWER_STORAGE, name);
-    else localStorage.removeItem(REVIEWER_STORAGE);
-  });
-} catch {
-  // as above
-}
+keepStored(ui.apiKey, () => sessionStorage, API_KEY_STORAGE, () => {
+  pageCache.clear();
+  invoiceCache.clear();
+  route();
+});
+keepStored(ui.reviewer, () => localStorage, REVIEWER_STORAGE);
 if (!ui.reviewer.value) ui.settings.open = true;
 
 window.addEventListener("popstate", route);
