@@ -111,6 +111,14 @@ def assert_box_where_printed(page: Page, path: str, bbox: list[float]) -> None:
     assert all(abs(a - b) <= 1.5 for a, b in zip(got, expected, strict=True)), (got, expected)
 
 
+def top_with_box(page: Page, path: str) -> None:
+    """Scrolled to the top with `path`'s box drawn: what a full-page screenshot should show."""
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(f'input[data-path="{path}"]').focus()
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(page.locator(f'#pages .box.active[data-path="{path}"]')).to_be_visible()
+
+
 def findings(page: Page) -> list[str]:
     return [
         f"{item.get_attribute('data-code')}:{item.get_attribute('data-field')}"
@@ -159,6 +167,7 @@ def correct_check_and_approve(
     expect(page.locator("#check-result")).to_contain_text("Nothing is saved yet")
     assert "total_mismatch:total" not in findings(page)
     assert get_invoice(stack, key, wrong[1])["invoice"]["total"] == "0.00"  # not saved
+    top_with_box(page, "vendor.name")  # the 0.00 read as the total is printed nowhere: no box
     shot(page, "checked")
     page.locator("#comment").fill("total misread")
     page.locator("#approve-next").click()
@@ -192,6 +201,7 @@ def test_the_queue_evidence_a_corrected_total_and_approve_and_next(
     page.locator('#pages .box[data-path="vendor.name"]').click()
     expect(page.locator('input[data-path="vendor.name"]')).to_be_focused()
     expect(page.locator('.line-check[data-index="0"]')).to_have_attribute("data-ok", "true")
+    top_with_box(page, "total")
     shot(page, "invoice-hover")
 
     # Approve and next: saved, and the next of the queue is open.
