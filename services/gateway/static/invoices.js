@@ -1064,7 +1064,9 @@ function fieldOrder() {
 function moveField(step) {
   const order = fieldOrder();
   if (!order.length) return;
-  const index = order.indexOf(view.current);
+  // From outside the fields (the heading, a button), j starts at the first field, not at
+  // whichever one the mouse last passed over.
+  const index = ui.fields.contains(document.activeElement) ? order.indexOf(view.current) : -1;
   const next = order[Math.max(0, Math.min(order.length - 1, index === -1 ? 0 : index + step))];
   const holder = fieldHolder(next);
   if (holder) {
