@@ -74,3 +74,18 @@ CHECK_CORRECTIONS_SUBJECT = "invoices.store.check"
 CHECK_INVOICE_SUBJECT = "invoices.rules.check"
 STORE_QUEUE = "persister"
 RULES_QUEUE = "validator"
+
+# Webhooks (spec 6): one message per delivery to one registered URL in a work-queue stream,
+# taken by one durable (every replica shares it) and retried with backoff until delivered.
+WEBHOOKS_STREAM = "INVOICEFLOW_WEBHOOKS"
+WEBHOOK_DELIVER_SUBJECT = "webhooks.deliver"
+WEBHOOK_DELIVERY_CONSUMER = "webhook_deliveries"
+# A durable on the progress stream that turns tasks' terminal updates into webhook events.
+WEBHOOK_TASK_EVENTS_CONSUMER = "webhook_task_events"
+# Registrations, asked by the gateway (request-reply, the store's queue group).
+CREATE_WEBHOOK_SUBJECT = "webhooks.store.create"
+LIST_WEBHOOKS_SUBJECT = "webhooks.store.list"
+DELETE_WEBHOOK_SUBJECT = "webhooks.store.delete"
+LIST_DELIVERIES_SUBJECT = "webhooks.store.deliveries"
+# Core NATS, every replica (no queue group): a tenant's registrations changed, drop caches.
+WEBHOOKS_CHANGED_SUBJECT = "webhooks.changed"

@@ -209,6 +209,9 @@ class StoreErrorCode(StrEnum):
     VALIDATOR_UNAVAILABLE = "validator_unavailable"
     VALIDATOR_TIMEOUT = "validator_timeout"
     VALIDATOR_FAILED = "validator_failed"
+    # Webhooks (contracts/webhooks.py).
+    WEBHOOK_NOT_FOUND = "webhook_not_found"
+    TOO_MANY_WEBHOOKS = "too_many_webhooks"
     # PostgreSQL is away or overloaded: try again later.
     DATABASE_UNAVAILABLE = "database_unavailable"
     INTERNAL_ERROR = "internal_error"

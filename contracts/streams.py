@@ -55,3 +55,12 @@ ADVISORIES = StreamSpec(
     retention="limits",
     max_age_seconds=7 * DAY,
 )
+
+WEBHOOKS = StreamSpec(
+    name=names.WEBHOOKS_STREAM,
+    subjects=(names.WEBHOOK_DELIVER_SUBJECT,),
+    retention="workqueue",
+    # A delivery is published again when its event is seen again (a redelivered progress
+    # update, a retried review): the same delivery id within this window is stored once.
+    duplicate_window_seconds=3600,
+)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import NoDecode
 
+from services.egress.hosts import AllowedHosts
 from services.pages.render import DocumentLimits
 from services.worker.settings import WorkerSettings
 
@@ -44,7 +44,7 @@ class ExtractorSettings(WorkerSettings):
     # Where the gateway serves `/blobs/<id>`: such URLs are read straight from the object store.
     public_url: str | None = None
     # Hosts other URLs may be fetched from: exact names, `*.example.com`, or `*` (any public host).
-    fetch_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    fetch_allowed_hosts: AllowedHosts = ()
     fetch_timeout_seconds: float = Field(default=30.0, gt=0)
 
     max_file_bytes: int = Field(default=10 * MB, ge=1)
@@ -77,11 +77,4 @@ class ExtractorSettings(WorkerSettings):
         # docker-compose passes `${OPENAI_API_KEY:-}` as an empty string when it is unset.
         if isinstance(value, str) and not value.strip():
             return None
-        return value
-
-    @field_validator("fetch_allowed_hosts", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(host.strip().lower() for host in value.split(",") if host.strip())
         return value

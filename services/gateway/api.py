@@ -18,7 +18,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from contracts import ProcessingOptions
-from services.gateway import documents, invoices
+from contracts.status import task_status
+from services.gateway import documents, invoices, webhooks
 from services.gateway.auth import may_see
 from services.gateway.deps import CallerDep, GatewayDep, authenticate
 from services.gateway.depth import TOO_DEEP, too_deep_message, within_depth
@@ -37,7 +38,6 @@ from services.gateway.schemas import (
 )
 from services.gateway.settings import GatewaySettings
 from services.gateway.state import Gateway
-from services.gateway.status import task_status
 from services.gateway.tasks import AcceptedTask, token_matches
 from services.gateway.uploads import Upload, clean_filename, read_upload
 from services.messaging.blobs import StoredBlob
@@ -117,7 +117,7 @@ def build_routers(settings: GatewaySettings) -> list[APIRouter]:
         tags=["tasks"],
     )
     # After `api`: its fixed paths (/invoices/upload, /invoices/status/...) are matched first.
-    return [public, api, invoices.router, documents.router]
+    return [public, api, invoices.router, documents.router, webhooks.router]
 
 
 async def health(gw: GatewayDep) -> JSONResponse:

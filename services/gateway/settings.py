@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from services.egress.hosts import AllowedHosts
 from services.messaging.settings import NatsSettings
 from services.pages.render import DocumentLimits
 
@@ -66,6 +67,8 @@ class GatewaySettings(NatsSettings):
     page_cache_mb: int = Field(default=64, ge=0)
     # How long a saved-invoice request waits for the invoice store (the persister).
     store_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhook URLs obey the host policy of blob URLs (the extractor's setting of the same name).
+    fetch_allowed_hosts: AllowedHosts = ()
     # On SIGTERM: stop accepting, tell sockets to reconnect elsewhere, finish open requests.
     drain_seconds: float = Field(default=5.0, ge=0)
     access_log: bool = False

@@ -59,6 +59,10 @@ class InvoiceStore:
     async def check(self, request: CheckCorrections) -> dict[str, Any]:
         return await self._timed("check", CHECK_CORRECTIONS_SUBJECT, request)
 
+    async def ask(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
+        """Any other request to the store (webhooks): its answer's data, or an ApiError."""
+        return await self._timed(operation, subject, request)
+
     async def _timed(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
         with STORE_REQUEST.labels(operation).time():
             return await self._ask(subject, request)

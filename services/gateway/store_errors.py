@@ -30,6 +30,8 @@ STORE_ERROR_STATUS: Mapping[str, int] = MappingProxyType(
         StoreErrorCode.VALIDATOR_UNAVAILABLE: 503,
         StoreErrorCode.VALIDATOR_TIMEOUT: 504,
         StoreErrorCode.VALIDATOR_FAILED: 502,
+        StoreErrorCode.WEBHOOK_NOT_FOUND: 404,
+        StoreErrorCode.TOO_MANY_WEBHOOKS: 409,
         StoreErrorCode.DATABASE_UNAVAILABLE: 503,
         StoreErrorCode.INTERNAL_ERROR: 500,
     }

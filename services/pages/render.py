@@ -151,8 +151,14 @@ def normalise_image(image: Image.Image, limits: DocumentLimits) -> Image.Image:
     side = limits.max_image_side
     # `draft` lets JPEG decode at a fraction of its size, which is much faster for big scans.
     image.draft("RGB", (side, side))
-    frame = image.copy()
-    frame.thumbnail((side, side), Image.Resampling.LANCZOS)
+    if getattr(image, "n_frames", 1) == 1 and max(image.size) <= side:
+        # Nothing to resize and no other frame to seek to: decoded in place (the file's pixels
+        # outlive its closing), as a copy would only duplicate them.
+        image.load()
+        frame = image
+    else:
+        frame = image.copy()
+        frame.thumbnail((side, side), Image.Resampling.LANCZOS)
     frame = ImageOps.exif_transpose(frame) if _has_orientation(image) else frame
     return _to_rgb(frame)
 

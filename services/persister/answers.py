@@ -37,6 +37,18 @@ def refused(code: StoreErrorCode, message: str) -> StoreReply:
     return StoreReply(error=StoreError(code=code, message=message))
 
 
+def failed(exc: Exception, store: str) -> StoreReply:
+    """A request of the `store` ("invoice", "webhook") that failed unexpectedly: PostgreSQL is
+    away, or something broke. The gateway must hear something: silence would be a timeout."""
+    if is_database_unavailable(exc):
+        log.warning("%s store request refused: the database does not answer", store)
+        return refused(
+            StoreErrorCode.DATABASE_UNAVAILABLE, f"the {store} database is not answering"
+        )
+    log.exception("%s store request failed", store)
+    return refused(StoreErrorCode.INTERNAL_ERROR, f"the {store} store failed; try again")
+
+
 async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
     try:
         found = await work
@@ -45,14 +57,7 @@ async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
     except CursorError as exc:
         return refused(StoreErrorCode.INVALID_CURSOR, f"cursor: {exc}")
     except Exception as exc:
-        if is_database_unavailable(exc):
-            log.warning("store request refused: the database does not answer")
-            return refused(
-                StoreErrorCode.DATABASE_UNAVAILABLE, "the invoice database is not answering"
-            )
-        # The gateway must hear something: a silent failure would be a timeout there.
-        log.exception("store request failed")
-        return refused(StoreErrorCode.INTERNAL_ERROR, "the invoice store failed; try again")
+        return failed(exc, "invoice")
     if found is None:
         return refused(StoreErrorCode.INVOICE_NOT_FOUND, "no such invoice")
     return StoreReply(data=found.model_dump(mode="json"))

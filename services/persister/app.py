@@ -1,4 +1,5 @@
-"""Wiring of the persister: a worker on `invoices.persist` that owns a PostgreSQL pool.
+"""Wiring of the persister: a worker on `invoices.persist` that owns a PostgreSQL pool, and
+sends webhooks (`webhooks.py`).
 
 The pool is opened and the schema migrated before the broker starts consuming, so no handler
 ever meets an old schema; the pool is closed after the broker has drained.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import asyncpg
 
@@ -15,8 +17,12 @@ from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
     CHECK_CORRECTIONS_SUBJECT,
     COUNT_INVOICES_SUBJECT,
+    CREATE_WEBHOOK_SUBJECT,
+    DELETE_WEBHOOK_SUBJECT,
     GET_INVOICE_SUBJECT,
+    LIST_DELIVERIES_SUBJECT,
     LIST_INVOICES_SUBJECT,
+    LIST_WEBHOOKS_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
     STORE_QUEUE,
 )
@@ -30,11 +36,14 @@ from contracts.store import (
     ReviewInvoice,
     StoreReply,
 )
-from services.persister import answers, pipeline, rules_adapter
+from contracts.webhooks import CreateWebhook, DeleteWebhook, ListDeliveries, ListWebhooks
+from services.persister import answers, pipeline, rules_adapter, webhook_answers
 from services.persister.database import DEPENDENCY, is_database_unavailable
 from services.persister.migrations import migrate
 from services.persister.repository import Repository
 from services.persister.settings import PersisterSettings
+from services.persister.webhook_store import WebhookStore
+from services.persister.webhooks import WebhookNotifier
 from services.worker.handler import StageReport
 from services.worker.worker import Worker
 
@@ -50,12 +59,19 @@ class PersisterWorker(Worker):
         self.db_settings = settings
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._repository: Repository | None = None
+        self._webhooks: WebhookNotifier | None = None
 
     @property
     def repository(self) -> Repository:
         if self._repository is None:
             raise RuntimeError("persister not started")
         return self._repository
+
+    @property
+    def webhooks(self) -> WebhookNotifier:
+        if self._webhooks is None:
+            raise RuntimeError("persister not started")
+        return self._webhooks
 
     async def start(self) -> None:
         await self.start_health_server()
@@ -66,6 +82,15 @@ class PersisterWorker(Worker):
             log.info("database migrated (applied now: %s)", applied or "nothing")
             self._repository = Repository(pool)
             await super().start()
+            self._webhooks = WebhookNotifier(
+                self.db_settings,
+                self.nc,
+                self.js,
+                WebhookStore(pool),
+                self.health,
+                read_invoice=self._read_invoice,
+            )
+            await self._webhooks.start()
             self._background.append(asyncio.create_task(self._probe_database(pool)))
         except BaseException:
             await self._close_pool()
@@ -108,6 +133,10 @@ class PersisterWorker(Worker):
                 self.health.up(DEPENDENCY)
             await asyncio.sleep(PROBE_INTERVAL_SECONDS)
 
+    async def _read_invoice(self, tenant: str, invoice_id: str) -> dict[str, Any] | None:
+        saved = await self.repository.get_invoice(tenant, invoice_id)
+        return None if saved is None else saved.model_dump(mode="json")
+
     async def check(self, request: CheckInvoice) -> ValidationReport:
         """The validator's verdict on an invoice (a review re-validates through it)."""
         return await rules_adapter.check(
@@ -116,6 +145,8 @@ class PersisterWorker(Worker):
 
     async def stop(self) -> None:
         try:
+            if self._webhooks is not None:
+                await self._webhooks.stop()
             await super().stop()
         finally:
             await self._close_pool()
@@ -143,7 +174,33 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
 
     @worker.respond(REVIEW_INVOICE_SUBJECT, STORE_QUEUE)
     async def review(request: ReviewInvoice) -> StoreReply:
-        return await answers.review(worker.repository, request, worker.check)
+        reply = await answers.review(worker.repository, request, worker.check)
+        if reply.data is not None:
+            await worker.webhooks.invoice_reviewed(request.tenant, reply.data)
+        return reply
+
+    @worker.respond(CREATE_WEBHOOK_SUBJECT, STORE_QUEUE)
+    async def create_webhook(request: CreateWebhook) -> StoreReply:
+        return await webhook_answers.create(worker.webhooks.store, request, worker.webhooks.changed)
+
+    @worker.respond(LIST_WEBHOOKS_SUBJECT, STORE_QUEUE)
+    async def list_webhooks(request: ListWebhooks) -> StoreReply:
+        return await webhook_answers.list_webhooks(worker.webhooks.store, request)
+
+    @worker.respond(DELETE_WEBHOOK_SUBJECT, STORE_QUEUE)
+    async def delete_webhook(request: DeleteWebhook) -> StoreReply:
+        return await webhook_answers.delete(worker.webhooks.store, request, worker.webhooks.changed)
+
+    @worker.respond(LIST_DELIVERIES_SUBJECT, STORE_QUEUE)
+    async def list_deliveries(request: ListDeliveries) -> StoreReply:
+        return await webhook_answers.deliveries(worker.webhooks.store, request)
+
+    serve_workspace_requests(worker)
+    return worker
+
+
+def serve_workspace_requests(worker: PersisterWorker) -> None:
+    """What the review workspace adds: counts per status, corrections checked before a review."""
 
     @worker.respond(COUNT_INVOICES_SUBJECT, STORE_QUEUE)
     async def count_invoices(request: CountInvoices) -> StoreReply:
@@ -152,5 +209,3 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
     @worker.respond(CHECK_CORRECTIONS_SUBJECT, STORE_QUEUE)
     async def check_corrections(request: CheckCorrections) -> StoreReply:
         return await answers.check(worker.repository, request, worker.check)
-
-    return worker

@@ -31,10 +31,10 @@ from contracts.names import (
     max_deliveries_advisory_subject,
 )
 from services.messaging import jetstream
-from services.messaging.envelopes import Envelope
+from services.messaging.envelopes import Envelope, Publish
 from services.messaging.progress_log import ProgressLog, ProgressStore
 from services.messaging.progress_stream import JetStreamProgressStore
-from services.messaging.publisher import inject_trace
+from services.messaging.publisher import jetstream_publisher
 from services.telemetry.health import Health, HealthServer, health_routes
 from services.telemetry.metrics import CONSUMER_PENDING
 from services.worker.consumer import PullConsumer
@@ -82,6 +82,7 @@ class Worker:
         self._consumer: PullConsumer | None = None
         self._health_server: HealthServer | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._publish: Publish | None = None
         # Where progress is kept; tests without a server put a store of their own here.
         self.progress_store: ProgressStore | None = None
         self.policy = RetryPolicy(
@@ -113,12 +114,11 @@ class Worker:
         return ProgressLog(self.progress_store or JetStreamProgressStore(self.js), task_id)
 
     async def publish(self, envelope: Envelope) -> None:
-        await self.broker.publish(
-            envelope.body,
-            envelope.subject,
-            headers=inject_trace(envelope.headers),
-            stream=envelope.stream,
-        )
+        # Straight to JetStream, not through the broker's publisher: the same publish and ack,
+        # without FastStream's per-message middleware and serialiser work (a command per stage).
+        if self._publish is None:
+            self._publish = jetstream_publisher(self.js)
+        await self._publish(envelope)
 
     def handle(self, handler: StageHandler[Command]) -> StageHandler[Command]:
         """The step's handler, run on every message of its durable consumer."""

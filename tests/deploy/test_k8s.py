@@ -635,6 +635,9 @@ def test_network_policies_deny_all_but_what_the_services_need(
         assert bool(nats) == (service != "migrate")
     model = [p for p, ports in allowed("extractor", "egress") if 443 in ports]
     assert model and all("ipBlock" in peer for peer in model)
+    # Webhooks: public addresses only, never the cluster's own ranges.
+    webhooks = [p for p, ports in allowed("persister", "egress") if 443 in ports]
+    assert webhooks and all("10.0.0.0/8" in peer["ipBlock"]["except"] for peer in webhooks)
     name_of_database = database()["metadata"]["name"]
     for peer, ports in allowed("persister", "egress"):
         if 5432 in ports:

@@ -33,6 +33,8 @@ STATUSES = {
     "validator_unavailable": 503,
     "validator_timeout": 504,
     "validator_failed": 502,
+    "webhook_not_found": 404,
+    "too_many_webhooks": 409,
     "database_unavailable": 503,
     "internal_error": 500,
 }

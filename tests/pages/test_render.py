@@ -50,6 +50,16 @@ def test_every_page_has_the_shape_the_extractor_saw(name: str) -> None:
         assert aspect(rendered.size) == pytest.approx(aspect(page.image.size), rel=tolerance)
 
 
+@pytest.mark.parametrize("name", ["png", "jpeg", "webp", "tiff"])
+def test_a_page_keeps_its_pixels_after_its_file_is_closed(name: str) -> None:
+    # Small enough to be decoded in place rather than copied: still whole once loading ends.
+    original = Image.open(io.BytesIO(SAMPLES[name])).convert("RGB")
+    page = load_document(SAMPLES[name], EXTRACTOR).pages[0]
+    assert page.image is not None
+    assert page.image.size == original.size
+    assert page.image.getpixel((10, 10)) == original.getpixel((10, 10))
+
+
 def test_an_exif_rotation_is_applied() -> None:
     rendered = render_page(SAMPLES["jpeg-exif-6"], 1, REVIEW)
     assert rendered.size == (480, 640)

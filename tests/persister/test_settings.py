@@ -32,3 +32,24 @@ def test_a_database_url_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_pool_cannot_start_larger_than_it_may_grow() -> None:
     with pytest.raises(ValidationError, match="db_pool_min_size"):
         PersisterSettings(database_url="postgresql://db/x", db_pool_min_size=5, db_pool_max_size=2)
+
+
+def test_webhook_settings_and_the_host_policy_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/invoices")
+    monkeypatch.setenv("INVOICEFLOW_FETCH_ALLOWED_HOSTS", "Hooks.Example, *.erp.example")
+    monkeypatch.setenv("INVOICEFLOW_WEBHOOK_RETRY_BASE_SECONDS", "0.5")
+
+    settings = PersisterSettings()
+
+    assert settings.fetch_allowed_hosts == ("hooks.example", "*.erp.example")
+    assert settings.webhook_retry_base_seconds == 0.5
+    assert (settings.webhook_timeout_seconds, settings.webhook_retry_hours) == (10.0, 24.0)
+
+
+def test_webhooks_are_retried_for_at_least_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/invoices")
+    monkeypatch.setenv("INVOICEFLOW_WEBHOOK_RETRY_HOURS", "1")
+    with pytest.raises(ValidationError, match="webhook_retry_hours"):
+        PersisterSettings()

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from contracts import ErrorCode
-from services.extractor.fetch import FetchPolicy, fetch_document, is_public_address
+from services.egress.hosts import is_public_address
+from services.extractor.fetch import FetchPolicy, fetch_document
 from services.worker.errors import PermanentError
 
 ANY_HOST = FetchPolicy(

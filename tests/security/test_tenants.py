@@ -23,19 +23,24 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "corrections": {"invoice_number": "STOLEN"},
     },
 }
-ID_PARAMETERS = {"task_id", "invoice_id"}
+ID_PARAMETERS = {"task_id", "invoice_id", "webhook_id"}
+# A webhook receiver the gateway accepts without a DNS lookup (listed by name: any address).
+HOOK_HOST = "203.0.113.7"
 # Other path parameters: a value the owner's request succeeds with.
 OTHER_PARAMETERS = {"n": "1"}
 
 
 @pytest.fixture
 async def stack(private_nats_url: str, schema_dsn: str) -> AsyncIterator[Stack]:
-    async with store_stack(private_nats_url, schema_dsn, api_keys=KEYS) as started:
+    async with store_stack(
+        private_nats_url, schema_dsn, api_keys=KEYS, fetch_allowed_hosts=(HOOK_HOST,)
+    ) as started:
         yield started
 
 
 def routes_with_ids(stack: Stack) -> list[tuple[str, str, str]]:
-    """(method, path template, id parameter) of every /api route naming a task or invoice."""
+    """(method, path template, id parameter) of every /api route naming a task, an invoice or a
+    webhook."""
     found = []
     for path, operations in stack.app.app.openapi()["paths"].items():
         names = set(re.findall(r"\{([^}]+)\}", path)) - set(OTHER_PARAMETERS)
@@ -54,10 +59,21 @@ async def ids_of_tenant_a(stack: Stack) -> dict[str, str]:
     )
     assert accepted.status_code == 202
     invoice_id = await stack.save_with_document(image_bytes(), AS_A)
-    return {"task_id": accepted.json()["task_id"], "invoice_id": invoice_id}
+    hook = {"url": f"http://{HOOK_HOST}/hook", "events": ["task.completed"]}
+    registered = await stack.http.post("/api/webhooks", json=hook, headers=AS_A)
+    assert registered.status_code == 201, registered.text
+    return {
+        "task_id": accepted.json()["task_id"],
+        "invoice_id": invoice_id,
+        "webhook_id": registered.json()["id"],
+    }
 
 
-MISSING = {"task_id": f"task_{uuid.uuid4().hex}", "invoice_id": f"inv_{uuid.uuid4().hex}"}
+MISSING = {
+    "task_id": f"task_{uuid.uuid4().hex}",
+    "invoice_id": f"inv_{uuid.uuid4().hex}",
+    "webhook_id": f"wh_{uuid.uuid4().hex}",
+}
 
 
 async def test_every_route_answers_another_tenants_id_like_a_missing_one(stack: Stack) -> None:
@@ -65,11 +81,15 @@ async def test_every_route_answers_another_tenants_id_like_a_missing_one(stack: 
     assert ("POST", "/api/invoices/{invoice_id}/review", "invoice_id") in routes
     assert ("GET", "/api/invoices/status/{task_id}", "task_id") in routes
     assert ("GET", "/api/invoices/{invoice_id}/pages/1", "invoice_id") in routes
+    assert ("DELETE", "/api/webhooks/{webhook_id}", "webhook_id") in routes
     owned = await ids_of_tenant_a(stack)
 
-    for method, template, name in routes:
+    # Deletions last: the owner's succeeds, and the other routes need the thing to exist.
+    for method, template, name in sorted(routes, key=lambda route: route[0] == "DELETE"):
         body = BODIES.get((method, template))
-        assert method == "GET" or body is not None, f"{method} {template}: add a body to BODIES"
+        assert method in ("GET", "DELETE") or body is not None, (
+            f"{method} {template}: add a body to BODIES"
+        )
         paths = {
             which: template.replace("{" + name + "}", value)
             for which, value in (("theirs", owned[name]), ("missing", MISSING[name]))

@@ -16,7 +16,7 @@ from contracts import (
     ValidationReport,
     task_error,
 )
-from services.gateway.status import task_status
+from contracts.status import task_status
 
 RECORD = TaskRecord(
     task_id="task_" + "a" * 32,

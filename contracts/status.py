@@ -1,4 +1,6 @@
-"""The status endpoint's view of a task: its record plus its last stored update."""
+"""A task's status object: its record plus its last stored update. What `GET
+/api/invoices/status/{task_id}` answers and what `task.completed` / `task.failed` webhooks carry.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Outbound HTTP to addresses a client named (document URLs, webhook URLs): one host policy."""
