@@ -69,6 +69,8 @@ def exhausted_consumer(work_consumer: str) -> str:
 LIST_INVOICES_SUBJECT = "invoices.store.list"
 GET_INVOICE_SUBJECT = "invoices.store.get"
 REVIEW_INVOICE_SUBJECT = "invoices.store.review"
+COUNT_INVOICES_SUBJECT = "invoices.store.count"
+CHECK_CORRECTIONS_SUBJECT = "invoices.store.check"
 CHECK_INVOICE_SUBJECT = "invoices.rules.check"
 STORE_QUEUE = "persister"
 RULES_QUEUE = "validator"

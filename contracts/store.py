@@ -51,6 +51,17 @@ class ListInvoices(_Frozen):
     duplicate: bool | None = None
 
 
+class CountInvoices(_Frozen):
+    """How many invoices of each status match the list's filters (all but `status`): the
+    counts of the review workspace's filter bar."""
+
+    tenant: str | None = None
+    vendor: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    duplicate: bool | None = None
+
+
 class GetInvoice(_Frozen):
     tenant: str | None = None
     invoice_id: str
@@ -71,6 +82,15 @@ class ReviewInvoice(_Frozen):
     corrections: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
     expected_version: int | None = None
+
+
+class CheckCorrections(_Frozen):
+    """A review's corrections applied and re-validated exactly as the review would, nothing
+    saved: what the invoice would look like, and its findings, before a reviewer decides."""
+
+    tenant: str | None = None
+    invoice_id: str
+    corrections: dict[str, Any] = Field(default_factory=dict)
 
 
 class CheckInvoice(_Frozen):
@@ -152,6 +172,23 @@ class SavedInvoice(InvoiceSummary):
 class InvoicePage(_Frozen):
     items: list[InvoiceSummary]
     next_cursor: str | None
+
+
+class InvoiceCounts(_Frozen):
+    """Matching invoices per status (every status present, 0 when none) and all of them."""
+
+    counts: dict[InvoiceStatus, int]
+    total: int
+
+
+class CheckedCorrections(_Frozen):
+    """The answer to `CheckCorrections`: the corrected invoice, its confidence (corrected
+    fields at 1.0), its findings, and the version they were applied to; nothing was saved."""
+
+    invoice: Invoice
+    confidence: dict[str, float]
+    validation: ValidationReport
+    version: int
 
 
 # --- replies --------------------------------------------------------------------------------

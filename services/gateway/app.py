@@ -83,11 +83,22 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-PAGE_ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+# The review workspace also shows page images fetched with the API key (blob: URLs).
+WORKSPACE_CSP = PAGE_CSP.replace("img-src 'self' data:", "img-src 'self' data: blob:")
+PAGE_ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "invoices.js": "text/javascript; charset=utf-8",
+    "invoices.css": "text/css; charset=utf-8",
+    "stored.js": "text/javascript; charset=utf-8",
+    "base.css": "text/css; charset=utf-8",
+}
 
 
 def _serve_page(app: FastAPI) -> None:
-    """`/` is static/index.html; `/static/app.js` and `/static/app.css` are what it loads."""
+    """`/` is static/index.html; `/static/app.js` and `/static/app.css` are what it loads.
+    `/invoices` and `/invoices/{invoice_id}` are the review workspace, static/invoices.html with
+    `/static/invoices.js` and `/static/invoices.css`."""
     static = resources.files("services.gateway").joinpath("static")
     page = static.joinpath("index.html").read_text()
     headers = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff"}
@@ -96,6 +107,15 @@ def _serve_page(app: FastAPI) -> None:
         return HTMLResponse(page, headers={**headers, "Cache-Control": "no-cache"})
 
     app.add_api_route("/", index, methods=["GET"], include_in_schema=False)
+    workspace = static.joinpath("invoices.html").read_text()
+    workspace_headers = {**headers, "Content-Security-Policy": WORKSPACE_CSP}
+
+    async def review_workspace() -> HTMLResponse:
+        # One page for the list and for each invoice: the script reads the path.
+        return HTMLResponse(workspace, headers={**workspace_headers, "Cache-Control": "no-cache"})
+
+    for path in ("/invoices", "/invoices/{invoice_id}"):
+        app.add_api_route(path, review_workspace, methods=["GET"], include_in_schema=False)
     for name, media_type in PAGE_ASSETS.items():
         asset = _asset_route(static.joinpath(name).read_bytes(), media_type, headers)
         app.add_api_route(f"/static/{name}", asset, methods=["GET"], include_in_schema=False)

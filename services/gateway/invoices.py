@@ -1,4 +1,5 @@
-"""Saved invoices over HTTP: the list, one invoice, and a person's review of it.
+"""Saved invoices over HTTP: the list and its counts, one invoice, and a person's review of it
+(checked before it is saved, if the reviewer asks).
 
 Thin: the query or body becomes a store request scoped to the caller's tenant; the store's
 answer is returned as it came.
@@ -18,7 +19,11 @@ from contracts import Invoice
 from contracts.store import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    CheckCorrections,
+    CheckedCorrections,
+    CountInvoices,
     GetInvoice,
+    InvoiceCounts,
     InvoicePage,
     InvoiceStatus,
     ListInvoices,
@@ -36,41 +41,45 @@ from services.gateway.schemas import API_ERRORS
 _INVOICE_ID = re.compile(r"^inv_[0-9a-f]{32}$")
 
 
-class ListFilters(BaseModel):
-    """The filters of the invoice list, shared by the list and the export; an unknown query
-    parameter is refused, not ignored."""
+class FilterQuery(BaseModel):
+    """The filters a list, its counts and its export share; an unknown parameter is refused,
+    not ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    status: InvoiceStatus | None = None
     vendor: str | None = Field(default=None, max_length=200)
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     duplicate: bool | None = None
 
-    @field_validator("vendor", mode="before")
-    @classmethod
-    def _blank_vendor_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-
-class ListQuery(ListFilters):
-    """The query of `GET /api/invoices`."""
-
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=512)
-
-    @field_validator("cursor", mode="before")
+    @field_validator("cursor", "vendor", mode="before", check_fields=False)
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         # `?cursor=` (a first page built by string concatenation) means no cursor.
         return None if isinstance(value, str) and not value.strip() else value
 
 
-class ExportQuery(ListFilters):
+class ListQuery(FilterQuery):
+    """The query of `GET /api/invoices`."""
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=512)
+    status: InvoiceStatus | None = None
+
+
+class ExportQuery(FilterQuery):
     """The query of `GET /api/invoices/export`: the list's filters and a format."""
 
+    status: InvoiceStatus | None = None
     format: ExportListFormat = "csv"
+
+
+class CheckRequest(BaseModel):
+    """`POST /api/invoices/{invoice_id}/check`: corrections as a review takes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    corrections: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
 
 class ReviewRequest(BaseModel):
@@ -125,6 +134,16 @@ async def export_invoices(
     )
 
 
+# Before `/{invoice_id}`: "counts" is not an invoice id.
+@router.get("/counts", response_model=InvoiceCounts)
+async def count_invoices(
+    query: Annotated[FilterQuery, Query()], caller: CallerDep, gw: GatewayDep
+) -> JSONResponse:
+    """How many invoices of each status match the filters (those of the list but `status`)."""
+    request = CountInvoices(tenant=caller.tenant, **query.model_dump(exclude_none=True))
+    return JSONResponse(await gw.store.count(request))
+
+
 @router.get("/{invoice_id}", response_model=SavedInvoice)
 async def get_invoice(invoice_id: str, caller: CallerDep, gw: GatewayDep) -> JSONResponse:
     check_invoice_id(invoice_id)
@@ -174,6 +193,19 @@ async def review_invoice(
         tenant=caller.tenant, invoice_id=invoice_id, **body.model_dump(exclude_none=True)
     )
     return JSONResponse(await gw.store.review(request))
+
+
+@router.post("/{invoice_id}/check", response_model=CheckedCorrections)
+async def check_corrections(
+    invoice_id: str, body: CheckRequest, caller: CallerDep, gw: GatewayDep
+) -> JSONResponse:
+    """The invoice with these corrections and its findings, as a review would save them;
+    nothing is saved. Bad corrections are refused as a review refuses them."""
+    check_invoice_id(invoice_id)
+    request = CheckCorrections(
+        tenant=caller.tenant, invoice_id=invoice_id, corrections=body.corrections
+    )
+    return JSONResponse(await gw.store.check(request))
 
 
 def check_invoice_id(invoice_id: str) -> None:

@@ -11,8 +11,21 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel
 
-from contracts.names import GET_INVOICE_SUBJECT, LIST_INVOICES_SUBJECT, REVIEW_INVOICE_SUBJECT
-from contracts.store import GetInvoice, ListInvoices, ReviewInvoice, StoreReply
+from contracts.names import (
+    CHECK_CORRECTIONS_SUBJECT,
+    COUNT_INVOICES_SUBJECT,
+    GET_INVOICE_SUBJECT,
+    LIST_INVOICES_SUBJECT,
+    REVIEW_INVOICE_SUBJECT,
+)
+from contracts.store import (
+    CheckCorrections,
+    CountInvoices,
+    GetInvoice,
+    ListInvoices,
+    ReviewInvoice,
+    StoreReply,
+)
 from services.gateway.errors import ApiError
 from services.gateway.store_errors import store_error_status
 from services.messaging.requests import RequestFailedError, Service, ask
@@ -39,6 +52,12 @@ class InvoiceStore:
 
     async def review(self, request: ReviewInvoice) -> dict[str, Any]:
         return await self._timed("review", REVIEW_INVOICE_SUBJECT, request)
+
+    async def count(self, request: CountInvoices) -> dict[str, Any]:
+        return await self._timed("count", COUNT_INVOICES_SUBJECT, request)
+
+    async def check(self, request: CheckCorrections) -> dict[str, Any]:
+        return await self._timed("check", CHECK_CORRECTIONS_SUBJECT, request)
 
     async def ask(self, operation: str, subject: str, request: BaseModel) -> dict[str, Any]:
         """Any other request to the store (webhooks): its answer's data, or an ApiError."""

@@ -11,6 +11,8 @@ from collections.abc import Awaitable
 from pydantic import BaseModel
 
 from contracts.store import (
+    CheckCorrections,
+    CountInvoices,
     GetInvoice,
     ListInvoices,
     ReviewInvoice,
@@ -21,7 +23,12 @@ from contracts.store import (
 from services.persister.database import is_database_unavailable
 from services.persister.paging import CursorError
 from services.persister.repository import Repository
-from services.persister.reviews import Check, StoreRefusedError, review_invoice
+from services.persister.reviews import (
+    Check,
+    StoreRefusedError,
+    check_corrections,
+    review_invoice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +73,11 @@ async def get_invoice(repository: Repository, request: GetInvoice) -> StoreReply
 
 async def review(repository: Repository, request: ReviewInvoice, check: Check) -> StoreReply:
     return await _answer(review_invoice(repository, request, check))
+
+
+async def count_invoices(repository: Repository, request: CountInvoices) -> StoreReply:
+    return await _answer(repository.count_invoices(request))
+
+
+async def check(repository: Repository, request: CheckCorrections, check: Check) -> StoreReply:
+    return await _answer(check_corrections(repository, request, check))

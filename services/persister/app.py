@@ -15,6 +15,8 @@ import asyncpg
 
 from contracts import PersistInvoice, TaskResult, ValidationReport
 from contracts.names import (
+    CHECK_CORRECTIONS_SUBJECT,
+    COUNT_INVOICES_SUBJECT,
     CREATE_WEBHOOK_SUBJECT,
     DELETE_WEBHOOK_SUBJECT,
     GET_INVOICE_SUBJECT,
@@ -25,7 +27,15 @@ from contracts.names import (
     STORE_QUEUE,
 )
 from contracts.pipeline import PERSIST
-from contracts.store import CheckInvoice, GetInvoice, ListInvoices, ReviewInvoice, StoreReply
+from contracts.store import (
+    CheckCorrections,
+    CheckInvoice,
+    CountInvoices,
+    GetInvoice,
+    ListInvoices,
+    ReviewInvoice,
+    StoreReply,
+)
 from contracts.webhooks import CreateWebhook, DeleteWebhook, ListDeliveries, ListWebhooks
 from services.persister import answers, pipeline, rules_adapter, webhook_answers
 from services.persister.database import DEPENDENCY, is_database_unavailable
@@ -185,4 +195,17 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
     async def list_deliveries(request: ListDeliveries) -> StoreReply:
         return await webhook_answers.deliveries(worker.webhooks.store, request)
 
+    serve_workspace_requests(worker)
     return worker
+
+
+def serve_workspace_requests(worker: PersisterWorker) -> None:
+    """What the review workspace adds: counts per status, corrections checked before a review."""
+
+    @worker.respond(COUNT_INVOICES_SUBJECT, STORE_QUEUE)
+    async def count_invoices(request: CountInvoices) -> StoreReply:
+        return await answers.count_invoices(worker.repository, request)
+
+    @worker.respond(CHECK_CORRECTIONS_SUBJECT, STORE_QUEUE)
+    async def check_corrections(request: CheckCorrections) -> StoreReply:
+        return await answers.check(worker.repository, request, worker.check)

@@ -24,7 +24,10 @@ import asyncpg
 from contracts import EInvoiceInfo, Extraction, Invoice, LineItem, ValidationReport
 from contracts.invoice import INVOICE_MONEY
 from contracts.store import (
+    INVOICE_STATUSES,
+    CountInvoices,
     FieldChange,
+    InvoiceCounts,
     InvoicePage,
     InvoiceStatus,
     InvoiceSummary,
@@ -234,6 +237,41 @@ LIMIT 1
 """
 
 
+class _Filters:
+    """The WHERE of a list query: conditions with `?` for each value, numbered as added."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.args: list[Any] = []
+
+    @classmethod
+    def of(cls, query: ListInvoices | CountInvoices) -> _Filters:
+        """The filters a list and its counts share: tenant, vendor, dates, duplicates."""
+        filters = cls()
+        # Always one tenant: every list query starts on a (tenant, …) index.
+        filters.where("tenant = ?", tenant_key(query.tenant))
+        if query.vendor:
+            # Keys hold letters and digits only: no LIKE wildcard can come from the query.
+            filters.where("vendor_key LIKE ?", vendor_key(query.vendor) + "%")
+        if query.date_from is not None:
+            filters.where("invoice_date >= ?", query.date_from)
+        if query.date_to is not None:
+            filters.where("invoice_date <= ?", query.date_to)
+        if query.duplicate is not None:
+            filters.where("duplicate_of IS NOT NULL" if query.duplicate else "duplicate_of IS NULL")
+        return filters
+
+    def where(self, condition: str, *values: Any) -> None:
+        for value in values:
+            self.args.append(value)
+            condition = condition.replace("?", f"${len(self.args)}", 1)
+        self.conditions.append(condition)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(self.conditions)
+
+
 class Repository:
     def __init__(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
         self._pool = pool
@@ -311,44 +349,34 @@ class Repository:
 
     async def list_invoices(self, query: ListInvoices) -> InvoicePage:
         """One page, newest first; raises `CursorError` for a cursor this list did not make."""
-        conditions: list[str] = []
-        args: list[Any] = []
-
-        def where(condition: str, *values: Any) -> None:
-            for value in values:
-                args.append(value)
-                condition = condition.replace("?", f"${len(args)}", 1)
-            conditions.append(condition)
-
-        # Always one tenant: every list query starts on a (tenant, …) index.
-        where("tenant = ?", tenant_key(query.tenant))
+        filters = _Filters.of(query)
         if query.status is not None:
-            where("status = ?", query.status)
-        if query.vendor:
-            # Keys hold letters and digits only: no LIKE wildcard can come from the query.
-            where("vendor_key LIKE ?", vendor_key(query.vendor) + "%")
-        if query.date_from is not None:
-            where("invoice_date >= ?", query.date_from)
-        if query.date_to is not None:
-            where("invoice_date <= ?", query.date_to)
-        if query.duplicate is not None:
-            where("duplicate_of IS NOT NULL" if query.duplicate else "duplicate_of IS NULL")
+            filters.where("status = ?", query.status)
         if query.cursor is not None:
             created_at, invoice_id = decode_cursor(query.cursor)
-            where("(created_at, id) < (?, ?)", created_at, invoice_id)
+            filters.where("(created_at, id) < (?, ?)", created_at, invoice_id)
         sql = (
-            f"SELECT {_SUMMARY_COLUMNS} FROM invoices"
-            + (" WHERE " + " AND ".join(conditions) if conditions else "")
-            + f" ORDER BY created_at DESC, id DESC LIMIT {query.limit + 1}"
+            f"SELECT {_SUMMARY_COLUMNS} FROM invoices WHERE {filters.sql}"
+            f" ORDER BY created_at DESC, id DESC LIMIT {query.limit + 1}"
         )
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(sql, *args)
+            rows = await conn.fetch(sql, *filters.args)
         page = rows[: query.limit]
         next_cursor = None
         if len(rows) > query.limit:
             last = page[-1]
             next_cursor = encode_cursor(last["created_at"], str(last["id"]))
         return InvoicePage(items=[_summary(row) for row in page], next_cursor=next_cursor)
+
+    async def count_invoices(self, query: CountInvoices) -> InvoiceCounts:
+        """How many invoices match the list's filters, per status: one GROUP BY."""
+        filters = _Filters.of(query)
+        sql = f"SELECT status, count(*) AS n FROM invoices WHERE {filters.sql} GROUP BY status"
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(sql, *filters.args)
+        found = {str(row["status"]): int(row["n"]) for row in rows}
+        counts = {status: found.get(status, 0) for status in INVOICE_STATUSES}
+        return InvoiceCounts.model_validate({"counts": counts, "total": sum(found.values())})
 
     async def get_invoice(self, tenant: str | None, invoice_id: str) -> SavedInvoice | None:
         """The invoice whole; None when it does not exist or belongs to another tenant (an open

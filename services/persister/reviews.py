@@ -7,11 +7,19 @@ corrections on the new state, unless its reviewer asked for a specific version.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from contracts import ValidationIssue, ValidationReport
-from contracts.store import CheckInvoice, ReviewInvoice, SavedInvoice, StoreErrorCode
-from services.persister.corrections import CorrectionError, apply_corrections
+from contracts.store import (
+    CheckCorrections,
+    CheckedCorrections,
+    CheckInvoice,
+    ReviewInvoice,
+    SavedInvoice,
+    StoreErrorCode,
+)
+from services.persister.corrections import Corrected, CorrectionError, apply_corrections
 from services.persister.duplicates import duplicate_warnings, with_warnings
 from services.persister.repository import InvoiceNotStorableError, Repository, ReviewChange
 
@@ -31,6 +39,43 @@ class StoreRefusedError(Exception):
         self.issues = issues
 
 
+async def revalidate(
+    current: SavedInvoice, corrections: Mapping[str, Any], check: Check
+) -> tuple[Corrected, ValidationReport]:
+    """`corrections` applied to the saved invoice and the result re-checked by the rules: what a
+    review saves, and what `check_corrections` shows before one."""
+    try:
+        corrected = apply_corrections(current.invoice, current.confidence, corrections)
+    except CorrectionError as exc:
+        raise StoreRefusedError(StoreErrorCode.INVALID_CORRECTION, str(exc)) from exc
+    report = await check(
+        CheckInvoice(
+            invoice=corrected.invoice,
+            confidence=corrected.confidence,
+            threshold=current.confidence_threshold,
+        )
+    )
+    # Being a duplicate is a fact about the store, not about the values: it survives.
+    return corrected, with_warnings(report, duplicate_warnings(current.validation))
+
+
+async def check_corrections(
+    repository: Repository, request: CheckCorrections, check: Check
+) -> CheckedCorrections:
+    """The invoice as a review with these corrections would save it, and its findings; nothing
+    is written."""
+    current = await repository.get_invoice(request.tenant, request.invoice_id)
+    if current is None:
+        raise StoreRefusedError(StoreErrorCode.INVOICE_NOT_FOUND, "no such invoice")
+    corrected, report = await revalidate(current, request.corrections, check)
+    return CheckedCorrections(
+        invoice=corrected.invoice,
+        confidence=corrected.confidence,
+        validation=report,
+        version=current.version,
+    )
+
+
 async def review_invoice(
     repository: Repository, request: ReviewInvoice, check: Check
 ) -> SavedInvoice:
@@ -44,19 +89,7 @@ async def review_invoice(
                 f"the invoice is at version {current.version}, not {request.expected_version}: "
                 "reload it and review again",
             )
-        try:
-            corrected = apply_corrections(current.invoice, current.confidence, request.corrections)
-        except CorrectionError as exc:
-            raise StoreRefusedError(StoreErrorCode.INVALID_CORRECTION, str(exc)) from exc
-        report = await check(
-            CheckInvoice(
-                invoice=corrected.invoice,
-                confidence=corrected.confidence,
-                threshold=current.confidence_threshold,
-            )
-        )
-        # Being a duplicate is a fact about the store, not about the values: it survives.
-        report = with_warnings(report, duplicate_warnings(current.validation))
+        corrected, report = await revalidate(current, request.corrections, check)
         errors = [issue for issue in report.issues if issue.severity == "error"]
         if request.decision == "approve" and errors:
             codes = ", ".join(sorted({f"{issue.code} ({issue.field})" for issue in errors}))

@@ -133,17 +133,22 @@ def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
     opened.context.close()
 
 
-@pytest.fixture
-def browser_page_390(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
-    """A phone: 390 CSS px wide, touch, honouring the page's viewport meta."""
-    opened = watched_page(
+def phone_page(browser: Browser, page_errors: list[str], width: int, height: int) -> Page:
+    """A phone `width` CSS px wide, touch, honouring the page's viewport meta."""
+    return watched_page(
         browser,
         page_errors,
-        viewport={"width": 390, "height": 844},
+        viewport={"width": width, "height": height},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
     )
+
+
+@pytest.fixture
+def browser_page_390(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
+    """A phone: 390 CSS px wide."""
+    opened = phone_page(browser, page_errors, 390, 844)
     yield opened
     opened.context.close()
 

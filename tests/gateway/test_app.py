@@ -364,6 +364,26 @@ async def test_the_upload_page_is_served_at_the_root(app: Running) -> None:
     assert (await app.http.get("/static/nothing.js")).status_code == 404
 
 
+async def test_the_review_workspace_is_served_for_the_list_and_each_invoice(app: Running) -> None:
+    for path in ("/invoices", f"/invoices/inv_{'0' * 32}"):
+        response = await app.http.get(path)
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        policy = response.headers["content-security-policy"]
+        # Nothing from elsewhere; page images fetched with the API key are blob: URLs.
+        assert "default-src 'none'" in policy and "script-src 'self'" in policy
+        assert "img-src 'self' data: blob:" in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert '<script type="module" src="/static/invoices.js"' in response.text
+    for asset, media_type in (("invoices.js", "text/javascript"), ("invoices.css", "text/css")):
+        served = await app.http.get(f"/static/{asset}")
+        assert served.status_code == 200
+        assert served.headers["content-type"].startswith(media_type)
+    script = (await app.http.get("/static/invoices.js")).text
+    assert "/api/invoices/counts" in script and "/check" in script and "expected_version" in script
+
+
 async def test_cors_allows_only_the_configured_origins(app: Running) -> None:
     preflight = {"Access-Control-Request-Method": "POST"}
     allowed = await app.http.options(

@@ -10,7 +10,7 @@ import pytest
 
 from contracts.store import INVOICE_STATUSES
 from tests.gateway.conftest import make_settings, running
-from tests.gateway.store_stack import AS_A, KEYS, Stack, error_of, store_stack
+from tests.gateway.store_stack import AS_A, AS_B, KEYS, Stack, error_of, store_stack
 
 
 @pytest.fixture
@@ -145,6 +145,79 @@ async def test_bad_reviews_are_refused(
     response = await stack.http.post(f"/api/invoices/{invoice_id}/review", json=body, headers=AS_A)
 
     assert error_of(response) == (status, code)
+
+
+async def test_counts_per_status_for_the_filter_bar(stack: Stack) -> None:
+    await stack.save(total="187.50")  # needs_review (a low confidence in the sample)
+    zeta = await stack.save(vendor={"name": "Zeta Ltd"}, invoice_date="2026-03-10")
+    await stack.save(tenant="tenant-b")
+    reviewed = await stack.http.post(
+        f"/api/invoices/{zeta}/review", json={"decision": "reject", "reviewer": "r"}, headers=AS_A
+    )
+    assert reviewed.status_code == 200, reviewed.text
+
+    response = await stack.http.get("/api/invoices/counts", headers=AS_A)
+
+    assert response.status_code == 200, response.text
+    none = dict.fromkeys(INVOICE_STATUSES, 0)
+    assert response.json() == {"counts": {**none, "needs_review": 1, "rejected": 1}, "total": 2}
+    only_zeta = await stack.http.get("/api/invoices/counts?vendor=zeta", headers=AS_A)
+    assert only_zeta.json() == {"counts": {**none, "rejected": 1}, "total": 1}
+    theirs = await stack.http.get("/api/invoices/counts", headers=AS_B)
+    assert theirs.json()["total"] == 1
+    # The list's other parameters are not filters of the counts: refused, not ignored.
+    for query in ("status=valid", "cursor=x", "date_from=yesterday"):
+        refused = await stack.http.get(f"/api/invoices/counts?{query}", headers=AS_A)
+        assert error_of(refused) == (422, "validation_error")
+
+
+async def test_check_shows_the_corrected_invoice_and_its_findings_without_saving(
+    stack: Stack,
+) -> None:
+    invoice_id = await stack.save(total="187.50")  # 150.00 + 28.50 = 178.50
+    url = f"/api/invoices/{invoice_id}/check"
+
+    as_saved = await stack.http.post(url, json={}, headers=AS_A)
+    fixed = await stack.http.post(url, json={"corrections": {"total": "178.50"}}, headers=AS_A)
+
+    assert as_saved.status_code == 200, as_saved.text
+    assert "total_mismatch" in [i["code"] for i in as_saved.json()["validation"]["issues"]]
+    assert fixed.status_code == 200, fixed.text
+    body = fixed.json()
+    assert body["invoice"]["total"] == "178.50" and body["version"] == 1
+    assert "total_mismatch" not in [i["code"] for i in body["validation"]["issues"]]
+    assert body["confidence"]["total"] == 1.0
+    # Nothing was saved: the invoice is as it was, and a review of the same corrections
+    # finds exactly what the check showed.
+    stored = (await stack.http.get(f"/api/invoices/{invoice_id}", headers=AS_A)).json()
+    assert stored["invoice"]["total"] == "187.50" and stored["version"] == 1
+    reviewed = await stack.http.post(
+        f"/api/invoices/{invoice_id}/review",
+        json={"decision": "approve", "reviewer": "r", "corrections": {"total": "178.50"}},
+        headers=AS_A,
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["validation"] == body["validation"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"corrections": {"totl": "1"}}, "invalid_correction"),
+        ({"corrections": {"total": "x"}}, "invalid_correction"),
+        ({"corrections": {}, "decision": "approve"}, "validation_error"),
+    ],
+)
+async def test_bad_checks_are_refused_as_reviews_are(
+    stack: Stack, body: dict[str, Any], code: str
+) -> None:
+    invoice_id = await stack.save()
+
+    response = await stack.http.post(f"/api/invoices/{invoice_id}/check", json=body, headers=AS_A)
+
+    assert error_of(response) == (422, code)
+    other = await stack.http.post(f"/api/invoices/{invoice_id}/check", json={}, headers=AS_B)
+    assert error_of(other) == (404, "invoice_not_found")
 
 
 async def test_unknown_invoices_are_404(stack: Stack) -> None:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from contracts import Invoice, ValidationReport
-from contracts.store import FieldChange, InvoiceStatus, ListInvoices
+from contracts.store import CountInvoices, FieldChange, InvoiceStatus, ListInvoices
 from services.persister.paging import CursorError
 from services.persister.repository import (
     InvoiceNotStorableError,
@@ -320,6 +320,30 @@ async def test_filters_by_status_vendor_dates_and_duplicates(repository: Reposit
     assert await ids(date_to=dt.date(2026, 1, 15)) == [dup.invoice_id, valid.invoice_id]
     assert await ids(duplicate=True) == [dup.invoice_id]
     assert await ids(duplicate=False) == [review.invoice_id, valid.invoice_id]
+
+
+async def test_counts_per_status_follow_the_filters_but_status(repository: Repository) -> None:
+    t = "counts"
+    await save_one(repository, tenant=t, invoice_date="2026-01-15")
+    await save_one(
+        repository, tenant=t, report=REPORT, vendor={"name": "Zeta Ltd"}, invoice_number="Z-1"
+    )
+    await save_one(repository, tenant=t, invoice_date="2026-01-15")  # a duplicate
+    await save_one(repository, tenant="counts-other")
+
+    async def counts(**query: Any) -> tuple[dict[str, int], int]:
+        found = await repository.count_invoices(CountInvoices(tenant=t, **query))
+        return {str(status): n for status, n in found.counts.items()}, found.total
+
+    none = {"valid": 0, "needs_review": 0, "invalid": 0, "approved": 0, "rejected": 0}
+    assert await counts() == ({**none, "valid": 1, "needs_review": 2}, 3)
+    assert await counts(vendor="zeta") == ({**none, "needs_review": 1}, 1)
+    assert await counts(duplicate=True) == ({**none, "needs_review": 1}, 1)
+    assert await counts(date_from=dt.date(2026, 1, 1), date_to=dt.date(2026, 1, 31)) == (
+        {**none, "valid": 1, "needs_review": 1},
+        2,
+    )
+    assert await counts(vendor="nobody") == (none, 0)
 
 
 async def test_summaries_carry_the_listed_columns(repository: Repository) -> None:

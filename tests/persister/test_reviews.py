@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from contracts import ValidationIssue, ValidationReport
-from contracts.store import CheckInvoice, ReviewInvoice
+from contracts.store import CheckCorrections, CheckInvoice, ReviewInvoice
 from services.persister.repository import Repository
-from services.persister.reviews import StoreRefusedError, review_invoice
+from services.persister.reviews import StoreRefusedError, check_corrections, review_invoice
 from tests.persister.samples import save_sample
 
 TOTAL_MISMATCH = ValidationIssue(
@@ -155,3 +155,41 @@ async def test_a_duplicate_stays_flagged_after_a_review(repository: Repository) 
 
     assert after.duplicate_of == first
     assert [i.code for i in after.validation.issues] == ["duplicate_invoice"]
+
+
+async def test_checking_corrections_revalidates_like_a_review_and_writes_nothing(
+    repository: Repository,
+) -> None:
+    invoice_id = await saved_invoice(repository, total="187.50")
+    rules = Rules()
+
+    def check(corrections: dict[str, Any]) -> CheckCorrections:
+        return CheckCorrections(tenant="tenant-a", invoice_id=invoice_id, corrections=corrections)
+
+    before = await check_corrections(repository, check({}), rules)
+    fixed = await check_corrections(repository, check({"total": "178,50"}), rules)
+
+    assert [i.code for i in before.validation.issues] == ["total_mismatch"]
+    assert fixed.validation.status == "valid" and fixed.validation.issues == []
+    assert fixed.invoice.total == Decimal("178.50") and fixed.confidence["total"] == 1.0
+    assert fixed.version == 1
+    # The rules saw what a review would have saved; the store still holds the old total.
+    assert rules.asked[-1].invoice == fixed.invoice and rules.asked[-1].threshold == 0.9
+    stored = await repository.get_invoice("tenant-a", invoice_id)
+    assert stored is not None and stored.invoice.total == Decimal("187.50")
+    assert stored.version == 1 and stored.reviews == []
+
+
+async def test_checking_bad_corrections_is_refused_as_a_review_is(repository: Repository) -> None:
+    invoice_id = await saved_invoice(repository)
+    other = await saved_invoice(repository, tenant="tenant-b")
+
+    for target, corrections, code in (
+        (invoice_id, {"totl": "1"}, "invalid_correction"),
+        (invoice_id, {"invoice_date": "yesterday"}, "invalid_correction"),
+        (other, {}, "invoice_not_found"),
+    ):
+        request = CheckCorrections(tenant="tenant-a", invoice_id=target, corrections=corrections)
+        with pytest.raises(StoreRefusedError) as refused:
+            await check_corrections(repository, request, Rules())
+        assert refused.value.code == code

@@ -6,6 +6,8 @@
 // and shows none twice. Each card records the seqs it applied (`data-seqs`) and every seq it
 // received (`data-received`), so tests can check exactly that.
 
+import { API_KEY_STORAGE, keepStored } from "/static/stored.js";
+
 const body = document.body;
 const UPLOAD_URL = body.dataset.uploadUrl || "/api/invoices";
 const SOCKET_PATH = body.dataset.socketPath || "/ws";
@@ -14,7 +16,6 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10_000;
 const PING_EVERY_MS = 20_000;
 const PONG_TIMEOUT_MS = 10_000;
-const API_KEY_STORAGE = "invoiceflow.apiKey";
 
 const STAGES = {
   upload: "Uploading",
@@ -112,6 +113,7 @@ class Item {
     $(".validation", card).hidden = true;
     $(".failure", card).hidden = true;
     $(".findings", card).replaceChildren();
+    $(".open-invoice", card).hidden = true;
     this.setStatus("uploading");
     this.setProgress(0);
     this.show(STAGES.upload, "");
@@ -229,6 +231,12 @@ class Item {
     else saved.push("not saved");
     if (result.duplicate_of) saved.push(`duplicate of ${result.duplicate_of}`);
     $(".saved", this.card).textContent = `· ${saved.join(" · ")}`;
+    const open = $(".open-invoice", this.card);
+    open.hidden = !result.invoice_id;
+    if (result.invoice_id) {
+      open.href = `/invoices/${encodeURIComponent(result.invoice_id)}`;
+      open.setAttribute("aria-label", `Open ${this.file.name} for review`);
+    }
     const findings = (validation.issues || []).map((issue) => {
       const li = document.createElement("li");
       li.dataset.code = issue.code || "";
@@ -589,16 +597,7 @@ ui.clearFinished.addEventListener("click", () => {
   ui.pick.focus();
 });
 
-try {
-  ui.apiKey.value = sessionStorage.getItem(API_KEY_STORAGE) || "";
-  ui.apiKey.addEventListener("change", () => {
-    const key = ui.apiKey.value.trim();
-    if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
-    else sessionStorage.removeItem(API_KEY_STORAGE);
-  });
-} catch {
-  // sessionStorage can be unavailable (privacy settings): the field still works for this page.
-}
+keepStored(ui.apiKey, () => sessionStorage, API_KEY_STORAGE);
 
 window.addEventListener("online", () => socket.online());
 window.addEventListener("offline", () => socket.offline());
