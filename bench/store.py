@@ -9,6 +9,7 @@ processes and measures sequential request latency of:
   vendor       GET /api/invoices?vendor=<prefix>
   dates        GET /api/invoices?date_from=…&date_to=…
   deep page    following next_cursor to page 20
+  counts       GET /api/invoices/counts (per status, the workspace's filter bar)
   one          GET /api/invoices/{id} (with line items and findings)
   review       POST /api/invoices/{id}/review (re-validated by the validator)
   export       GET /api/invoices/export?format=csv|jsonl (every invoice, streamed; 3 requests)
@@ -147,6 +148,7 @@ async def measure(stack: Stack, ids: list[str], requests: int) -> dict[str, dict
                 "/api/invoices", params={"date_from": "2025-03-01", "date_to": "2025-03-31"}
             ),
         )
+        results["counts"] = await timed(requests, lambda n: http.get("/api/invoices/counts"))
         cursor = None
         for _ in range(19):
             page: dict[str, Any] = (

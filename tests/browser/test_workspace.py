@@ -7,6 +7,8 @@ Each test works in a tenant of its own (its API key), so they never see each oth
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -143,6 +145,13 @@ def assert_the_list(
     expect(rows).to_have_count(2)
     export = page.locator("#export-csv")
     expect(export).to_have_attribute("href", "/api/invoices/export?status=needs_review&format=csv")
+    # The download goes through fetch with the API key: the queue's two rows, as CSV.
+    with page.expect_download() as download:
+        export.click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    csv_rows = list(csv.DictReader(io.StringIO(exported, newline="")))
+    assert {row["invoice_id"] for row in csv_rows} == set(review)
+    assert {row["status"] for row in csv_rows} == {"needs_review"}
 
 
 def correct_check_and_approve(
