@@ -22,6 +22,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "reviewer": "mallory",
         "corrections": {"invoice_number": "STOLEN"},
     },
+    ("POST", "/api/invoices/{invoice_id}/check"): {"corrections": {"total": "1.00"}},
 }
 ID_PARAMETERS = {"task_id", "invoice_id", "webhook_id"}
 # A webhook receiver the gateway accepts without a DNS lookup (listed by name: any address).
