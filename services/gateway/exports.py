@@ -73,21 +73,27 @@ def csv_row(saved: Mapping[str, Any]) -> dict[str, str]:
     return {column: "" if values[column] is None else str(values[column]) for column in CSV_COLUMNS}
 
 
-def csv_header() -> str:
-    return _csv_line(dict(zip(CSV_COLUMNS, CSV_COLUMNS, strict=True)))
+class CsvLines:
+    """RFC 4180 lines (CRLF ends, fields with a comma, quote or line break quoted), one writer
+    for the whole export."""
 
+    def __init__(self) -> None:
+        self._buffer = io.StringIO()
+        self._writer = csv.DictWriter(self._buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
 
-def _csv_line(row: Mapping[str, str]) -> str:
-    # RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break.
-    buffer = io.StringIO()
-    csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n").writerow(row)
-    return buffer.getvalue()
+    def header(self) -> str:
+        self._writer.writeheader()
+        return self._take()
 
+    def row(self, saved: Mapping[str, Any]) -> str:
+        self._writer.writerow(csv_row(saved))
+        return self._take()
 
-def format_line(export_format: ExportListFormat, saved: Mapping[str, Any]) -> str:
-    if export_format == "csv":
-        return _csv_line(csv_row(saved))
-    return json.dumps(saved, ensure_ascii=False, separators=(",", ":")) + "\n"
+    def _take(self) -> str:
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text
 
 
 def page_query(query: ListInvoices, cursor: str | None) -> ListInvoices:
@@ -125,7 +131,11 @@ async def export_lines(
     list_page: ListPage,
     get_one: GetOne,
 ) -> AsyncIterator[bytes]:
-    if export_format == "csv":
-        yield csv_header().encode()
+    lines = CsvLines() if export_format == "csv" else None
+    if lines is not None:
+        yield lines.header().encode()
     async for saved in matching_invoices(query, first_page, list_page, get_one):
-        yield format_line(export_format, saved).encode()
+        if lines is not None:
+            yield lines.row(saved).encode()
+        else:
+            yield (json.dumps(saved, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
