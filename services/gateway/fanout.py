@@ -8,6 +8,10 @@ Why one read always closes a gap: the progress log publishes update N+1 only aft
 stored, so once N+1 has been seen live, a read started afterwards contains N. A hole before
 an update that was already known when a read started can therefore only mean the stream no
 longer has it (expired): the follower skips ahead instead of waiting forever.
+
+A live update that is next in order is sent at once, during a read too: the read only fills
+holes. The stored copy of a seq replaces a live one only while that live one is held (out of
+order); see the hub's "known limit" for what a live copy can be.
 """
 
 from __future__ import annotations
@@ -38,12 +42,19 @@ class Sequencer(Generic[T]):
         """An update from the subscription."""
         if seq <= self.last:
             return Delivery()
+        if seq == self.last + 1:
+            # Next in order: sent at once, also while a history read runs (a follower that
+            # joined before its task's first updates were stored would otherwise hold them
+            # for the read's length). What the read brings later is at or below `last`.
+            self.last = seq
+            send = [item]
+            while (held := self._pending.pop(self.last + 1, None)) is not None:
+                send.append(held)
+                self.last += 1
+            return Delivery(send)
         if self.catching_up:
             self._pending[seq] = item
             return Delivery()
-        if seq == self.last + 1:
-            self.last = seq
-            return Delivery([item])
         # A gap: hold this one until the missing ones are read from the stream.
         self._pending[seq] = item
         self.catching_up = True

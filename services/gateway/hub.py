@@ -32,9 +32,15 @@ joining one task cost about two reads, not ten).
 Every gateway hears every task's updates; for a task nobody follows here that costs a header
 read and a dictionary entry (the seq is in the message id), not a JSON parse.
 
+A live update that is next in order for a follower is sent at once, also while its history
+is being read: a socket that joined before its task's first updates were stored gets them as
+they happen instead of after its read (the read then brings nothing new for those seqs).
+
 Known limit of core NATS delivery: a publish the stream refuses (a lost race between two
-writers of the same seq) still reaches subscribers. Whenever a follower reads the stream, the
-stored copy of a seq wins; only an update taken live without a read can be such a copy.
+writers of the same seq, which only a redelivery handled twice at once can cause) still
+reaches subscribers. A live update held out of order is replaced by its stored copy when a
+read brings one; a live update that was next in order was sent as it came, and can be such a
+copy.
 """
 
 from __future__ import annotations
@@ -192,7 +198,9 @@ class Hub:
         recent = self._recent.latest(task_id)
         if recent is not None and (update := _decode(task_id, recent[1])) is not None:
             # Heard live, maybe not stored yet: the replay alone could miss it.
-            follow.sequencer.live(recent[0], update)
+            self._send(follow, follow.sequencer.live(recent[0], update).send)
+            if follow.finished:
+                return follow
         follow.reader = self._spawn(self._catch_up(follow))
         return follow
 

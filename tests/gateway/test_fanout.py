@@ -20,14 +20,14 @@ def test_a_join_replays_the_history_then_goes_live() -> None:
     assert sequencer.last == 4
 
 
-def test_the_stored_copy_wins_over_a_live_copy_of_the_same_seq() -> None:
+def test_the_stored_copy_wins_over_a_held_live_copy_of_the_same_seq() -> None:
     sequencer: Sequencer[str] = Sequencer()
-    sequencer.live(1, "live 1, maybe from a refused publish")
+    sequencer.live(2, "live 2, maybe from a refused publish")
 
-    assert caught_up_now(sequencer, [1]).send == ["stored 1"]
+    assert caught_up_now(sequencer, [1, 2]).send == ["stored 1", "stored 2"]
 
 
-def test_live_updates_during_the_replay_wait_and_are_not_repeated() -> None:
+def test_live_updates_after_a_hole_wait_for_the_replay_and_are_not_repeated() -> None:
     sequencer: Sequencer[str] = Sequencer()
     # Subscribed before the read: 3 and 4 arrive live while the history is being read.
     assert sequencer.live(3, "live 3") == Delivery()
@@ -38,6 +38,23 @@ def test_live_updates_during_the_replay_wait_and_are_not_repeated() -> None:
     assert replay.send == ["stored 1", "stored 2", "stored 3", "live 4"]
     assert not replay.read_history
     assert sequencer.live(4, "live 4 again") == Delivery()
+
+
+def test_the_next_update_in_order_is_sent_at_once_during_the_replay() -> None:
+    # Joined before anything was stored: 1 and 2 arrive live while the (empty) read runs.
+    sequencer: Sequencer[str] = Sequencer()
+    after = sequencer.reading()
+
+    assert sequencer.live(1, "live 1") == Delivery(["live 1"])
+    assert sequencer.live(3, "live 3") == Delivery()  # a hole: held
+    assert sequencer.live(2, "live 2") == Delivery(["live 2", "live 3"])
+
+    replay = sequencer.caught_up([(seq, f"stored {seq}") for seq in [1, 2] if seq > after])
+
+    assert replay == Delivery()
+    assert not sequencer.catching_up
+    assert sequencer.last == 3
+    assert sequencer.live(4, "live 4") == Delivery(["live 4"])
 
 
 def test_after_seq_skips_what_the_client_has() -> None:
@@ -93,6 +110,6 @@ def test_resync_reads_again_only_when_no_read_is_due() -> None:
     assert not sequencer.resync()  # the join's own replay is due
     caught_up_now(sequencer, [1])
     assert sequencer.resync()
-    assert sequencer.live(2, "live 2") == Delivery()  # held until the read
+    assert sequencer.live(3, "live 3") == Delivery()  # after a hole: held until the read
 
-    assert caught_up_now(sequencer, [1, 2]).send == ["stored 2"]
+    assert caught_up_now(sequencer, [1, 2, 3]).send == ["stored 2", "stored 3"]
