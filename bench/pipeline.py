@@ -257,6 +257,16 @@ def nats_pids(nats: EmbeddedNats | EmbeddedNatsCluster) -> dict[str, int]:
     return {name: process.pid for name, process in named.items() if process is not None}
 
 
+def extractor_env(in_flight: int | None) -> dict[str, str]:
+    """Messages one extractor holds, and model calls it makes, at once (None: the defaults)."""
+    if in_flight is None:
+        return {}
+    return {
+        "INVOICEFLOW_MAX_IN_FLIGHT": str(in_flight),
+        "INVOICEFLOW_OPENAI_MAX_CONCURRENCY": str(in_flight),
+    }
+
+
 async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
     figures: list[Figures] = []
     workloads = [w for w in ("throughput", "batch") if args.only in (None, w)]
@@ -278,6 +288,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Figures]:
                             "INVOICEFLOW_STREAM_REPLICAS": str(args.nats_cluster or 1),
                             "INVOICEFLOW_EVIDENCE_OCR": args.evidence_ocr,
                         },
+                        replicas={"extractor": args.extractors},
+                        service_envs={"extractor": extractor_env(args.extractor_in_flight)},
                     ).start()
                     pids = {name: p.pid for name, p in stack.procs.items()}
                     pids |= nats_pids(nats) | {"postgres": postgres.pid}
@@ -336,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("throughput", "batch"))
     parser.add_argument(
         "--nats-cluster", type=int, choices=(3, 5), default=0, help="N nodes, R<N> streams"
+    )
+    parser.add_argument("--extractors", type=int, default=1, help="extractor replicas")
+    parser.add_argument(
+        "--extractor-in-flight",
+        type=int,
+        help="messages and model calls one extractor takes at once (default: its settings')",
     )
     parser.add_argument("--sync-always", action="store_true", help="fsync before every ack")
     parser.add_argument(
