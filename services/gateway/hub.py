@@ -99,6 +99,7 @@ class Follow:
     def __init__(self, task_id: str, sink: Sink, after_seq: int) -> None:
         self.task_id = task_id
         self.sink = sink
+        self.after_seq = after_seq  # what the client said it has
         self.sequencer: Sequencer[Update] = Sequencer(after_seq)
         self.reader: asyncio.Task[None] | None = None  # the running history read, if any
         self.recheck = False  # read the history once more when the running read is done
@@ -313,7 +314,7 @@ class Hub:
             if follow.finished:
                 return
             if not (delivery.read_history or follow.recheck):
-                if not delivery.send and follow.sequencer.last == after > 0:
+                if follow.sequencer.last == follow.after_seq > 0:
                     await self._end_if_ended(follow)  # joined at or past the end?
                 return
             follow.sequencer.resync()
