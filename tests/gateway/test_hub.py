@@ -355,3 +355,36 @@ async def test_joining_past_the_end_releases_the_follow(
         assert sink.frames == []
     finally:
         await hub.close()
+
+
+class GatedReads(SpiedReads):
+    """JetStream whose message reads wait until `opened` is set (a slow history read)."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        super().__init__(js)
+        self.opened = asyncio.Event()
+
+    async def get_msg(self, *args: Any, **kwargs: Any) -> Any:
+        await self.opened.wait()
+        return await super().get_msg(*args, **kwargs)
+
+
+async def test_live_updates_next_in_order_do_not_wait_for_the_history_read(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    gated = GatedReads(streams)
+    hub = await Hub(nats_client, gated, silence_seconds=60).start()  # type: ignore[arg-type]
+    try:
+        task_id = new_task_id()
+        sink = Collect()
+        hub.follow(task_id, sink)  # joined before anything was stored; its read is held
+        log = progress_log(streams, task_id)
+
+        await append_steps(log, 2)
+
+        assert await sink.until_seq(2) == [1, 2]  # live, while the read still waits
+        gated.opened.set()
+        await append_steps(log, 3, start=2)
+        assert await sink.until_seq(3) == [1, 2, 3]  # the read brought nothing twice
+    finally:
+        await hub.close()
