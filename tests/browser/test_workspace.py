@@ -330,6 +330,8 @@ def test_keyboard_help_upload_link_and_phone_width(
     expect(help_dialog).to_be_hidden()
     page.keyboard.press("j")
     expect(page.locator('.field[data-path="document_type"]')).to_be_focused()
+    # The pointer coming to rest on another field (as after a scroll) must not move j's place.
+    page.locator('.field[data-path="total"]').dispatch_event("mouseenter")
     page.keyboard.press("j")
     expect(page.locator('.field[data-path="invoice_number"]')).to_be_focused()
     page.keyboard.press("e")

@@ -1061,12 +1061,20 @@ function fieldOrder() {
   return $$("[data-path][data-kind]", ui.fields).map((input) => input.dataset.path);
 }
 
+// The field that has the keyboard focus (not the one the mouse last passed over: a scroll
+// under a resting pointer moves that one too).
+function focusedPath() {
+  if (!ui.fields.contains(document.activeElement)) return null;
+  const holder = document.activeElement.closest("[data-path]");
+  return holder ? holder.dataset.path : null;
+}
+
 function moveField(step) {
   const order = fieldOrder();
   if (!order.length) return;
-  // From outside the fields (the heading, a button), j starts at the first field, not at
-  // whichever one the mouse last passed over.
-  const index = ui.fields.contains(document.activeElement) ? order.indexOf(view.current) : -1;
+  // From outside the fields (the heading, a button), j starts at the first field.
+  const focused = focusedPath();
+  const index = focused === null ? -1 : order.indexOf(focused);
   const next = order[Math.max(0, Math.min(order.length - 1, index === -1 ? 0 : index + step))];
   const holder = fieldHolder(next);
   if (holder) {
@@ -1118,7 +1126,7 @@ document.addEventListener("keydown", (event) => {
     Object.assign(actions, {
       j: () => moveField(1),
       k: () => moveField(-1),
-      e: () => focusField(view.current || fieldOrder()[0]),
+      e: () => focusField(focusedPath() || view.current || fieldOrder()[0]),
       c: runCheck,
       a: () => review("approve"),
       A: () => review("approve", true),
