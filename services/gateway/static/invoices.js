@@ -1189,7 +1189,12 @@ ui.pages.addEventListener("mouseleave", () => view.current && highlight(view.cur
 ui.shortcutList.replaceChildren(...SHORTCUTS.flatMap(([keys, text]) => [el("dt", {}, ...keys.split(" / ").flatMap((k, i) => (i ? [" / ", el("kbd", {}, k)] : [el("kbd", {}, k)]))), el("dd", {}, text)]));
 ui.helpButton.addEventListener("click", openHelp);
 ui.helpClose.addEventListener("click", () => ui.help.close());
-ui.help.addEventListener("close", () => ui.helpButton.focus());
+// The close event comes a task after the dialog closed: a key pressed meanwhile (j) may have
+// put the focus somewhere already, and keeps it.
+ui.help.addEventListener("close", () => {
+  const active = document.activeElement;
+  if (!active || active === document.body || ui.help.contains(active)) ui.helpButton.focus();
+});
 
 keepStored(ui.apiKey, () => sessionStorage, API_KEY_STORAGE, () => {
   pageCache.clear();
