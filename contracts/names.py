@@ -67,6 +67,7 @@ def exhausted_consumer(work_consumer: str) -> str:
 # Request-reply (core NATS, one queue group per service): the gateway asks the invoice store
 # (the persister) and the store asks the rules (the validator). Not captured by any stream.
 LIST_INVOICES_SUBJECT = "invoices.store.list"
+LIST_SAVED_INVOICES_SUBJECT = "invoices.store.list_saved"
 GET_INVOICE_SUBJECT = "invoices.store.get"
 REVIEW_INVOICE_SUBJECT = "invoices.store.review"
 COUNT_INVOICES_SUBJECT = "invoices.store.count"

@@ -51,6 +51,14 @@ class ListInvoices(_Frozen):
     duplicate: bool | None = None
 
 
+class ListSavedInvoices(ListInvoices):
+    """A page of the list with each invoice whole (the export's): up to `limit`, and no more
+    than fit in `max_bytes` of JSON (at least one), so the reply stays within NATS's message
+    size however long the invoices are."""
+
+    max_bytes: int = Field(default=1 << 19, ge=1024)  # half a MiB: half of NATS's default limit
+
+
 class CountInvoices(_Frozen):
     """How many invoices of each status match the list's filters (all but `status`): the
     counts of the review workspace's filter bar."""
@@ -171,6 +179,11 @@ class SavedInvoice(InvoiceSummary):
 
 class InvoicePage(_Frozen):
     items: list[InvoiceSummary]
+    next_cursor: str | None
+
+
+class SavedInvoicePage(_Frozen):
+    items: list[SavedInvoice]
     next_cursor: str | None
 
 

@@ -1,21 +1,21 @@
 """Every saved invoice matching the list's filters as one download: CSV or JSON Lines, streamed.
 
-The gateway pages through the store as `GET /api/invoices` does and asks for each page's
-invoices whole, a few at a time, so memory stays flat however many invoices match. The rows are
-written in the list's order (newest first). Should the store fail half way, the stream is cut off
+The gateway pages through the store in the list's order (newest first), each page of invoices
+whole in one request (`ListSavedInvoices`: up to 200, cut to what fits in half a NATS message),
+so memory stays flat however many invoices match and a page costs one round trip, not one per
+invoice. Should the store fail half way, the stream is cut off
 without its final chunk: a client sees a broken transfer, never a short file that looks complete.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal
 
-from contracts.store import MAX_PAGE_SIZE, GetInvoice, ListInvoices
+from contracts.store import MAX_PAGE_SIZE, ListInvoices, ListSavedInvoices
 
 ExportListFormat = Literal["csv", "jsonl"]
 
@@ -39,12 +39,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "created_at",
 )
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-# Invoices fetched whole at once: enough to hide the store's round trip, few enough to stay small.
-FETCH_CONCURRENCY = 8
 
 Json = dict[str, Any]
-ListPage = Callable[[ListInvoices], Awaitable[Json]]
-GetOne = Callable[[GetInvoice], Awaitable[Json]]
+ListSavedPage = Callable[[ListSavedInvoices], Awaitable[Json]]
 
 
 def csv_row(saved: Mapping[str, Any]) -> dict[str, str]:
@@ -96,45 +93,41 @@ class CsvLines:
         return text
 
 
-def page_query(query: ListInvoices, cursor: str | None) -> ListInvoices:
-    return query.model_copy(update={"cursor": cursor, "limit": MAX_PAGE_SIZE})
+def page_query(query: ListInvoices, cursor: str | None, max_bytes: int) -> ListSavedInvoices:
+    return ListSavedInvoices(
+        **query.model_dump(exclude={"cursor", "limit"}),
+        cursor=cursor,
+        limit=MAX_PAGE_SIZE,
+        max_bytes=max_bytes,
+    )
 
 
 async def matching_invoices(
-    query: ListInvoices, first_page: Json, list_page: ListPage, get_one: GetOne
+    first_query: ListSavedInvoices, first_page: Json, list_page: ListSavedPage
 ) -> AsyncIterator[Json]:
     """Every invoice the query matches, whole, in the list's order, from its first page (asked
     before the response starts, so a refused query or an absent store is a plain error)."""
     page = first_page
     while True:
         items: list[Json] = list(page.get("items") or [])
-        for start in range(0, len(items), FETCH_CONCURRENCY):
-            chunk = items[start : start + FETCH_CONCURRENCY]
-            whole = await asyncio.gather(
-                *(
-                    get_one(GetInvoice(tenant=query.tenant, invoice_id=item["invoice_id"]))
-                    for item in chunk
-                )
-            )
-            for saved in whole:
-                yield saved
+        for saved in items:
+            yield saved
         cursor = page.get("next_cursor")
         if not cursor or not items:
             return
-        page = await list_page(page_query(query, cursor))
+        page = await list_page(first_query.model_copy(update={"cursor": cursor}))
 
 
 async def export_lines(
     export_format: ExportListFormat,
-    query: ListInvoices,
+    first_query: ListSavedInvoices,
     first_page: Json,
-    list_page: ListPage,
-    get_one: GetOne,
+    list_page: ListSavedPage,
 ) -> AsyncIterator[bytes]:
     lines = CsvLines() if export_format == "csv" else None
     if lines is not None:
         yield lines.header().encode()
-    async for saved in matching_invoices(query, first_page, list_page, get_one):
+    async for saved in matching_invoices(first_query, first_page, list_page):
         if lines is not None:
             yield lines.row(saved).encode()
         else:

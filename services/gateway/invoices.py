@@ -124,9 +124,11 @@ async def export_invoices(
     """Every saved invoice matching the filters, streamed: CSV (the spec's columns) or JSON
     Lines (one saved invoice per line, as `GET /api/invoices/{id}` answers)."""
     filters = query.model_dump(exclude_none=True, exclude={"format"})
-    request = ListInvoices(tenant=caller.tenant, **filters)
-    first_page = await gw.store.list(page_query(request, None))
-    lines = export_lines(query.format, request, first_page, gw.store.list, gw.store.get)
+    first_query = page_query(
+        ListInvoices(tenant=caller.tenant, **filters), None, gw.store.page_bytes
+    )
+    first_page = await gw.store.list_saved(first_query)
+    lines = export_lines(query.format, first_query, first_page, gw.store.list_saved)
     return StreamingResponse(
         lines,
         media_type=MEDIA_TYPES[query.format],

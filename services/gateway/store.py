@@ -16,6 +16,7 @@ from contracts.names import (
     COUNT_INVOICES_SUBJECT,
     GET_INVOICE_SUBJECT,
     LIST_INVOICES_SUBJECT,
+    LIST_SAVED_INVOICES_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
 )
 from contracts.store import (
@@ -23,6 +24,7 @@ from contracts.store import (
     CountInvoices,
     GetInvoice,
     ListInvoices,
+    ListSavedInvoices,
     ReviewInvoice,
     StoreReply,
 )
@@ -46,6 +48,15 @@ class InvoiceStore:
 
     async def list(self, request: ListInvoices) -> dict[str, Any]:
         return await self._timed("list", LIST_INVOICES_SUBJECT, request)
+
+    async def list_saved(self, request: ListSavedInvoices) -> dict[str, Any]:
+        return await self._timed("list_saved", LIST_SAVED_INVOICES_SUBJECT, request)
+
+    @property
+    def page_bytes(self) -> int:
+        """How much invoice JSON one reply may carry: half of what NATS takes in a message,
+        leaving room for the reply's envelope and its escaping."""
+        return self._nc.max_payload // 2
 
     async def get(self, request: GetInvoice) -> dict[str, Any]:
         return await self._timed("get", GET_INVOICE_SUBJECT, request)

@@ -15,6 +15,7 @@ from contracts.store import (
     CountInvoices,
     GetInvoice,
     ListInvoices,
+    ListSavedInvoices,
     ReviewInvoice,
     StoreError,
     StoreErrorCode,
@@ -65,6 +66,10 @@ async def _answer(work: Awaitable[BaseModel | None]) -> StoreReply:
 
 async def list_invoices(repository: Repository, request: ListInvoices) -> StoreReply:
     return await _answer(repository.list_invoices(request))
+
+
+async def list_saved_invoices(repository: Repository, request: ListSavedInvoices) -> StoreReply:
+    return await _answer(repository.list_saved_invoices(request))
 
 
 async def get_invoice(repository: Repository, request: GetInvoice) -> StoreReply:

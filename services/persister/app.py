@@ -22,6 +22,7 @@ from contracts.names import (
     GET_INVOICE_SUBJECT,
     LIST_DELIVERIES_SUBJECT,
     LIST_INVOICES_SUBJECT,
+    LIST_SAVED_INVOICES_SUBJECT,
     LIST_WEBHOOKS_SUBJECT,
     REVIEW_INVOICE_SUBJECT,
     STORE_QUEUE,
@@ -33,6 +34,7 @@ from contracts.store import (
     CountInvoices,
     GetInvoice,
     ListInvoices,
+    ListSavedInvoices,
     ReviewInvoice,
     StoreReply,
 )
@@ -200,7 +202,12 @@ def build_worker(settings: PersisterSettings) -> PersisterWorker:
 
 
 def serve_workspace_requests(worker: PersisterWorker) -> None:
-    """What the review workspace adds: counts per status, corrections checked before a review."""
+    """What the review workspace adds: counts per status, corrections checked before a review,
+    pages of whole invoices for the export."""
+
+    @worker.respond(LIST_SAVED_INVOICES_SUBJECT, STORE_QUEUE)
+    async def list_saved_invoices(request: ListSavedInvoices) -> StoreReply:
+        return await answers.list_saved_invoices(worker.repository, request)
 
     @worker.respond(COUNT_INVOICES_SUBJECT, STORE_QUEUE)
     async def count_invoices(request: CountInvoices) -> StoreReply:

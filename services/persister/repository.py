@@ -32,9 +32,11 @@ from contracts.store import (
     InvoiceStatus,
     InvoiceSummary,
     ListInvoices,
+    ListSavedInvoices,
     Review,
     ReviewDecision,
     SavedInvoice,
+    SavedInvoicePage,
 )
 from services.persister.duplicates import DuplicateReason, flag_duplicate, number_key, vendor_key
 from services.persister.paging import decode_cursor, encode_cursor
@@ -349,24 +351,46 @@ class Repository:
 
     async def list_invoices(self, query: ListInvoices) -> InvoicePage:
         """One page, newest first; raises `CursorError` for a cursor this list did not make."""
-        filters = _Filters.of(query)
-        if query.status is not None:
-            filters.where("status = ?", query.status)
-        if query.cursor is not None:
-            created_at, invoice_id = decode_cursor(query.cursor)
-            filters.where("(created_at, id) < (?, ?)", created_at, invoice_id)
-        sql = (
-            f"SELECT {_SUMMARY_COLUMNS} FROM invoices WHERE {filters.sql}"
-            f" ORDER BY created_at DESC, id DESC LIMIT {query.limit + 1}"
-        )
+        sql, args = _page_query(query, _SUMMARY_COLUMNS)
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(sql, *filters.args)
+            rows = await conn.fetch(sql, *args)
         page = rows[: query.limit]
-        next_cursor = None
-        if len(rows) > query.limit:
-            last = page[-1]
-            next_cursor = encode_cursor(last["created_at"], str(last["id"]))
+        next_cursor = _cursor_after(page[-1]) if len(rows) > query.limit else None
         return InvoicePage(items=[_summary(row) for row in page], next_cursor=next_cursor)
+
+    async def list_saved_invoices(self, query: ListSavedInvoices) -> SavedInvoicePage:
+        """A page of the list with each invoice whole, cut where its JSON would pass
+        `query.max_bytes` (at least one invoice); three queries, not one per invoice."""
+        sql, args = _page_query(query, f"*, {_DERIVED_COLUMNS}")
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+            page = rows[: query.limit]
+            ids = [str(row["id"]) for row in page]
+            items = await conn.fetch(
+                "SELECT * FROM invoice_line_items WHERE invoice_id = ANY($1::text[])"
+                " ORDER BY invoice_id, position",
+                ids,
+            )
+            reviews = await conn.fetch(
+                "SELECT * FROM invoice_reviews WHERE invoice_id = ANY($1::text[])"
+                " ORDER BY invoice_id, created_at, id",
+                ids,
+            )
+        items_of = _grouped(items)
+        reviews_of = _grouped(reviews)
+        saved: list[SavedInvoice] = []
+        size = 0
+        for row in page:
+            invoice = _saved(
+                row, items_of.get(str(row["id"]), []), reviews_of.get(str(row["id"]), [])
+            )
+            size += len(invoice.model_dump_json()) + 1
+            if saved and size > query.max_bytes:
+                break
+            saved.append(invoice)
+        more = len(saved) < len(page) or len(rows) > query.limit
+        next_cursor = _cursor_after(page[len(saved) - 1]) if more else None
+        return SavedInvoicePage(items=saved, next_cursor=next_cursor)
 
     async def count_invoices(self, query: CountInvoices) -> InvoiceCounts:
         """How many invoices match the list's filters, per status: one GROUP BY."""
@@ -494,6 +518,33 @@ def _review_row(current: SavedInvoice, change: ReviewChange) -> dict[str, Any]:
 
 
 # --- rows to contracts ------------------------------------------------------------------------
+
+
+def _page_query(query: ListInvoices, columns: str) -> tuple[str, list[Any]]:
+    """The SELECT of one list page (one row more than `limit`: is there a next page?)."""
+    filters = _Filters.of(query)
+    if query.status is not None:
+        filters.where("status = ?", query.status)
+    if query.cursor is not None:
+        created_at, invoice_id = decode_cursor(query.cursor)
+        filters.where("(created_at, id) < (?, ?)", created_at, invoice_id)
+    sql = (
+        f"SELECT {columns} FROM invoices WHERE {filters.sql}"
+        f" ORDER BY created_at DESC, id DESC LIMIT {query.limit + 1}"
+    )
+    return sql, filters.args
+
+
+def _cursor_after(row: asyncpg.Record) -> str:
+    return encode_cursor(row["created_at"], str(row["id"]))
+
+
+def _grouped(rows: list[asyncpg.Record]) -> dict[str, list[asyncpg.Record]]:
+    """Rows by their `invoice_id`, in the order given."""
+    grouped: dict[str, list[asyncpg.Record]] = {}
+    for row in rows:
+        grouped.setdefault(str(row["invoice_id"]), []).append(row)
+    return grouped
 
 
 def _summary_fields(row: asyncpg.Record) -> dict[str, Any]:

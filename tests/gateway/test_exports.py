@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from contracts.store import MAX_PAGE_SIZE, GetInvoice, ListInvoices
-from services.gateway.exports import CSV_COLUMNS, export_lines
+from contracts.store import MAX_PAGE_SIZE, ListInvoices, ListSavedInvoices
+from services.gateway.exports import CSV_COLUMNS, export_lines, page_query
 from tests.gateway.store_stack import AS_A, AS_B, KEYS, Stack, error_of, store_stack
 
 
@@ -129,15 +129,12 @@ async def test_a_store_failure_half_way_ends_the_stream_with_the_error() -> None
     class StoreGone(Exception):
         pass
 
-    async def list_page(query: ListInvoices) -> dict[str, Any]:
+    async def list_page(query: ListSavedInvoices) -> dict[str, Any]:
         raise StoreGone
 
-    async def get_one(request: GetInvoice) -> dict[str, Any]:
-        return {"invoice_id": request.invoice_id, "invoice": {}}
-
-    first = {"items": [{"invoice_id": "inv_1"}], "next_cursor": "more"}
-    query = ListInvoices(tenant="t")
-    lines = export_lines("csv", query, first, list_page, get_one)
+    first = {"items": [{"invoice_id": "inv_1", "invoice": {}}], "next_cursor": "more"}
+    query = page_query(ListInvoices(tenant="t"), None, max_bytes=4096)
+    lines = export_lines("csv", query, first, list_page)
     received = [await anext(lines), await anext(lines)]
     assert received[1].startswith(b"inv_1,")
     with pytest.raises(StoreGone):

@@ -13,7 +13,13 @@ import asyncpg
 import pytest
 
 from contracts import Invoice, ValidationReport
-from contracts.store import CountInvoices, FieldChange, InvoiceStatus, ListInvoices
+from contracts.store import (
+    CountInvoices,
+    FieldChange,
+    InvoiceStatus,
+    ListInvoices,
+    ListSavedInvoices,
+)
 from services.persister.paging import CursorError
 from services.persister.repository import (
     InvoiceNotStorableError,
@@ -442,3 +448,59 @@ async def test_a_review_of_a_stale_version_writes_nothing(repository: Repository
     after = await repository.get_invoice("tenant-a", saved.invoice_id)
     assert stale is False
     assert after is not None and after.status == "approved" and len(after.reviews) == 1
+
+
+# --- pages of whole invoices (the export's) ---------------------------------------------------
+
+
+async def test_whole_pages_hold_what_get_invoice_answers_in_the_list_order(
+    repository: Repository,
+) -> None:
+    t = "whole-" + uuid.uuid4().hex[:8]
+    saved = [
+        (await save_one(repository, tenant=t, invoice_number=f"W-{n}")).invoice_id for n in range(5)
+    ]
+    reviewed = await repository.get_invoice(t, saved[2])
+    assert reviewed is not None
+    assert await repository.apply_review(reviewed, review_change(reviewed.invoice))
+
+    seen = []
+    cursor = None
+    while True:
+        page = await repository.list_saved_invoices(
+            ListSavedInvoices(tenant=t, limit=2, cursor=cursor)
+        )
+        seen += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert [invoice.invoice_id for invoice in seen] == list(reversed(saved))
+    for invoice in seen:
+        assert invoice == await repository.get_invoice(t, invoice.invoice_id)
+    assert [len(invoice.reviews) for invoice in seen] == [0, 0, 1, 0, 0]
+    assert all(invoice.line_items for invoice in seen)
+
+
+async def test_a_whole_page_stops_where_its_json_would_pass_max_bytes(
+    repository: Repository,
+) -> None:
+    t = "bytes-" + uuid.uuid4().hex[:8]
+    saved = [
+        (await save_one(repository, tenant=t, invoice_number=f"B-{n}")).invoice_id for n in range(4)
+    ]
+    one = await repository.get_invoice(t, saved[0])
+    assert one is not None
+    size = len(one.model_dump_json())
+
+    two = await repository.list_saved_invoices(ListSavedInvoices(tenant=t, max_bytes=2 * size + 10))
+    assert [i.invoice_id for i in two.items] == [saved[3], saved[2]]
+    assert two.next_cursor is not None
+    rest = await repository.list_saved_invoices(
+        ListSavedInvoices(tenant=t, cursor=two.next_cursor, max_bytes=2 * size + 10)
+    )
+    assert [i.invoice_id for i in rest.items] == [saved[1], saved[0]]
+    assert rest.next_cursor is None
+    # One invoice larger than the budget still comes, alone: a page is never empty.
+    alone = await repository.list_saved_invoices(ListSavedInvoices(tenant=t, max_bytes=1024))
+    assert len(alone.items) == 1 and alone.next_cursor is not None
