@@ -38,9 +38,9 @@ they happen instead of after its read (the read then brings nothing new for thos
 
 Known limit of core NATS delivery: a publish the stream refuses (a lost race between two
 writers of the same seq, which only a redelivery handled twice at once can cause) still
-reaches subscribers. A live update held out of order is replaced by its stored copy when a
-read brings one; a live update that was next in order was sent as it came, and can be such a
-copy.
+reaches subscribers. A live update held out of order is replaced by its stored copy if a
+read brings one before the hole closes; a live update sent as next in order (at once, or when
+the hole before it closed live) was sent as it came, and can be such a copy.
 """
 
 from __future__ import annotations

@@ -225,6 +225,15 @@ _LOCK = """
 SELECT pg_advisory_xact_lock(hashtextextended($1, 0)),
        pg_advisory_xact_lock(hashtextextended($2, 0))
 """
+# Line items and review trails of the invoices with these ids, each invoice's in its order.
+_LINE_ITEMS_OF = (
+    "SELECT * FROM invoice_line_items WHERE invoice_id = ANY($1::text[])"
+    " ORDER BY invoice_id, position"
+)
+_REVIEWS_OF = (
+    "SELECT * FROM invoice_reviews WHERE invoice_id = ANY($1::text[])"
+    " ORDER BY invoice_id, created_at, id"
+)
 _SAVED_BEFORE = "SELECT id, duplicate_of, validation FROM invoices WHERE task_id = $1"
 
 # The first invoice this one repeats; a chain of duplicates points at its root.
@@ -365,25 +374,10 @@ class Repository:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(sql, *args)
             page = rows[: query.limit]
-            ids = [str(row["id"]) for row in page]
-            items = await conn.fetch(
-                "SELECT * FROM invoice_line_items WHERE invoice_id = ANY($1::text[])"
-                " ORDER BY invoice_id, position",
-                ids,
-            )
-            reviews = await conn.fetch(
-                "SELECT * FROM invoice_reviews WHERE invoice_id = ANY($1::text[])"
-                " ORDER BY invoice_id, created_at, id",
-                ids,
-            )
-        items_of = _grouped(items)
-        reviews_of = _grouped(reviews)
+            whole = await _whole(conn, page)
         saved: list[SavedInvoice] = []
         size = 0
-        for row in page:
-            invoice = _saved(
-                row, items_of.get(str(row["id"]), []), reviews_of.get(str(row["id"]), [])
-            )
+        for invoice in whole:
             size += len(invoice.model_dump_json()) + 1
             if saved and size > query.max_bytes:
                 break
@@ -411,18 +405,12 @@ class Repository:
             )
             if row is None or row["tenant"] != tenant_key(tenant):
                 return None
-            items = await self._line_items(conn, invoice_id)
-            reviews = await conn.fetch(
-                "SELECT * FROM invoice_reviews WHERE invoice_id = $1 ORDER BY created_at, id",
-                invoice_id,
-            )
-        return _saved(row, items, reviews)
+            (saved,) = await _whole(conn, [row])
+        return saved
 
     @staticmethod
     async def _line_items(conn: Connection, invoice_id: str) -> list[asyncpg.Record]:
-        return await conn.fetch(
-            "SELECT * FROM invoice_line_items WHERE invoice_id = $1 ORDER BY position", invoice_id
-        )
+        return await conn.fetch(_LINE_ITEMS_OF, [invoice_id])
 
     # --- reviewing ----------------------------------------------------------------------------
 
@@ -537,6 +525,19 @@ def _page_query(query: ListInvoices, columns: str) -> tuple[str, list[Any]]:
 
 def _cursor_after(row: asyncpg.Record) -> str:
     return encode_cursor(row["created_at"], str(row["id"]))
+
+
+async def _whole(conn: Connection, rows: list[asyncpg.Record]) -> list[SavedInvoice]:
+    """The invoices of `rows` (read with `_DERIVED_COLUMNS`) whole, in their order: their line
+    items and review trails in one query each, however many rows."""
+    ids = [str(row["id"]) for row in rows]
+    items = await conn.fetch(_LINE_ITEMS_OF, ids)
+    reviews = await conn.fetch(_REVIEWS_OF, ids)
+    items_of, reviews_of = _grouped(items), _grouped(reviews)
+    return [
+        _saved(row, items_of.get(key, []), reviews_of.get(key, []))
+        for key, row in zip(ids, rows, strict=True)
+    ]
 
 
 def _grouped(rows: list[asyncpg.Record]) -> dict[str, list[asyncpg.Record]]:
