@@ -60,7 +60,7 @@ class ExtractorWorker(Worker):
         )
         # One engine for both providers: `ocr_threads` bounds the replica's OCR runs in all.
         ocr = OcrEngine(settings.ocr_threads, self.decode_pool)
-        self.openai: OpenAIProvider | None = provider_from_settings(settings, ocr)
+        self.openai: OpenAIProvider | None = provider_from_settings(settings, ocr, held=self.held)
         providers: dict[str, ExtractionProvider] = {"local": LocalProvider(ocr)}
         if self.openai is not None:
             providers["openai"] = self.openai

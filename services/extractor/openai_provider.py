@@ -8,6 +8,7 @@ import base64
 import functools
 import io
 import logging
+from collections.abc import Callable
 
 import openai
 from openai.lib._parsing import type_to_response_format_param
@@ -46,12 +47,15 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 JPEG_QUALITY = 85
 
 # `evidence_ocr=auto` reads scanned pages for evidence only where that is cheap: a document of
-# at most this many pages and pixels (a receipt, a short invoice) on a replica with at most
-# this many extractions in progress, this one included. An OCR run costs 15-20 times the CPU
-# of the rest of a task (docs/benchmarks.md#evidence): under load it would be the bottleneck.
+# at most this many pages and pixels (a receipt, a short invoice) on a replica that holds no
+# other work: at most this many messages held (this one included; fetched and not yet
+# settled, whatever their stage) and extractions in progress. An OCR run costs 15-20 times the
+# CPU of the rest of a task (docs/benchmarks.md#evidence): under load it would be the
+# bottleneck. Extractions alone are no measure of load: with a fast model a burst's tasks
+# spend most of their time fetching, decoding and handing on (4 of 200 were OCR'd mid-burst).
 EVIDENCE_OCR_AUTO_PAGES = 2
 EVIDENCE_OCR_AUTO_PIXELS = 6_000_000
-EVIDENCE_OCR_AUTO_EXTRACTING = 1
+EVIDENCE_OCR_AUTO_HELD = 1
 
 SYSTEM_PROMPT = """\
 You read invoices and receipts and return their data as JSON in the given schema.
@@ -90,13 +94,16 @@ class OpenAIProvider:
         max_pages: int = 10,
         ocr: OcrEngine | None = None,
         evidence_ocr: EvidenceOcr = "auto",
+        held: Callable[[], int] | None = None,
     ) -> None:
         """`ocr`: the engine that reads scanned pages for evidence, as `evidence_ocr` says;
-        without one, scanned pages have no text to check or place values in."""
+        without one, scanned pages have no text to check or place values in. `held`: how many
+        work messages the replica holds now (its worker's count), for `auto`."""
         self.default_model = default_model
         self._ocr = ocr
         self._evidence_ocr = evidence_ocr
         self._extracting = 0  # extractions in progress on this replica
+        self._held = held or (lambda: 0)
         # Per replica: more calls at once only queue at the provider and draw 429s.
         self._calls = asyncio.Semaphore(max_concurrency)
         self._max_pages = max_pages
@@ -197,7 +204,7 @@ class OpenAIProvider:
         return (
             len(scanned) <= EVIDENCE_OCR_AUTO_PAGES
             and pixels(document) <= EVIDENCE_OCR_AUTO_PIXELS
-            and self._extracting <= EVIDENCE_OCR_AUTO_EXTRACTING
+            and max(self._extracting, self._held()) <= EVIDENCE_OCR_AUTO_HELD
         )
 
     async def _read(self, number: int, image: Image.Image) -> list[PageText]:
@@ -331,7 +338,9 @@ def _short(exc: BaseException, limit: int = 300) -> str:
 
 
 def provider_from_settings(
-    settings: ExtractorSettings, ocr: OcrEngine | None = None
+    settings: ExtractorSettings,
+    ocr: OcrEngine | None = None,
+    held: Callable[[], int] | None = None,
 ) -> OpenAIProvider | None:
     """The provider when an API key is configured, else None (then `openai` is refused)."""
     if not settings.openai_api_key:
@@ -346,4 +355,5 @@ def provider_from_settings(
         max_pages=settings.openai_max_pages_per_request,
         ocr=ocr,
         evidence_ocr=settings.evidence_ocr,
+        held=held,
     )

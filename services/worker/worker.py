@@ -110,6 +110,10 @@ class Worker:
             raise RuntimeError("no health server")
         return self._health_server.port
 
+    def held(self) -> int:
+        """How many work messages this replica holds now (fetched, not yet settled)."""
+        return 0 if self._consumer is None else self._consumer.in_flight
+
     def progress(self, task_id: str) -> ProgressLog:
         return ProgressLog(self.progress_store or JetStreamProgressStore(self.js), task_id)
 

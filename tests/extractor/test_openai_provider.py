@@ -54,6 +54,7 @@ async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
         pages: int = 10,
         ocr: OcrEngine | None = None,
         evidence_ocr: EvidenceOcr = "auto",
+        held: Callable[[], int] | None = None,
     ) -> OpenAIProvider:
         provider = OpenAIProvider(
             api_key="test-key",
@@ -65,6 +66,7 @@ async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
             max_pages=pages,
             ocr=ocr,
             evidence_ocr=evidence_ocr,
+            held=held,
         )
         made.append(provider)
         return provider
@@ -372,6 +374,23 @@ async def test_under_auto_a_busy_replica_skips_the_ocr_pass(make_provider: MakeP
     assert ocr.runs == 1  # the first, while it was the only extraction in progress
     boxed = [e for e in extractions if e.evidence["total"].bbox is not None]
     assert len(boxed) == ocr.runs
+
+
+async def test_under_auto_a_replica_holding_other_work_skips_the_ocr_pass(
+    make_provider: MakeProvider,
+) -> None:
+    # With a fast model a burst's tasks are mostly fetching or handing on, not extracting:
+    # the messages the replica holds say it is busy where the extractions in progress do not.
+    ocr = CountingOcr()
+    held = [2]
+    provider = make_provider(ocr=ocr, held=lambda: held[0])
+
+    busy = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+    held[0] = 1
+    alone = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+
+    assert ocr.runs == 1
+    assert busy.evidence["total"].bbox is None and alone.evidence["total"].bbox is not None
 
 
 class NoOcr(OcrEngine):

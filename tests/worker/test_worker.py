@@ -180,3 +180,38 @@ async def test_health_endpoints(start_worker: Callable[..., Awaitable[Worker]]) 
     assert 'invoiceflow_messages_in_flight{consumer="extractor"}' in metrics.text
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert posted.status_code == 405 and posted.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_held_counts_the_messages_the_replica_is_working_on(
+    start_worker: Callable[..., Awaitable[Worker]],
+) -> None:
+    release = asyncio.Event()
+    seen: list[int] = []
+    worker: Worker | None = None
+
+    async def hold(cmd: ExtractInvoice, report: StageReport) -> TaskResult:
+        assert worker is not None
+        seen.append(worker.held())
+        await release.wait()
+        return RESULT
+
+    worker = await start_worker(hold)
+    assert worker.held() == 0
+    commands = [command() for _ in range(3)]
+    for cmd in commands:
+        await worker.publish(command_envelope(cmd))
+
+    async def all_held() -> bool:
+        return len(seen) == 3
+
+    await until(all_held)
+    assert worker.held() == 3
+    release.set()
+    for cmd in commands:
+        await ended(worker.js, cmd.task_id)
+
+    async def none_held() -> bool:
+        assert worker is not None
+        return worker.held() == 0
+
+    await until(none_held)
