@@ -34,6 +34,7 @@ from contracts import Extraction, Invoice
 from services.extractor.documents import load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine
+from services.extractor.open_document import OpenDocument
 from services.extractor.openai_provider import provider_from_settings
 from services.extractor.provider import ExtractionProvider, no_report
 from services.extractor.settings import ExtractorSettings
@@ -222,7 +223,10 @@ async def _evaluate(  # noqa: PLR0917
         load_document, (data / truths[0]["file"]).read_bytes(), DocumentLimits()
     )
     await asyncio.gather(
-        *(provider.extract(first, model=None, report=no_report) for _ in range(concurrency))
+        *(
+            provider.extract(OpenDocument(first), model=None, report=no_report)
+            for _ in range(concurrency)
+        )
     )
     score = Score(SYNTHETIC_FIELDS if synthetic else FIELDS)
     gate = asyncio.Semaphore(concurrency)
@@ -231,7 +235,9 @@ async def _evaluate(  # noqa: PLR0917
         async with gate:
             content = (data / truth["file"]).read_bytes()
             document = await runner.run(load_document, content, DocumentLimits())
-            return truth, await provider.extract(document, model=None, report=no_report)
+            return truth, await provider.extract(
+                OpenDocument(document), model=None, report=no_report
+            )
 
     started = time.perf_counter()
     results = await asyncio.gather(*(one(truth) for truth in truths))

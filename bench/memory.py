@@ -10,6 +10,11 @@ every 0.1 s, is reported as its peak during the run, right after the last task, 
 
     python -m bench.memory                       # defaults as in docs/benchmarks.md
     python -m bench.memory --receipts 20 --settle 20
+    python -m bench.memory --held 64 --model-latency 10 --data ../shared/data/receipts-train
+
+`--held N`: instead, N real receipt photos at once through the `openai` provider with a slow
+fake model, the extractor allowed N messages and N model calls at once and no OCR pass for
+evidence: what a replica holds in memory while N model calls wait.
 
 Run it in a checkout of the code before a change (with this file and testkit/hostile.py copied
 in) to compare: it needs nothing else of the change.
@@ -107,12 +112,15 @@ class Figures:
 
 
 async def submit(
-    http: httpx.AsyncClient, socket: Socket, files: list[tuple[str, bytes]]
+    http: httpx.AsyncClient,
+    socket: Socket,
+    files: list[tuple[str, bytes]],
+    provider: str = "local",
 ) -> dict[str, int]:
     tasks = []
     for name, content in files:
         blob = await upload(http, name, content, "application/octet-stream")
-        task = await trigger(http, blob["blob_url"], name, model_provider="local")
+        task = await trigger(http, blob["blob_url"], name, model_provider=provider)
         await socket.join(task["task_id"], task["token"])
         tasks.append(task["task_id"])
     outcomes: dict[str, int] = {}
@@ -124,14 +132,26 @@ async def submit(
 
 
 async def measure(args: argparse.Namespace, workdir: Path) -> Figures:
-    receipts = sorted((args.data / "images").glob("*.jpg"))[: args.receipts]
-    # The gateway refuses what is no document at all itself: the rest reach the extractor.
-    files = [(f"{h.name}.bin", h.make()) for h in CORPUS if h.code != "unsupported_media_type"]
-    files += big_images() + [(path.name, path.read_bytes()) for path in receipts]
+    env = {"INVOICEFLOW_DECODE_IDLE_SECONDS": str(args.idle)}
+    if args.held:
+        receipts = sorted((args.data / "images").glob("*.jpg"))[: args.held]
+        files = [(path.name, path.read_bytes()) for path in receipts]
+        provider = "openai"
+        env |= {
+            "INVOICEFLOW_MAX_IN_FLIGHT": str(args.held),
+            "INVOICEFLOW_OPENAI_MAX_CONCURRENCY": str(args.held),
+            "INVOICEFLOW_EVIDENCE_OCR": "off",
+        }
+    else:
+        receipts = sorted((args.data / "images").glob("*.jpg"))[: args.receipts]
+        # The gateway refuses what is no document at all itself: the rest reach the extractor.
+        files = [(f"{h.name}.bin", h.make()) for h in CORPUS if h.code != "unsupported_media_type"]
+        files += big_images() + [(path.name, path.read_bytes()) for path in receipts]
+        provider = "local"
     postgres = EmbeddedPostgres(workdir / "postgres").start()
     nats = EmbeddedNats(workdir / "nats", free_port()).start()
     try:
-        with fake_model(0.0) as model:
+        with fake_model(args.model_latency) as model:
             stack = Stack(
                 nats_url=nats.url,
                 database_url=postgres.url,
@@ -140,11 +160,11 @@ async def measure(args: argparse.Namespace, workdir: Path) -> Figures:
                     "OPENAI_API_KEY": "bench",
                     "OPENAI_BASE_URL": model.url,
                     "INVOICEFLOW_LOG_LEVEL": "WARNING",
-                    "INVOICEFLOW_DECODE_IDLE_SECONDS": str(args.idle),
+                    **env,
                 },
             ).start()
             try:
-                return await _run(stack, files, args.settle)
+                return await _run(stack, files, args.settle, provider)
             finally:
                 stack.stop()
     finally:
@@ -152,7 +172,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> Figures:
         postgres.stop()
 
 
-async def _run(stack: Stack, files: list[tuple[str, bytes]], settle: float) -> Figures:
+async def _run(
+    stack: Stack, files: list[tuple[str, bytes]], settle: float, provider: str
+) -> Figures:
     sampler = Sampler(stack.procs["extractor"].pid)
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
@@ -160,7 +182,7 @@ async def _run(stack: Stack, files: list[tuple[str, bytes]], settle: float) -> F
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=60) as http:
         socket = await Socket.connect(stack.ws_url)
         try:
-            outcomes = await submit(http, socket, files)
+            outcomes = await submit(http, socket, files, provider)
         finally:
             await socket.close()
     wall = time.perf_counter() - started
@@ -191,6 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=20.0, help="seconds of quiet at the end")
     parser.add_argument(
         "--idle", type=float, default=10.0, help="INVOICEFLOW_DECODE_IDLE_SECONDS for the run"
+    )
+    parser.add_argument(
+        "--held", type=int, default=0, help="N receipts at once through a slow model instead"
+    )
+    parser.add_argument(
+        "--model-latency", type=float, default=0.0, help="seconds the fake model takes"
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="invoiceflow-bench-") as tmp:

@@ -7,10 +7,10 @@ import asyncio
 
 from contracts import Evidence, Extraction, Stage, Usage
 from contracts.pipeline import EXTRACT
-from services.extractor.documents import Document
 from services.extractor.evidence import located_evidence
 from services.extractor.grounding import locate
 from services.extractor.ocr import OcrEngine
+from services.extractor.open_document import OpenDocument
 from services.extractor.provider import ReportProgress
 from services.extractor.receipt_parser import ParsedReceipt, parse_receipt
 from services.extractor.receipt_rows import Row, page_texts, rows_from_ocr, rows_from_text
@@ -28,8 +28,9 @@ class LocalProvider:
         self._ocr = ocr
 
     async def extract(
-        self, document: Document, *, model: str | None, report: ReportProgress
+        self, opened: OpenDocument, *, model: str | None, report: ReportProgress
     ) -> Extraction:
+        document = opened.document
         rows: list[Row] = []
         total = len(document.pages)
         for index, page in enumerate(document.pages):

@@ -9,6 +9,7 @@ import functools
 import io
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import openai
 from openai.lib._parsing import type_to_response_format_param
@@ -27,6 +28,7 @@ from services.extractor.evidence import located_evidence, unplaced_evidence
 from services.extractor.grounding import locate, lower_ungrounded
 from services.extractor.llm_schema import InvalidAnswerError, InvoiceAnswer, to_invoice
 from services.extractor.ocr import OcrEngine
+from services.extractor.open_document import OpenDocument
 from services.extractor.page_text import PageText
 from services.extractor.provider import ReportProgress
 from services.extractor.receipt_rows import page_texts, rows_from_ocr
@@ -77,6 +79,29 @@ def response_format() -> ResponseFormat:
     return type_to_response_format_param(InvoiceAnswer)  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What an extraction needs once its document is closed."""
+
+    messages: list[ChatCompletionMessageParam]
+    pages: int
+    all_text: bool  # every page has a text layer
+    reading: asyncio.Task[list[PageText]]  # the texts of the pages that can be known
+
+
+def known_texts(document: Document, read: bool) -> list[PageText | tuple[int, Image.Image]]:
+    """Every page whose text can be known: its text layer, else (`read`: the OCR pass runs)
+    its image to read, in page order."""
+    pages: list[PageText | tuple[int, Image.Image]] = []
+    for page in document.pages:
+        if page.text:
+            areas = page.text_areas or (None,) * len(page.text)
+            pages.append(PageText(page.number, page.text, areas))
+        elif read and page.image is not None:
+            pages.append((page.number, page.image))
+    return pages
+
+
 class OpenAIProvider:
     """One `AsyncOpenAI` client per process: it pools connections across tasks."""
 
@@ -119,15 +144,20 @@ class OpenAIProvider:
         await self._client.close()
 
     async def extract(
-        self, document: Document, *, model: str | None, report: ReportProgress
+        self, opened: OpenDocument, *, model: str | None, report: ReportProgress
     ) -> Extraction:
         self._extracting += 1
         try:
-            return await self._extract(document, model or self.default_model)
+            request = await self._request(opened)
+            return await self._answer(request, model or self.default_model)
         finally:
             self._extracting -= 1
 
-    async def _extract(self, document: Document, model: str) -> Extraction:
+    async def _request(self, opened: OpenDocument) -> _Request:
+        """The request and the OCR pass for evidence (started: it runs beside the model call,
+        with the images it reads); then the document is closed, its pages no longer needed
+        here while the call waits."""
+        document = opened.document
         if len(document.pages) > self._max_pages:
             raise PermanentError(
                 ErrorCode.TOO_MANY_PAGES,
@@ -140,11 +170,22 @@ class OpenAIProvider:
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": content},
         ]
-        # The OCR pass for evidence runs beside the model call, not after it.
-        reading = asyncio.create_task(self._page_texts(document, self._reads_scans(document)))
+        pages = known_texts(document, self._reads_scans(document))
+        reading = asyncio.create_task(self._page_texts(pages))
+        request = _Request(
+            messages=messages,
+            pages=len(document.pages),
+            all_text=all(page.text for page in document.pages),
+            reading=reading,
+        )
+        opened.close()
+        return request
+
+    async def _answer(self, request: _Request, model: str) -> Extraction:
+        reading = request.reading
         try:
             async with self._calls:
-                completion = await self._complete(model, messages)
+                completion = await self._complete(model, request.messages)
             answer = parse_answer(completion)
             try:
                 invoice, confidence = to_invoice(answer)
@@ -160,14 +201,12 @@ class OpenAIProvider:
             raise
         located = locate(invoice, texts)
         evidence = located_evidence(located, texts)
-        if len(texts) == len(document.pages) and (
-            self._evidence_ocr == "on" or all(page.text for page in document.pages)
-        ):
+        if len(texts) == request.pages and (self._evidence_ocr == "on" or request.all_text):
             # Every page's text is known, for every such document: what is printed nowhere is
             # ungrounded. (Not under `auto`, where OCR runs or not by the replica's load: the
             # same document would be valid or sent to review by how busy the replica was.)
             confidence = lower_ungrounded(confidence, located)
-        elif len(document.pages) == 1:
+        elif request.pages == 1:
             evidence = unplaced_evidence(invoice, 1) | evidence
         usage = completion.usage
         return Extraction(
@@ -180,19 +219,17 @@ class OpenAIProvider:
                 input_tokens=usage.prompt_tokens if usage else 0,
                 output_tokens=usage.completion_tokens if usage else 0,
             ),
-            pages=len(document.pages),
+            pages=request.pages,
         )
 
-    async def _page_texts(self, document: Document, read: bool) -> list[PageText]:
-        """The text of every page whose text can be known: its text layer, else (`read`: the
-        OCR pass runs) what OCR reads on its image."""
-        texts = []
-        for page in document.pages:
-            if page.text:
-                areas = page.text_areas or (None,) * len(page.text)
-                texts.append(PageText(page.number, page.text, areas))
-            elif read and page.image is not None:
-                texts.extend(await self._read(page.number, page.image))
+    async def _page_texts(self, pages: list[PageText | tuple[int, Image.Image]]) -> list[PageText]:
+        """Each page's text: known already, or read by OCR on its image."""
+        texts: list[PageText] = []
+        for page in pages:
+            if isinstance(page, PageText):
+                texts.append(page)
+            else:
+                texts.extend(await self._read(*page))
         return texts
 
     def _reads_scans(self, document: Document) -> bool:

@@ -26,6 +26,7 @@ from services.extractor.documents import Document, cheap_to_load, load_document
 from services.extractor.einvoice import reader as einvoice
 from services.extractor.einvoice.attachments import EInvoiceSource, find_einvoice
 from services.extractor.fetch import FetchPolicy, KeepBlob, ReadBlob, fetch_document, own_blob_id
+from services.extractor.open_document import DocumentSlots, OpenDocument, Slot
 from services.extractor.provider import ExtractionProvider
 from services.extractor.settings import ExtractorSettings
 from services.pages.decode_pool import InThread, Runner
@@ -49,6 +50,7 @@ class ExtractionPipeline:
         keep_blob: KeepBlob | None = None,
     ) -> None:
         self._read_blob = read_blob
+        self._slots = DocumentSlots(settings.open_documents)
         self._keep_blob = keep_blob or _keep_nothing
         # Where documents too big to decode inline are decoded: the decode pool in the service.
         self._decoder: Runner = decoder or InThread()
@@ -78,17 +80,29 @@ class ExtractionPipeline:
         return "openai" if "openai" in self._providers else "local"
 
     async def handle(self, command: ExtractInvoice, report: StageReport) -> ValidateInvoice:
+        # A free slot first: the document's pages are in memory from its fetch until the
+        # provider closes it (the openai provider: once its request is built).
+        slot = await self._slots.reserve()
+        try:
+            return await self._handle(command, report, slot)
+        finally:
+            slot.release()
+
+    async def _handle(
+        self, command: ExtractInvoice, report: StageReport, slot: Slot
+    ) -> ValidateInvoice:
         async with report.stage(Stage.FETCH, f"Fetching {command.filename}") as fetch:
-            document, sha256, source = await self._fetch(command)
+            opened, sha256, source = await self._fetch(command, slot)
             fetch.done(
                 "Fetched an e-invoice (XML)"
                 if source is not None and not source.embedded
-                else f"Fetched {len(document.pages)} page(s)"
+                else f"Fetched {opened.page_count} page(s)"
             )
         if source is not None:
             # An e-invoice is read from its XML, whatever provider the options name.
             async with report.stage(Stage.LLM_EXTRACTION, "Reading the e-invoice") as extraction:
-                texts = [page.text for page in document.pages]
+                texts = [page.text for page in opened.document.pages]
+                opened.close()
                 extracted = await einvoice.read_off_loop(
                     source, texts, schematron=self._einvoice_schematron
                 )
@@ -96,7 +110,7 @@ class ExtractionPipeline:
         else:
             name = self.provider_name(command.options)
             async with report.stage(Stage.LLM_EXTRACTION, f"Extracting with {name}") as extraction:
-                extracted = await self._extract(command, document, sha256, name, extraction)
+                extracted = await self._extract(command, opened, sha256, name, extraction)
         return ValidateInvoice(
             task_id=command.task_id,
             tenant=command.tenant,
@@ -106,7 +120,9 @@ class ExtractionPipeline:
             sha256=sha256,
         )
 
-    async def _fetch(self, command: ExtractInvoice) -> tuple[Document, str, EInvoiceSource | None]:
+    async def _fetch(
+        self, command: ExtractInvoice, slot: Slot
+    ) -> tuple[OpenDocument, str, EInvoiceSource | None]:
         data = await fetch_document(
             command.blob_url, policy=self._policy, read_blob=self._read_blob, client=self._http
         )
@@ -123,7 +139,7 @@ class ExtractionPipeline:
             # Fetched from elsewhere: kept with the uploads (once it proved to be a document),
             # so the invoice saved from it has its document too; our own blobs are there already.
             await self._keep_blob(data, document.media_type)
-        return document, sha256, source
+        return OpenDocument(document, slot), sha256, source
 
     async def _einvoice_source(self, data: bytes) -> EInvoiceSource | None:
         """The upload's e-invoice: a PDF's attachments are read by pypdf under the decoder's
@@ -135,7 +151,7 @@ class ExtractionPipeline:
     async def _extract(
         self,
         command: ExtractInvoice,
-        document: Document,
+        opened: OpenDocument,
         sha256: str,
         name: str,
         stage: StageProgress,
@@ -148,19 +164,20 @@ class ExtractionPipeline:
         model = command.options.model or self._default_models.get(name, "default")
         cached = await self._cache.get(sha256, name, model)
         if cached is not None:
+            opened.close()
             stage.done(f"Reused the extraction of an identical file ({provider.name})")
             return reused(cached)
         extraction = await self._call(
-            provider, document, name=name, model=model, command=command, stage=stage
+            provider, opened, name=name, model=model, command=command, stage=stage
         )
         await self._cache.put(sha256, name, model, extraction)
-        stage.done(f"Extracted {len(document.pages)} page(s) with {provider.name}")
+        stage.done(f"Extracted {opened.page_count} page(s) with {provider.name}")
         return extraction
 
     async def _call(
         self,
         provider: ExtractionProvider,
-        document: Document,
+        opened: OpenDocument,
         *,
         name: str,
         model: str,
@@ -174,7 +191,7 @@ class ExtractionPipeline:
             span.set_attribute("invoiceflow.model", label)
             try:
                 extraction = await provider.extract(
-                    document, model=command.options.model, report=stage.progress
+                    opened, model=command.options.model, report=stage.progress
                 )
             except StageError as exc:
                 MODEL_CALLS.labels(name, label, exc.code).inc()

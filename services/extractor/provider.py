@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from contracts import Extraction
-from services.extractor.documents import Document
+from services.extractor.open_document import OpenDocument
 
 # `report(progress, message)`: an optional progress update, kept inside the llm_extraction stage.
 ReportProgress = Callable[[int, str], Awaitable[None]]
@@ -21,5 +21,8 @@ class ExtractionProvider(Protocol):
     def name(self) -> str: ...
 
     async def extract(
-        self, document: Document, *, model: str | None, report: ReportProgress
-    ) -> Extraction: ...
+        self, opened: OpenDocument, *, model: str | None, report: ReportProgress
+    ) -> Extraction:
+        """The extraction of `opened`; the provider may close it once it has what it needs
+        from the pages (the pipeline closes it after in any case)."""
+        ...

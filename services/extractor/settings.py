@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from services.egress.hosts import AllowedHosts
 from services.pages.render import DocumentLimits
@@ -13,6 +13,14 @@ from services.worker.settings import WorkerSettings
 MB = 1024 * 1024
 
 EvidenceOcr = Literal["auto", "on", "off"]
+
+# Messages held and model calls made at once by a replica with the `openai` provider configured,
+# unless set: a message waiting on the model holds its request, not its pages (`open_documents`
+# bounds those), so a replica can wait on many calls; with 16, 200 tasks on a 0.5 s model ran at
+# 25-27 tasks/s, with 64 at 51-60 (docs/benchmarks.md, "A slow model"). Without a key the work
+# is OCR, bounded by the CPU: the shared default (16) keeps a replica from taking more than it
+# reads in a few seconds, so others (and KEDA's) get the rest.
+MODEL_IN_FLIGHT = 64
 
 
 class ExtractorSettings(WorkerSettings):
@@ -29,8 +37,9 @@ class ExtractorSettings(WorkerSettings):
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0)
     # Calls to the model one replica makes at once (the rest wait, their messages kept alive).
-    # As many as the messages it takes at once (max_in_flight): a batch of 10 to 16 files runs
-    # in one round of model latency; lower it for a rate-limited account.
+    # Unset, as many as the messages it takes at once (max_in_flight, MODEL_IN_FLIGHT with a
+    # key): a burst runs in as few rounds of model latency as it can; lower it (or both) for a
+    # rate-limited account.
     openai_max_concurrency: int = Field(default=16, ge=1)
     # Pages sent in one request; longer documents are refused with too_many_pages.
     openai_max_pages_per_request: int = Field(default=10, ge=1)
@@ -52,6 +61,9 @@ class ExtractorSettings(WorkerSettings):
     max_image_pixels: int = Field(default=DocumentLimits.max_image_pixels, ge=1)
     # Pages are scaled down to this longest side: enough for OCR and vision models, bounded memory.
     max_image_side: int = Field(default=DocumentLimits.max_image_side, ge=64)
+    # Documents open at once per replica: fetched and decoded, their pages in memory, until
+    # the provider has what it needs from them (`openai`: its request built; `local`: read).
+    open_documents: int = Field(default=16, ge=1)
     # OCR runs at once per replica (each in a decode process, below).
     ocr_threads: int = Field(default=2, ge=1)
     # The openai provider's evidence for scanned pages and images comes from an OCR pass beside
@@ -70,6 +82,14 @@ class ExtractorSettings(WorkerSettings):
     decode_memory_limit_mb: int = Field(default=1536, ge=0)
     # A decode process idle this long ends, so a quiet replica gives its memory back (0: never).
     decode_idle_seconds: float = Field(default=60.0, ge=0)
+
+    @model_validator(mode="after")
+    def _model_calls_are_cheap_to_wait_on(self) -> Self:
+        if self.openai_api_key and "max_in_flight" not in self.model_fields_set:
+            self.max_in_flight = MODEL_IN_FLIGHT
+        if "openai_max_concurrency" not in self.model_fields_set:
+            self.openai_max_concurrency = self.max_in_flight
+        return self
 
     @field_validator("openai_api_key", "openai_base_url", "public_url", mode="before")
     @classmethod

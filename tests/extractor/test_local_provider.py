@@ -14,6 +14,7 @@ from contracts import filled_values
 from services.extractor.documents import load_document
 from services.extractor.local_provider import LocalProvider
 from services.extractor.ocr import OcrEngine, OcrLine
+from services.extractor.open_document import OpenDocument
 from services.extractor.provider import no_report
 from services.pages.render import DocumentLimits
 from testkit.documents import RECEIPT_LINES, assert_covers, image_bytes, text_pdf
@@ -27,7 +28,9 @@ async def test_reads_a_real_receipt(receipts_dev: Path) -> None:
     async def report(progress: int, message: str) -> None:
         reports.append((progress, message))
 
-    extraction = await LocalProvider(OcrEngine()).extract(document, model=None, report=report)
+    extraction = await LocalProvider(OcrEngine()).extract(
+        OpenDocument(document), model=None, report=report
+    )
 
     invoice = extraction.invoice
     assert invoice.total == Decimal("153.35")
@@ -60,7 +63,9 @@ async def test_text_layer_pdf_is_parsed_without_ocr() -> None:
     async def report(progress: int, message: str) -> None:
         reports.append((progress, message))
 
-    extraction = await LocalProvider(NoOcr()).extract(document, model=None, report=report)
+    extraction = await LocalProvider(NoOcr()).extract(
+        OpenDocument(document), model=None, report=report
+    )
 
     assert extraction.invoice.total == Decimal("10.00")
     assert extraction.invoice.vendor.name == "ACME TRADING SDN BHD"
@@ -79,7 +84,9 @@ async def test_text_layer_pdf_is_parsed_without_ocr() -> None:
 async def test_model_option_is_ignored() -> None:
     document = load_document(text_pdf(), DocumentLimits())
 
-    extraction = await LocalProvider(NoOcr()).extract(document, model="gpt-4o", report=no_report)
+    extraction = await LocalProvider(NoOcr()).extract(
+        OpenDocument(document), model="gpt-4o", report=no_report
+    )
 
     assert extraction.model == LocalProvider.model
 
@@ -94,7 +101,9 @@ async def test_evidence_is_placed_on_the_upright_page_of_a_rotated_photo() -> No
     document = load_document(buffer.getvalue(), DocumentLimits())
     assert document.pages[0].image is not None and document.pages[0].image.size == upright.size
 
-    extraction = await LocalProvider(OcrEngine()).extract(document, model=None, report=no_report)
+    extraction = await LocalProvider(OcrEngine()).extract(
+        OpenDocument(document), model=None, report=no_report
+    )
 
     evidence = extraction.evidence["total"]
     assert evidence.text == "TOTAL RM 10.00"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from contracts import ErrorCode
 from services.extractor.documents import Document, Page, load_document
 from services.extractor.ocr import OcrEngine, OcrLine
+from services.extractor.open_document import DocumentSlots, OpenDocument
 from services.extractor.openai_provider import OpenAIProvider, fit_for_vision
 from services.extractor.provider import no_report
 from services.extractor.settings import EvidenceOcr
@@ -33,6 +36,7 @@ IMAGE_DOCUMENT = Document("image/png", (Page(1, image=Image.new("RGB", (64, 48),
 TEXT_DOCUMENT = Document("application/pdf", (Page(1, text="ACME GmbH\nTotal 193.00 EUR"),))
 
 MakeProvider = Callable[..., OpenAIProvider]
+TIMEOUT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +82,16 @@ async def make_provider(fake: RunningFake) -> AsyncIterator[MakeProvider]:
 
 async def extract_error(provider: OpenAIProvider, model: str) -> StageError:
     with pytest.raises(StageError) as caught:
-        await provider.extract(IMAGE_DOCUMENT, model=model, report=no_report)
+        await provider.extract(OpenDocument(IMAGE_DOCUMENT), model=model, report=no_report)
     return caught.value
 
 
 async def test_image_is_extracted_into_the_contract_invoice(
     fake: RunningFake, make_provider: MakeProvider
 ) -> None:
-    extraction = await make_provider().extract(IMAGE_DOCUMENT, model=None, report=no_report)
+    extraction = await make_provider().extract(
+        OpenDocument(IMAGE_DOCUMENT), model=None, report=no_report
+    )
 
     invoice = extraction.invoice
     assert invoice.total == Decimal("193.00") and invoice.currency == "EUR"
@@ -109,7 +115,7 @@ async def test_image_is_extracted_into_the_contract_invoice(
 async def test_text_layer_is_sent_as_text_not_as_an_image(
     fake: RunningFake, make_provider: MakeProvider
 ) -> None:
-    await make_provider().extract(TEXT_DOCUMENT, model="some-model", report=no_report)
+    await make_provider().extract(OpenDocument(TEXT_DOCUMENT), model="some-model", report=no_report)
 
     request = fake.app.last_request
     assert request is not None and request["model"] == "some-model"
@@ -155,7 +161,7 @@ async def test_rate_limits_are_waited_out(fake: RunningFake, make_provider: Make
     before = fake.app.by_model["fake-429-then-ok"]
 
     extraction = await make_provider(retries=2).extract(
-        unique_document(), model="fake-429-then-ok", report=no_report
+        OpenDocument(unique_document()), model="fake-429-then-ok", report=no_report
     )
 
     assert extraction.invoice.total == Decimal("193.00")
@@ -165,7 +171,7 @@ async def test_rate_limits_are_waited_out(fake: RunningFake, make_provider: Make
 async def test_rate_limit_beyond_the_retries_is_transient(make_provider: MakeProvider) -> None:
     with pytest.raises(TransientError) as caught:
         await make_provider(retries=0).extract(
-            unique_document(), model="fake-429-then-ok", report=no_report
+            OpenDocument(unique_document()), model="fake-429-then-ok", report=no_report
         )
     error = caught.value
 
@@ -187,14 +193,16 @@ async def test_an_unreachable_provider_is_an_outage_not_a_failure(
     provider = make_provider(retries=0, base_url=f"http://127.0.0.1:{port}/v1")
 
     with pytest.raises(DependencyUnavailableError) as caught:
-        await provider.extract(IMAGE_DOCUMENT, model="gpt-4o-mini", report=no_report)
+        await provider.extract(OpenDocument(IMAGE_DOCUMENT), model="gpt-4o-mini", report=no_report)
 
     assert caught.value.dependency == "model"
     assert caught.value.message == "cannot reach the model endpoint"
 
 
 async def test_an_empty_answer_is_all_null_with_no_confidence(make_provider: MakeProvider) -> None:
-    extraction = await make_provider().extract(IMAGE_DOCUMENT, model="fake-empty", report=no_report)
+    extraction = await make_provider().extract(
+        OpenDocument(IMAGE_DOCUMENT), model="fake-empty", report=no_report
+    )
 
     assert extraction.invoice.total is None and extraction.invoice.vendor.name is None
     assert extraction.confidence == {}
@@ -202,7 +210,7 @@ async def test_an_empty_answer_is_all_null_with_no_confidence(make_provider: Mak
 
 async def test_the_models_own_confidence_is_kept(make_provider: MakeProvider) -> None:
     extraction = await make_provider().extract(
-        IMAGE_DOCUMENT, model="fake-low-confidence", report=no_report
+        OpenDocument(IMAGE_DOCUMENT), model="fake-low-confidence", report=no_report
     )
 
     assert set(extraction.confidence.values()) == {0.3}
@@ -212,7 +220,7 @@ async def test_retry_after_is_honoured(fake: RunningFake, make_provider: MakePro
     fake.app.times["fake-429-wait-1s"].clear()
 
     extraction = await make_provider(retries=2).extract(
-        unique_document(), model="fake-429-wait-1s", report=no_report
+        OpenDocument(unique_document()), model="fake-429-wait-1s", report=no_report
     )
 
     assert extraction.invoice.total == Decimal("193.00")
@@ -226,10 +234,44 @@ async def test_calls_at_once_are_capped_per_replica(make_provider: MakeProvider)
         provider = make_provider(base_url=slow.base_url, concurrency=2)
 
         await asyncio.gather(
-            *(provider.extract(unique_document(), model="m", report=no_report) for _ in range(6))
+            *(
+                provider.extract(OpenDocument(unique_document()), model="m", report=no_report)
+                for _ in range(6)
+            )
         )
 
         assert slow.app.requests == 6 and slow.app.max_in_flight == 2
+
+
+async def until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_call_waiting_on_the_model_holds_its_request_not_its_pages(
+    fake: RunningFake, make_provider: MakeProvider
+) -> None:
+    slots = DocumentSlots(1)
+    image = drawn_invoice()
+    page_image = weakref.ref(image)
+    opened = OpenDocument(Document("image/png", (Page(1, image=image),)), await slots.reserve())
+    del image
+    fake.app.gate = asyncio.Event()
+    try:
+        call = asyncio.create_task(make_provider().extract(opened, model=None, report=no_report))
+        await until(lambda: fake.app.in_flight == 1)
+        gc.collect()
+
+        assert page_image() is None  # nothing keeps the decoded page while the call waits
+        next_slot = await asyncio.wait_for(slots.reserve(), TIMEOUT)  # and its slot is free
+        next_slot.release()
+    finally:
+        fake.app.gate.set()
+        fake.app.gate = None
+    assert (await call).invoice.total == Decimal("193.00")
 
 
 async def test_more_pages_than_one_request_takes_are_refused(make_provider: MakeProvider) -> None:
@@ -237,7 +279,7 @@ async def test_more_pages_than_one_request_takes_are_refused(make_provider: Make
 
     with pytest.raises(PermanentError) as caught:
         await make_provider(pages=2).extract(
-            Document("application/pdf", pages), model="m", report=no_report
+            OpenDocument(Document("application/pdf", pages)), model="m", report=no_report
         )
 
     assert caught.value.code == ErrorCode.TOO_MANY_PAGES
@@ -260,7 +302,9 @@ async def test_a_prompt_injection_cannot_make_a_confident_total(
     )
     document = Document("application/pdf", (Page(1, text=text),))
 
-    extraction = await make_provider().extract(document, model="fake-total-zero", report=no_report)
+    extraction = await make_provider().extract(
+        OpenDocument(document), model="fake-total-zero", report=no_report
+    )
 
     assert extraction.invoice.total == Decimal("0.00")  # kept, so a reviewer sees it...
     assert extraction.confidence["total"] <= 0.3  # ...but never as a confident value
@@ -273,7 +317,7 @@ async def test_scanned_pages_cannot_be_grounded_and_are_left_alone(
     make_provider: MakeProvider,
 ) -> None:
     extraction = await make_provider().extract(
-        IMAGE_DOCUMENT, model="fake-total-zero", report=no_report
+        OpenDocument(IMAGE_DOCUMENT), model="fake-total-zero", report=no_report
     )
 
     assert extraction.confidence["total"] == 0.99
@@ -289,7 +333,7 @@ async def test_a_digital_pdfs_values_are_boxed_where_they_are_printed(
     data = placed_pdf(CANNED_PLACED)
     document = load_document(data, DocumentLimits())
 
-    extraction = await make_provider().extract(document, model=None, report=no_report)
+    extraction = await make_provider().extract(OpenDocument(document), model=None, report=no_report)
 
     evidence = extraction.evidence
     assert evidence["total"].text == "193.00" and evidence["total"].page == 1
@@ -325,7 +369,7 @@ async def test_an_images_values_are_boxed_by_the_ocr_pass_and_grounded(
     document = Document("image/png", (Page(1, image=image),))
 
     extraction = await make_provider(ocr=OcrEngine(), evidence_ocr="on").extract(
-        document, model=None, report=no_report
+        OpenDocument(document), model=None, report=no_report
     )
 
     evidence = extraction.evidence
@@ -344,7 +388,7 @@ async def test_under_auto_a_small_image_is_boxed_but_not_grounded(
     document = Document("image/png", (Page(1, image=image),))
 
     extraction = await make_provider(ocr=OcrEngine()).extract(
-        document, model=None, report=no_report
+        OpenDocument(document), model=None, report=no_report
     )
 
     assert_covers(extraction.evidence["total"].bbox, image, (450, 290, 600, 340))
@@ -368,7 +412,10 @@ async def test_under_auto_a_busy_replica_skips_the_ocr_pass(make_provider: MakeP
     provider = make_provider(ocr=ocr)
 
     extractions = await asyncio.gather(
-        *(provider.extract(IMAGE_DOCUMENT, model=None, report=no_report) for _ in range(5))
+        *(
+            provider.extract(OpenDocument(IMAGE_DOCUMENT), model=None, report=no_report)
+            for _ in range(5)
+        )
     )
 
     assert ocr.runs == 1  # the first, while it was the only extraction in progress
@@ -385,9 +432,9 @@ async def test_under_auto_a_replica_holding_other_work_skips_the_ocr_pass(
     held = [2]
     provider = make_provider(ocr=ocr, held=lambda: held[0])
 
-    busy = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+    busy = await provider.extract(OpenDocument(IMAGE_DOCUMENT), model=None, report=no_report)
     held[0] = 1
-    alone = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+    alone = await provider.extract(OpenDocument(IMAGE_DOCUMENT), model=None, report=no_report)
 
     assert ocr.runs == 1
     assert busy.evidence["total"].bbox is None and alone.evidence["total"].bbox is not None
@@ -410,9 +457,11 @@ async def test_the_ocr_pass_is_off_when_asked_and_for_long_scans_under_auto(
     long_scan = Document("image/tiff", tuple(Page(n, image=page) for n in (1, 2, 3)))
     short_scan = Document("image/png", (Page(1, image=page),))
 
-    extraction = await make_provider(ocr=NoOcr()).extract(long_scan, model=None, report=no_report)
+    extraction = await make_provider(ocr=NoOcr()).extract(
+        OpenDocument(long_scan), model=None, report=no_report
+    )
     await make_provider(ocr=NoOcr(), evidence_ocr="off").extract(
-        short_scan, model=None, report=no_report
+        OpenDocument(short_scan), model=None, report=no_report
     )
 
     # Several pages and no text: which page a value is on is not known, so no evidence.
@@ -424,7 +473,7 @@ async def test_a_failing_ocr_pass_costs_the_evidence_not_the_task(
 ) -> None:
     provider = make_provider(ocr=FailingOcr(), evidence_ocr="on")
 
-    extraction = await provider.extract(IMAGE_DOCUMENT, model=None, report=no_report)
+    extraction = await provider.extract(OpenDocument(IMAGE_DOCUMENT), model=None, report=no_report)
 
     assert extraction.invoice.total == Decimal("193.00")
     assert extraction.confidence["total"] == 0.95  # nothing was read, so nothing is checked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from contracts import (
 from contracts.names import VALIDATE_SUBJECT, WORK_STREAM
 from contracts.pipeline import EXTRACT
 from services.extractor.cache import ExtractionCache
-from services.extractor.documents import Document
+from services.extractor.open_document import OpenDocument
 from services.extractor.pipeline import ExtractionPipeline
 from services.extractor.provider import ExtractionProvider, ReportProgress
 from services.extractor.settings import ExtractorSettings
@@ -43,9 +44,9 @@ class StubProvider:
         self.calls: list[tuple[int, str | None]] = []
 
     async def extract(
-        self, document: Document, *, model: str | None, report: ReportProgress
+        self, opened: OpenDocument, *, model: str | None, report: ReportProgress
     ) -> Extraction:
-        self.calls.append((len(document.pages), model))
+        self.calls.append((len(opened.document.pages), model))
         for value in self.reports:
             await report(value, f"step {value}")
         return Extraction(invoice=Invoice(total="1.00"), provider=self.name, pages=1)
@@ -229,7 +230,7 @@ async def test_without_a_cache_every_upload_is_extracted() -> None:
 async def test_failed_extractions_are_not_cached() -> None:
     class Failing(StubProvider):
         async def extract(
-            self, document: Document, *, model: str | None, report: ReportProgress
+            self, opened: OpenDocument, *, model: str | None, report: ReportProgress
         ) -> Extraction:
             raise PermanentError(ErrorCode.PROVIDER_REFUSED, "no")
 
@@ -279,3 +280,53 @@ async def test_an_upload_of_ours_is_not_stored_again() -> None:
         await StepRun(EXTRACT)(pipeline.handle, command(model_provider="local"))
 
     assert kept == []
+
+
+class WaitingProvider(StubProvider):
+    """Waits for `go`; closes its document first when `closes` (as `openai` does once its
+    request is built)."""
+
+    def __init__(self, closes: bool) -> None:
+        super().__init__("openai")
+        self.closes = closes
+        self.waiting = 0
+        self.most = 0
+        self.go = asyncio.Event()
+
+    async def extract(
+        self, opened: OpenDocument, *, model: str | None, report: ReportProgress
+    ) -> Extraction:
+        if self.closes:
+            opened.close()
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        try:
+            await self.go.wait()
+        finally:
+            self.waiting -= 1
+        return Extraction(invoice=Invoice(total="1.00"), provider=self.name, pages=1)
+
+
+@pytest.mark.parametrize(("closes", "at_once"), [(True, 3), (False, 1)])
+async def test_open_documents_bound_the_tasks_that_hold_their_pages(
+    closes: bool, at_once: int
+) -> None:
+    provider = WaitingProvider(closes)
+    runs = [StepRun(EXTRACT) for _ in range(3)]
+    async with httpx.AsyncClient() as http:
+        settings = ExtractorSettings(public_url=PUBLIC, open_documents=1)
+        pipeline = ExtractionPipeline(settings, read_blob, {"openai": provider}, http)
+        running = [asyncio.create_task(run(pipeline.handle, command())) for run in runs]
+
+        async def waiting() -> None:
+            while provider.waiting < at_once:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(waiting(), 10)
+        # The others wait for the slot before their fetch starts: nothing decoded, no update.
+        assert sum(1 for run in runs if run.seen()) == at_once
+        provider.go.set()
+        await asyncio.wait_for(asyncio.gather(*running), 10)
+
+    assert provider.most == at_once
+    assert all(run.seen()[-1] == ("stage_complete", "llm_extraction", 80) for run in runs)

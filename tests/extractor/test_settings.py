@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from services.extractor.settings import ExtractorSettings
+from services.extractor.settings import MODEL_IN_FLIGHT, ExtractorSettings
 
 
 def test_openai_variables_use_the_sdk_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,6 +56,32 @@ def test_a_replica_calls_the_model_for_every_message_it_holds_by_default() -> No
     settings = ExtractorSettings()
 
     assert settings.openai_max_concurrency >= settings.max_in_flight >= 10
+
+
+def test_with_a_model_a_replica_holds_more_messages_than_documents_it_keeps_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in (
+        "OPENAI_API_KEY",
+        "INVOICEFLOW_MAX_IN_FLIGHT",
+        "INVOICEFLOW_OPENAI_MAX_CONCURRENCY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+    offline = ExtractorSettings()
+    with_model = ExtractorSettings(openai_api_key="sk-test")
+    monkeypatch.setenv("INVOICEFLOW_MAX_IN_FLIGHT", "8")
+    pinned = ExtractorSettings(openai_api_key="sk-test")
+    monkeypatch.setenv("INVOICEFLOW_OPENAI_MAX_CONCURRENCY", "4")
+    rate_limited = ExtractorSettings(openai_api_key="sk-test")
+
+    # OCR is CPU: offline, a replica takes what it can read soon, and KEDA places the rest.
+    assert offline.max_in_flight == offline.openai_max_concurrency == offline.open_documents == 16
+    # Waiting on a model holds a request, not pages: many at once, pages still bounded.
+    assert with_model.max_in_flight == with_model.openai_max_concurrency == MODEL_IN_FLIGHT
+    assert with_model.open_documents == 16 < MODEL_IN_FLIGHT
+    assert pinned.max_in_flight == pinned.openai_max_concurrency == 8
+    assert rate_limited.max_in_flight == 8 and rate_limited.openai_max_concurrency == 4
 
 
 def test_the_decode_budget_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

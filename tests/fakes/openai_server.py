@@ -170,6 +170,8 @@ class FakeOpenAI:
         self.times: defaultdict[str, list[float]] = defaultdict(list)
         self.in_flight = 0
         self.max_in_flight = 0
+        # Set to an unset event, every call waits for it (after it is counted in `in_flight`).
+        self.gate: asyncio.Event | None = None
         self._rate_limited: Counter[str] = Counter()
         self._answers: dict[tuple[str, str], bytes] = {}
 
@@ -199,6 +201,8 @@ class FakeOpenAI:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
+            if self.gate is not None:
+                await self.gate.wait()
             await self._answer(model, body, raw, receive, send)
         finally:
             self.in_flight -= 1
