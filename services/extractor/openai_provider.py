@@ -156,7 +156,7 @@ class OpenAIProvider:
     async def _request(self, opened: OpenDocument) -> _Request:
         """The request and the OCR pass for evidence (started: it runs beside the model call,
         with the images it reads); then the document is closed, its pages no longer needed
-        here while the call waits."""
+        here while the call waits (with an OCR pass, once that has read them)."""
         document = opened.document
         if len(document.pages) > self._max_pages:
             raise PermanentError(
@@ -178,7 +178,12 @@ class OpenAIProvider:
             all_text=all(page.text for page in document.pages),
             reading=reading,
         )
-        opened.close()
+        if any(isinstance(page, tuple) for page in pages):
+            # Images to read: the slot stays taken until they are read (or the read cancelled),
+            # so the pages held stay within the replica's open documents.
+            reading.add_done_callback(lambda _: opened.close())
+        else:
+            opened.close()
         return request
 
     async def _answer(self, request: _Request, model: str) -> Extraction:

@@ -274,6 +274,36 @@ async def test_a_call_waiting_on_the_model_holds_its_request_not_its_pages(
     assert (await call).invoice.total == Decimal("193.00")
 
 
+class GatedOcr(OcrEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = False
+        self.go = asyncio.Event()
+
+    async def read(self, image: Image.Image) -> list[OcrLine]:
+        self.reading = True
+        await self.go.wait()
+        return [OcrLine("Total 193.00", (0, 0, 40, 10), 0.99)]
+
+
+async def test_a_document_whose_pages_are_being_read_keeps_its_slot(
+    make_provider: MakeProvider,
+) -> None:
+    slots = DocumentSlots(1)
+    ocr = GatedOcr()
+    opened = OpenDocument(IMAGE_DOCUMENT, await slots.reserve())
+
+    call = asyncio.create_task(
+        make_provider(ocr=ocr, evidence_ocr="on").extract(opened, model=None, report=no_report)
+    )
+    await until(lambda: ocr.reading)
+
+    assert slots.all_taken  # its pages are still in memory, for the OCR pass
+    ocr.go.set()
+    extraction = await asyncio.wait_for(call, TIMEOUT)
+    assert not slots.all_taken and extraction.evidence["total"].bbox is not None
+
+
 async def test_more_pages_than_one_request_takes_are_refused(make_provider: MakeProvider) -> None:
     pages = tuple(Page(n, text=f"page {n}") for n in range(1, 4))
 
