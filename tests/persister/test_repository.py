@@ -453,13 +453,20 @@ async def test_a_review_of_a_stale_version_writes_nothing(repository: Repository
 # --- pages of whole invoices (the export's) ---------------------------------------------------
 
 
+async def save_several(repository: Repository, prefix: str, count: int) -> tuple[str, list[str]]:
+    """`count` invoices of a tenant of their own (numbered `<prefix>-0`…), oldest first."""
+    tenant = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    saved = [
+        (await save_one(repository, tenant=tenant, invoice_number=f"{prefix}-{n}")).invoice_id
+        for n in range(count)
+    ]
+    return tenant, saved
+
+
 async def test_whole_pages_hold_what_get_invoice_answers_in_the_list_order(
     repository: Repository,
 ) -> None:
-    t = "whole-" + uuid.uuid4().hex[:8]
-    saved = [
-        (await save_one(repository, tenant=t, invoice_number=f"W-{n}")).invoice_id for n in range(5)
-    ]
+    t, saved = await save_several(repository, "whole", 5)
     reviewed = await repository.get_invoice(t, saved[2])
     assert reviewed is not None
     assert await repository.apply_review(reviewed, review_change(reviewed.invoice))
@@ -485,10 +492,7 @@ async def test_whole_pages_hold_what_get_invoice_answers_in_the_list_order(
 async def test_a_whole_page_stops_where_its_json_would_pass_max_bytes(
     repository: Repository,
 ) -> None:
-    t = "bytes-" + uuid.uuid4().hex[:8]
-    saved = [
-        (await save_one(repository, tenant=t, invoice_number=f"B-{n}")).invoice_id for n in range(4)
-    ]
+    t, saved = await save_several(repository, "bytes", 4)
     one = await repository.get_invoice(t, saved[0])
     assert one is not None
     size = len(one.model_dump_json())
