@@ -6,6 +6,15 @@ socket. A join registers its follower, then reads the task's stored history; `Se
 (fanout.py) merges both sources so that each socket gets every seq once, in order. Sending
 never waits: frames go to each socket's bounded `Outbox`.
 
+A join needs no read at all when the hub heard the task's every update so far (seq 1 on,
+no hole, no seq in two versions, no reconnect since): it is served what was heard, at once,
+and what comes after reaches it live. That is the normal case — a socket joins a task
+submitted seconds ago — and why a burst of joins costs no JetStream round trip. It replays
+what the stream holds, message for message, but for the known limit below: a publish the
+stream refused is heard as a second version of its seq, which sends the task's later joins
+back to the stream; one that joins between the two versions is served the first heard, as
+a live follower is.
+
 Why a join misses nothing, with no timer: the subscription predates the join, so every update
 published after the follower registered reaches it live. One published before is either
 stored by the time the history read runs — the read has it — or was heard live but not stored
@@ -76,6 +85,9 @@ REPLAY_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 15.0)
 # How long the latest update heard of a task is kept for a follower that joins meanwhile: far
 # longer than a store takes (milliseconds), short enough to hold only the tasks running now.
 RECENT_SECONDS = 5.0
+# The heard histories' raw bytes, all tasks together (about ten updates of 0.3-10 KB a task;
+# their decoded frames, made when a socket joins, cost about as much again).
+HISTORY_MAX_BYTES = 16 * 1024 * 1024
 
 _TERMINAL = frozenset(type_.value for type_ in TERMINAL_TYPES)
 
@@ -111,13 +123,25 @@ class Follow:
         return self.ended.is_set()
 
 
-class _Recent:
-    """The latest update heard of each task in the last `seconds`: (seq, raw message)."""
+class _Heard:
+    """What the subscription brought of each task heard in the last `seconds`.
 
-    def __init__(self, seconds: float) -> None:
+    Per task: the latest update (seq, raw message) and, while it is whole, the task's every
+    update as heard: seqs 1..n, each once, with no hole. A task first heard past seq 1, a gap,
+    a seq heard twice with different content (a publish the stream refused, or a retried
+    append) or a reconnect make the task's history untrusted, and its joins read the stream.
+    Histories hold at most `max_bytes` together (beyond, a task's is dropped and its joins
+    read the stream); the latest update is kept for every task.
+    """
+
+    def __init__(self, seconds: float, max_bytes: int = HISTORY_MAX_BYTES) -> None:
         self._seconds = seconds
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._latest: dict[str, tuple[int, bytes]] = {}
-        self._heard: deque[tuple[float, str, int]] = deque()  # (when, task, seq), oldest first
+        self._history: dict[str, list[bytes]] = {}  # task -> raw updates 1..n, whole
+        self._decoded: dict[str, list[Update]] = {}  # the same, decoded, once asked for
+        self._times: deque[tuple[float, str, int]] = deque()  # (when, task, seq), oldest first
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -127,15 +151,58 @@ class _Recent:
         known = self._latest.get(task_id)
         if known is None or seq > known[0]:
             self._latest[task_id] = (seq, raw)
-            self._heard.append((now, task_id, seq))
-        while self._heard and now - self._heard[0][0] > self._seconds:
-            _, old_task, old_seq = self._heard.popleft()
+            self._times.append((now, task_id, seq))
+        self._add_to_history(task_id, known is None, seq, raw)
+        while self._times and now - self._times[0][0] > self._seconds:
+            _, old_task, old_seq = self._times.popleft()
             kept = self._latest.get(old_task)
             if kept is not None and kept[0] == old_seq:  # not replaced by a newer one since
                 del self._latest[old_task]
+                self._forget(old_task)
+
+    def _add_to_history(self, task_id: str, first: bool, seq: int, raw: bytes) -> None:
+        history = self._history.get(task_id)
+        if history is None:
+            if first and seq == 1 and self._bytes + len(raw) <= self._max_bytes:
+                self._history[task_id] = [raw]
+                self._bytes += len(raw)
+            return
+        if seq == len(history) + 1 and self._bytes + len(raw) <= self._max_bytes:
+            history.append(raw)
+            self._bytes += len(raw)
+        elif seq >= len(history) + 1 or history[seq - 1] != raw:
+            # A hole, two versions of one seq, or no room: its joins ask the stream.
+            self._forget(task_id)
+        # else: the same message once more (core NATS redelivers nothing; a republish does)
+
+    def _forget(self, task_id: str) -> None:
+        history = self._history.pop(task_id, None)
+        if history is not None:
+            self._bytes -= sum(map(len, history))
+        self._decoded.pop(task_id, None)
 
     def latest(self, task_id: str) -> tuple[int, bytes] | None:
         return self._latest.get(task_id)
+
+    def history(self, task_id: str) -> list[Update] | None:
+        """Every update of the task, seq 1 first, when all were heard; else None."""
+        history = self._history.get(task_id)
+        if history is None:
+            return None
+        decoded = self._decoded.setdefault(task_id, [])
+        for raw in history[len(decoded) :]:
+            update = _decode(task_id, raw)
+            if update is None:
+                self._forget(task_id)
+                return None
+            decoded.append(update)
+        return decoded
+
+    def distrust(self) -> None:
+        """After a reconnect: what was missed meanwhile is unknown, so no history is whole."""
+        self._history.clear()
+        self._decoded.clear()
+        self._bytes = 0
 
 
 @dataclass(slots=True)
@@ -160,7 +227,7 @@ class Hub:
         self._js = js
         self._silence_seconds = silence_seconds
         self._follows: dict[str, set[Follow]] = {}
-        self._recent = _Recent(recent_seconds)
+        self._heard = _Heard(recent_seconds)
         self._subscription: Subscription | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._queued_reads: dict[str, _SharedRead] = {}  # per task, not started yet
@@ -190,13 +257,20 @@ class Hub:
         return len(self._follows.get(task_id, ()))
 
     def heard_recently(self, task_id: str) -> bool:
-        return self._recent.latest(task_id) is not None
+        return self._heard.latest(task_id) is not None
 
     def follow(self, task_id: str, sink: Sink, after_seq: int = 0) -> Follow:
         """Start sending `sink` the task's stored updates after `after_seq`, then live ones."""
         follow = Follow(task_id, sink, after_seq)
         self._follows.setdefault(task_id, set()).add(follow)
-        recent = self._recent.latest(task_id)
+        history = self._heard.history(task_id)
+        if history is not None and len(history) > after_seq:
+            # Every update so far was heard, and what comes from now on reaches the follower
+            # live: the replay needs no read (the same as the stream's, message for message).
+            follow.sequencer.reading()
+            self._send(follow, follow.sequencer.caught_up(enumerate(history, 1)).send)
+            return follow
+        recent = self._heard.latest(task_id)
         if recent is not None and (update := _decode(task_id, recent[1])) is not None:
             # Heard live, maybe not stored yet: the replay alone could miss it.
             self._send(follow, follow.sequencer.live(recent[0], update).send)
@@ -213,6 +287,7 @@ class Hub:
 
     def resync(self) -> None:
         """Re-read every follower's history, e.g. after a reconnect may have lost messages."""
+        self._heard.distrust()
         for follows in tuple(self._follows.values()):
             for follow in tuple(follows):
                 self._recheck(follow)
@@ -243,7 +318,7 @@ class Hub:
         if seq is None:
             log.warning("ignoring a progress message of %s without its seq", task_id)
             return
-        self._recent.heard(task_id, seq, msg.data)
+        self._heard.heard(task_id, seq, msg.data)
         follows = self._follows.get(task_id)
         if not follows:
             return

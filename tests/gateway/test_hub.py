@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from contracts import Stage, UpdateType, progress_subject
-from services.gateway.hub import Hub
+from services.gateway.hub import Hub, _Heard
 from services.messaging.progress_stream import (
     progress_log,
     progress_message_id,
@@ -388,3 +388,144 @@ async def test_live_updates_next_in_order_do_not_wait_for_the_history_read(
         assert await sink.until_seq(3) == [1, 2, 3]  # the read brought nothing twice
     finally:
         await hub.close()
+
+
+async def test_a_join_for_a_task_heard_from_its_start_replays_without_a_read(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    counted = SpiedReads(streams)
+    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
+    try:
+        task_id = new_task_id()
+        first = Collect()
+        hub.follow(task_id, first)  # before anything is stored: its read finds nothing
+        await append_steps(progress_log(streams, task_id), 3)
+        await first.until_seq(3)  # so the hub has heard all three
+        reads = counted.reads
+        late = Collect()
+
+        hub.follow(task_id, late)
+
+        assert late.seqs() == [1, 2, 3]  # at once, from what was heard
+        assert counted.reads == reads
+        assert [f["data"]["message"] for f in late.frames] == [
+            f["data"]["message"] for f in first.frames
+        ]
+    finally:
+        await hub.close()
+
+
+async def test_a_hole_in_what_was_heard_sends_the_join_to_the_stream(
+    nats_url: str, streams: JetStreamContext
+) -> None:
+    quiet = await nats.connect(nats_url, no_echo=True)
+    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=60).start()
+    try:
+        task_id = new_task_id()
+        first = Collect()
+        hub.follow(task_id, first)
+        await append_steps(progress_log(streams, task_id), 1)
+        await append_steps(progress_log(quiet.jetstream(), task_id), 2, start=1)  # unheard
+        await append_steps(progress_log(streams, task_id), 3, start=2)
+        await first.until_seq(3)
+        late = Collect()
+
+        hub.follow(task_id, late)
+
+        assert await late.until_seq(3) == [1, 2, 3]
+        assert late.frames[1]["data"]["message"] == first.frames[1]["data"]["message"]
+    finally:
+        await hub.close()
+        await quiet.close()
+
+
+async def test_a_seq_heard_in_two_versions_is_replayed_as_stored(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    hub = await Hub(nats_client, streams, silence_seconds=60).start()
+    try:
+        task_id = new_task_id()
+        first = Collect()
+        hub.follow(task_id, first)
+        log = progress_log(streams, task_id)
+        (one,) = await append_steps(log, 1)
+        # A racing writer's copy of seq 2, heard first and refused by the stream (which then
+        # stores the other writer's): a live follower gets it, a replay must not.
+        refused = one.model_copy(update={"seq": 2, "message": "refused copy"})
+        await nats_client.publish(
+            progress_subject(task_id),
+            refused.model_dump_json().encode(),
+            headers={
+                "Nats-Msg-Id": progress_message_id(task_id, 2),
+                "Nats-Expected-Last-Subject-Sequence": "999999",
+            },
+        )
+        stored = await append_steps(log, 3, start=1)  # same connection: heard after it
+        await first.until_seq(3)
+        assert first.frames[1]["data"]["message"] == "refused copy"  # the known limit
+        late = Collect()
+
+        hub.follow(task_id, late)
+
+        assert await late.until_seq(3) == [1, 2, 3]
+        assert late.frames[1]["data"]["message"] == stored[0].message
+    finally:
+        await hub.close()
+
+
+async def test_after_a_resync_a_join_reads_the_stream(
+    nats_client: NatsClient, streams: JetStreamContext
+) -> None:
+    counted = SpiedReads(streams)
+    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
+    try:
+        task_id = new_task_id()
+        first = Collect()
+        following = hub.follow(task_id, first)
+        await append_steps(progress_log(streams, task_id), 2)
+        await first.until_seq(2)
+        hub.leave(hub.follow(task_id, Collect()))  # served from what was heard, no read
+        hub.leave(following)
+        hub.resync()  # as after a reconnect: what was heard may have holes nobody saw
+        reads = counted.reads
+        late = Collect()
+
+        hub.follow(task_id, late)
+
+        assert await late.until_seq(2) == [1, 2]
+        assert counted.reads > reads
+    finally:
+        await hub.close()
+
+
+def heard_update(task_id: str, seq: int, message: str = "") -> bytes:
+    return json.dumps(
+        {"task_id": task_id, "seq": seq, "type": "progress", "timestamp": 1.0, "message": message}
+    ).encode()
+
+
+def test_heard_histories_stay_within_their_bytes_and_give_room_back() -> None:
+    one, two = heard_update("a", 1), heard_update("b", 1)
+    heard = _Heard(seconds=60, max_bytes=len(one) + len(two) + 10)
+    heard.heard("a", 1, one)
+    heard.heard("b", 1, two)
+    heard.heard("c", 1, heard_update("c", 1))  # no room: its joins will read the stream
+
+    assert [heard.history(t) is not None for t in "abc"] == [True, True, False]
+    heard.heard("a", 2, heard_update("a", 2))  # no room for it: a's history is dropped...
+    assert heard.history("a") is None
+    assert heard.latest("a") == (2, heard_update("a", 2))  # ...its latest update is kept
+    heard.heard("d", 1, heard_update("d", 1))  # and its bytes are free again
+    assert heard.history("d") is not None
+
+
+def test_a_history_is_whole_only_from_seq_1() -> None:
+    heard = _Heard(seconds=60)
+    heard.heard("a", 2, heard_update("a", 2))
+    heard.heard("b", 1, heard_update("b", 1))
+    heard.heard("b", 1, heard_update("b", 1))  # the same message again changes nothing
+    heard.heard("b", 2, heard_update("b", 2))
+
+    assert heard.history("a") is None
+    history = heard.history("b")
+    assert history is not None and len(history) == 2
