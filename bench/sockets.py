@@ -6,7 +6,10 @@ four services as processes (testkit `Stack`), as bench/pipeline.py does. The soc
 in `--clients` processes of their own (multiprocessing, each on uvloop), their connections
 spread over the source addresses 127.0.0.2, 127.0.0.3, … (one ephemeral port range each); the
 file-descriptor limit is raised for the bench and so for the stack it starts (children inherit
-it). Two workloads:
+it). The clients speak WebSocket through bench/light_ws.py (a protocol that stamps a frame's
+arrival where its bytes are read, at a fraction of a library client's CPU: the load
+generator shares the machine it measures); `--client websockets` uses the `websockets`
+library's client instead. Two workloads:
 
   memory   T = N / 10 tasks are submitted through the API with a model that answers only
            after 10 minutes (every task stays running: the extractor holds them all), then N
@@ -56,16 +59,17 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from bench import light_ws
 from bench.pipeline import (
     BENCH_CLIENT,
     cpu_used,
@@ -151,6 +155,38 @@ class SocketRecord:
         return True
 
 
+class BenchSocket(Protocol):
+    """A client socket as the bench uses it (bench.light_ws's, or websockets' wrapped)."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def recv(self) -> str: ...
+
+    def stamped(self) -> AsyncIterator[tuple[str, float]]: ...
+
+    async def close(self) -> None: ...
+
+
+class WebsocketsSocket:
+    """The `websockets` library's client as a `BenchSocket`: arrival is when `recv` returns."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, text: str) -> None:
+        await self._ws.send(text)
+
+    async def recv(self) -> str:
+        return str(await self._ws.recv())
+
+    async def stamped(self) -> AsyncIterator[tuple[str, float]]:
+        async for raw in self._ws:
+            yield str(raw), time.time()
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+
 @dataclass
 class _Burst:
     """One client process's part of a burst."""
@@ -160,8 +196,8 @@ class _Burst:
     timeout: float
     records: list[SocketRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    sockets: list[ClientConnection] = field(default_factory=list)
-    preopened: dict[int, list[ClientConnection]] = field(default_factory=dict)
+    sockets: list[BenchSocket] = field(default_factory=list)
+    preopened: dict[int, list[BenchSocket]] = field(default_factory=dict)
 
     def urls(self, task: int) -> list[str]:
         """Socket j of task i connects to gateway (i + j) mod G."""
@@ -270,25 +306,32 @@ def raise_nofile(wanted: int = 65_536) -> int:
 class Client:
     """The sockets of one client process: idle ones, and the bursts' ones."""
 
-    def __init__(self, index: int, sources: Sequence[str]) -> None:
+    def __init__(self, index: int, sources: Sequence[str], library: str = "light") -> None:
         self.index = index
         self.sources = list(sources)
-        self.idle: list[ClientConnection] = []
+        self.library = library
+        self.idle: list[BenchSocket] = []
         self._opened = 0
 
-    async def connect(self, url: str) -> ClientConnection:
+    async def connect(self, url: str) -> BenchSocket:
         """A /ws connection from the next source address, past its `connected` frame."""
         source = self.sources[(self._opened + self.index) % len(self.sources)]
         self._opened += 1
-        ws = await websockets.connect(
-            url,
-            compression=None,
-            max_queue=None,  # never stop reading: a frame's arrival is when it came
-            ping_interval=None,
-            open_timeout=120,
-            close_timeout=5,
-            local_addr=(source, 0),
-        )
+        ws: BenchSocket
+        if self.library == "light":
+            ws = await light_ws.connect(url, local_addr=(source, 0), open_timeout=120)
+        else:
+            ws = WebsocketsSocket(
+                await websockets.connect(
+                    url,
+                    compression=None,
+                    max_queue=None,  # never stop reading: a frame's arrival is when it came
+                    ping_interval=None,
+                    open_timeout=120,
+                    close_timeout=5,
+                    local_addr=(source, 0),
+                )
+            )
         hello = json.loads(await ws.recv())
         if hello.get("event") != "connected":
             raise RuntimeError(f"unexpected first frame {hello}")
@@ -322,7 +365,7 @@ class Client:
         errors: list[str] = []
         replayed = 0
 
-        async def one(ws: ClientConnection, task_id: str, token: str) -> None:
+        async def one(ws: BenchSocket, task_id: str, token: str) -> None:
             nonlocal replayed
             async with gate:
                 data = {"task_id": task_id, "token": token}
@@ -406,7 +449,7 @@ class Client:
         except Exception as exc:
             state.errors.append(f"submit {i}: {exc!r}")
             return
-        ready: list[ClientConnection | None] = [*state.preopened.get(i, [])]
+        ready: list[BenchSocket | None] = [*state.preopened.get(i, [])]
         ready += [None] * (state.per_task - len(ready))
         await asyncio.gather(
             *(
@@ -421,7 +464,7 @@ class Client:
         url: str,
         submitted_on: str,
         task: dict[str, Any],
-        ws: ClientConnection | None,
+        ws: BenchSocket | None,
     ) -> None:
         if ws is None:
             try:
@@ -436,8 +479,7 @@ class Client:
         await ws.send(json.dumps({"event": "join_task", "data": data}))
         try:
             async with asyncio.timeout(state.timeout):
-                async for raw in ws:
-                    arrival = time.time()
+                async for raw, arrival in ws.stamped():
                     if not record.take(json.loads(raw), arrival):
                         return
         except Exception as exc:
@@ -461,10 +503,10 @@ async def loop_lag(lags: list[float], period: float = 0.005) -> None:
         lags.append(max(time.perf_counter() - due, 0.0))
 
 
-def client_process(conn: Connection, index: int, sources: list[str]) -> None:
+def client_process(conn: Connection, index: int, sources: list[str], library: str) -> None:
     """A client process's main: commands (`method`, kwargs) from the bench, answers back."""
     raise_nofile()
-    run(_serve(conn, Client(index, sources)))
+    run(_serve(conn, Client(index, sources, library)))
 
 
 async def _serve(conn: Connection, client: Client) -> None:
@@ -489,7 +531,7 @@ async def _serve(conn: Connection, client: Client) -> None:
 class Clients:
     """The client processes, driven from the bench's event loop."""
 
-    def __init__(self, count: int, source_addresses: int) -> None:
+    def __init__(self, count: int, source_addresses: int, library: str = "light") -> None:
         sources = [f"127.0.0.{2 + i}" for i in range(source_addresses)]
         context = multiprocessing.get_context("spawn")
         self.conns: list[Connection] = []
@@ -497,7 +539,7 @@ class Clients:
         for index in range(count):
             ours, theirs = context.Pipe()
             proc = context.Process(
-                target=client_process, args=(theirs, index, sources), daemon=True
+                target=client_process, args=(theirs, index, sources, library), daemon=True
             )
             proc.start()
             self.conns.append(ours)
@@ -656,7 +698,7 @@ async def memory(
     async with started_stack(
         postgres, workdir / "memory", latency=MEMORY_MODEL_LATENCY, gateways=1, held=tasks
     ) as (stack, _):
-        clients = Clients(args.clients, args.source_addresses)
+        clients = Clients(args.clients, args.source_addresses, args.client)
         try:
             gateway = stack.procs["gateway"].pid
             urls = [ws_url(stack.base_url)]
@@ -747,7 +789,7 @@ async def fanout(
         gateways=args.gateways,
         held=max(args.tasks, 16),
     ) as (stack, stack_pids):
-        clients = Clients(args.clients, args.source_addresses)
+        clients = Clients(args.clients, args.source_addresses, args.client)
         try:
             gateways = stack.gateway_urls
             if args.idle:
@@ -937,6 +979,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="fanout: bursts on one stack")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--client",
+        choices=("light", "websockets"),
+        default="light",
+        help="the clients' WebSocket library: bench.light_ws (default) or websockets'",
+    )
     parser.add_argument(
         "--source-addresses", type=int, default=8, help="client addresses 127.0.0.2, …"
     )
