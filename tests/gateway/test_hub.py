@@ -4,6 +4,7 @@ duplicates."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from contracts import Stage, UpdateType, progress_subject
+from contracts import Stage, TaskUpdated, UpdateType, progress_subject
 from services.gateway.hub import Hub, _Heard
 from services.messaging.progress_stream import (
     progress_log,
@@ -93,12 +94,51 @@ async def wait_until_heard(hub: Hub, task_id: str) -> None:
     await wait_until(heard, timeout=TIMEOUT, interval=0.01)
 
 
+@contextlib.asynccontextmanager
+async def running_hub(
+    nc: NatsClient, js: JetStreamContext | SpiedReads, silence_seconds: float = 60
+) -> AsyncIterator[Hub]:
+    """A started hub, closed afterwards. No silence check within a test's time by default:
+    what a test sees came live or from a replay."""
+    hub = await Hub(nc, js, silence_seconds=silence_seconds).start()  # type: ignore[arg-type]
+    try:
+        yield hub
+    finally:
+        await hub.close()
+
+
+@contextlib.asynccontextmanager
+async def quiet_hub(
+    nats_url: str, silence_seconds: float = 60
+) -> AsyncIterator[tuple[Hub, NatsClient]]:
+    """A hub on a connection that does not hear its own publishes (no_echo): updates
+    appended through that connection are stored but never delivered live, a deterministic
+    loss on the way."""
+    quiet = await nats.connect(nats_url, no_echo=True)
+    try:
+        async with running_hub(quiet, quiet.jetstream(), silence_seconds) as hub:
+            yield hub, quiet
+    finally:
+        await quiet.close()
+
+
+async def publish_refused(nc: NatsClient, update: TaskUpdated) -> None:
+    """Publish `update` as a writer whose append the stream refuses (a wrong expected last
+    sequence): subscribers still hear it, the stream does not store it."""
+    await nc.publish(
+        progress_subject(update.task_id),
+        update.model_dump_json().encode(),
+        headers={
+            "Nats-Msg-Id": progress_message_id(update.task_id, update.seq),
+            "Nats-Expected-Last-Subject-Sequence": "999999",
+        },
+    )
+
+
 @pytest.fixture
 async def hub(nats_client: NatsClient, streams: JetStreamContext) -> AsyncIterator[Hub]:
-    # No silence check within a test's time: what it sees came live or from a replay.
-    started = await Hub(nats_client, streams, silence_seconds=60).start()
-    yield started
-    await started.close()
+    async with running_hub(nats_client, streams) as started:
+        yield started
 
 
 async def test_replays_the_history_then_streams_live(hub: Hub, js: JetStreamContext) -> None:
@@ -186,11 +226,7 @@ async def test_a_late_joiner_racing_live_updates_gets_each_seq_once(
 async def test_a_gap_in_live_delivery_is_filled_from_the_stream(
     nats_url: str, nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
-    # The hub's own connection does not hear its own publishes (no_echo): updates appended
-    # through it are stored but never delivered live, a deterministic gap.
-    quiet = await nats.connect(nats_url, no_echo=True)
-    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=60).start()
-    try:
+    async with quiet_hub(nats_url) as (hub, quiet):
         task_id = new_task_id()
         sink = Collect()
         hub.follow(task_id, sink)
@@ -207,17 +243,12 @@ async def test_a_gap_in_live_delivery_is_filled_from_the_stream(
         )
 
         assert await sink.until_seq(4) == [1, 2, 3, 4]
-    finally:
-        await hub.close()
-        await quiet.close()
 
 
 async def test_a_lost_last_update_shows_up_after_the_silence_check(
     nats_url: str, streams: JetStreamContext
 ) -> None:
-    quiet = await nats.connect(nats_url, no_echo=True)
-    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=0.2).start()
-    try:
+    async with quiet_hub(nats_url, silence_seconds=0.2) as (hub, quiet):
         task_id = new_task_id()
         sink = Collect()
         hub.follow(task_id, sink)
@@ -232,9 +263,6 @@ async def test_a_lost_last_update_shows_up_after_the_silence_check(
         )
 
         assert await sink.until_seq(2) == [1, 2]
-    finally:
-        await hub.close()
-        await quiet.close()
 
 
 async def test_a_replay_that_fails_while_nats_is_away_is_retried(
@@ -244,16 +272,13 @@ async def test_a_replay_that_fails_while_nats_is_away_is_retried(
     await append_steps(progress_log(streams, task_id), 2)
     # Reads fail as they do while the stream has no leader; the connection itself stays.
     failing = SpiedReads(streams, failures=2)
-    hub = await Hub(nats_client, failing, silence_seconds=60).start()  # type: ignore[arg-type]
-    try:
+    async with running_hub(nats_client, failing) as hub:
         sink = Collect()
         hub.follow(task_id, sink)
 
         assert await sink.until_seq(2) == [1, 2]
         assert failing.failed == 2
         assert all(frame["event"] == "task_update" for frame in sink.frames)
-    finally:
-        await hub.close()
 
 
 async def test_followers_joining_a_task_at_once_share_its_history_reads(
@@ -262,8 +287,7 @@ async def test_followers_joining_a_task_at_once_share_its_history_reads(
     task_id = new_task_id()
     await append_steps(progress_log(streams, task_id), 5)
     counted = SpiedReads(streams)
-    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
-    try:
+    async with running_hub(nats_client, counted) as hub:
         sinks = [Collect() for _ in range(10)]
         for sink in sinks:
             hub.follow(task_id, sink)
@@ -272,8 +296,6 @@ async def test_followers_joining_a_task_at_once_share_its_history_reads(
             assert await sink.until_seq(5) == [1, 2, 3, 4, 5]
         # One read of five updates is six gets (the last finds nothing); ten reads would be 60.
         assert counted.reads <= 2 * 6
-    finally:
-        await hub.close()
 
 
 async def test_a_closed_socket_does_not_hold_up_the_others(hub: Hub, js: JetStreamContext) -> None:
@@ -308,22 +330,14 @@ async def test_a_follow_on_a_closed_connection_gets_an_error(
 async def test_a_join_racing_an_update_not_yet_stored_gets_it_from_what_was_heard(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
-    hub = await Hub(nats_client, streams, silence_seconds=60).start()
-    try:
+    async with running_hub(nats_client, streams) as hub:
         task_id = new_task_id()
         await append_steps(progress_log(streams, task_id), 1)
         # Heard live, not in the stream (as for the milliseconds before a store): a publish
         # the stream refuses to store still reaches subscribers.
         update = (await read_last(streams, task_id))[1]  # type: ignore[index]
         unstored = update.model_copy(update={"seq": 2, "message": "heard, not stored"})
-        await nats_client.publish(
-            progress_subject(task_id),
-            unstored.model_dump_json().encode(),
-            headers={
-                "Nats-Msg-Id": progress_message_id(task_id, 2),
-                "Nats-Expected-Last-Subject-Sequence": "999999",  # refused
-            },
-        )
+        await publish_refused(nats_client, unstored)
         await nats_client.flush()
         await wait_until_heard(hub, task_id)
         sink = Collect()
@@ -332,15 +346,12 @@ async def test_a_join_racing_an_update_not_yet_stored_gets_it_from_what_was_hear
 
         assert await sink.until_seq(2) == [1, 2]
         assert [u.seq for _, u in await read_history(streams, task_id)] == [1]  # never stored
-    finally:
-        await hub.close()
 
 
 async def test_joining_past_the_end_releases_the_follow(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
-    hub = await Hub(nats_client, streams, silence_seconds=60).start()
-    try:
+    async with running_hub(nats_client, streams) as hub:
         task_id = new_task_id()
         log = progress_log(streams, task_id)
         await append_steps(log, 1)
@@ -353,8 +364,6 @@ async def test_joining_past_the_end_releases_the_follow(
         await asyncio.wait_for(follow.ended.wait(), TIMEOUT)
         assert hub.followed_tasks() == 0
         assert sink.frames == []
-    finally:
-        await hub.close()
 
 
 class GatedReads(SpiedReads):
@@ -373,8 +382,7 @@ async def test_live_updates_next_in_order_do_not_wait_for_the_history_read(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
     gated = GatedReads(streams)
-    hub = await Hub(nats_client, gated, silence_seconds=60).start()  # type: ignore[arg-type]
-    try:
+    async with running_hub(nats_client, gated) as hub:
         task_id = new_task_id()
         sink = Collect()
         hub.follow(task_id, sink)  # joined before anything was stored; its read is held
@@ -386,16 +394,13 @@ async def test_live_updates_next_in_order_do_not_wait_for_the_history_read(
         gated.opened.set()
         await append_steps(log, 3, start=2)
         assert await sink.until_seq(3) == [1, 2, 3]  # the read brought nothing twice
-    finally:
-        await hub.close()
 
 
 async def test_a_join_for_a_task_heard_from_its_start_replays_without_a_read(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
     counted = SpiedReads(streams)
-    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
-    try:
+    async with running_hub(nats_client, counted) as hub:
         task_id = new_task_id()
         first = Collect()
         hub.follow(task_id, first)  # before anything is stored: its read finds nothing
@@ -411,16 +416,12 @@ async def test_a_join_for_a_task_heard_from_its_start_replays_without_a_read(
         assert [f["data"]["message"] for f in late.frames] == [
             f["data"]["message"] for f in first.frames
         ]
-    finally:
-        await hub.close()
 
 
 async def test_a_hole_in_what_was_heard_sends_the_join_to_the_stream(
     nats_url: str, streams: JetStreamContext
 ) -> None:
-    quiet = await nats.connect(nats_url, no_echo=True)
-    hub = await Hub(quiet, quiet.jetstream(), silence_seconds=60).start()
-    try:
+    async with quiet_hub(nats_url) as (hub, quiet):
         task_id = new_task_id()
         first = Collect()
         hub.follow(task_id, first)
@@ -434,16 +435,12 @@ async def test_a_hole_in_what_was_heard_sends_the_join_to_the_stream(
 
         assert await late.until_seq(3) == [1, 2, 3]
         assert late.frames[1]["data"]["message"] == first.frames[1]["data"]["message"]
-    finally:
-        await hub.close()
-        await quiet.close()
 
 
 async def test_a_seq_heard_in_two_versions_is_replayed_as_stored(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
-    hub = await Hub(nats_client, streams, silence_seconds=60).start()
-    try:
+    async with running_hub(nats_client, streams) as hub:
         task_id = new_task_id()
         first = Collect()
         hub.follow(task_id, first)
@@ -452,14 +449,7 @@ async def test_a_seq_heard_in_two_versions_is_replayed_as_stored(
         # A racing writer's copy of seq 2, heard first and refused by the stream (which then
         # stores the other writer's): a live follower gets it, a replay must not.
         refused = one.model_copy(update={"seq": 2, "message": "refused copy"})
-        await nats_client.publish(
-            progress_subject(task_id),
-            refused.model_dump_json().encode(),
-            headers={
-                "Nats-Msg-Id": progress_message_id(task_id, 2),
-                "Nats-Expected-Last-Subject-Sequence": "999999",
-            },
-        )
+        await publish_refused(nats_client, refused)
         stored = await append_steps(log, 3, start=1)  # same connection: heard after it
         await first.until_seq(3)
         assert first.frames[1]["data"]["message"] == "refused copy"  # the known limit
@@ -469,16 +459,13 @@ async def test_a_seq_heard_in_two_versions_is_replayed_as_stored(
 
         assert await late.until_seq(3) == [1, 2, 3]
         assert late.frames[1]["data"]["message"] == stored[0].message
-    finally:
-        await hub.close()
 
 
 async def test_after_a_resync_a_join_reads_the_stream(
     nats_client: NatsClient, streams: JetStreamContext
 ) -> None:
     counted = SpiedReads(streams)
-    hub = await Hub(nats_client, counted, silence_seconds=60).start()  # type: ignore[arg-type]
-    try:
+    async with running_hub(nats_client, counted) as hub:
         task_id = new_task_id()
         first = Collect()
         following = hub.follow(task_id, first)
@@ -494,8 +481,6 @@ async def test_after_a_resync_a_join_reads_the_stream(
 
         assert await late.until_seq(2) == [1, 2]
         assert counted.reads > reads
-    finally:
-        await hub.close()
 
 
 def heard_update(task_id: str, seq: int, message: str = "") -> bytes:
