@@ -118,7 +118,8 @@ class LightSocket(asyncio.Protocol):
 
     async def close(self) -> None:
         if self._transport is not None and not self.closed:
-            self._transport.write(encode_frame(_CLOSE, (1000).to_bytes(2, "big")))
+            if self._upgraded:
+                self._transport.write(encode_frame(_CLOSE, (1000).to_bytes(2, "big")))
             self._transport.close()
         self.closed = True
 
@@ -129,6 +130,8 @@ class LightSocket(asyncio.Protocol):
             self._waiter.set_result(None)
 
     def _handshake(self) -> bool:
+        if self.opened.done():  # refused already: what follows is the refusal's body
+            return False
         end = self._buffer.find(b"\r\n\r\n")
         if end < 0:
             return False
@@ -220,5 +223,9 @@ async def connect(
     _, socket = await loop.create_connection(
         lambda: LightSocket(key, request), parts.hostname, port, local_addr=local_addr
     )
-    await asyncio.wait_for(asyncio.shield(socket.opened), open_timeout)
+    try:
+        await asyncio.wait_for(asyncio.shield(socket.opened), open_timeout)
+    except BaseException:
+        await socket.close()
+        raise
     return socket
