@@ -85,6 +85,7 @@ from testkit.model import fake_model
 from testkit.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
+LIGHT = "light"  # the clients' WebSocket: bench/light_ws.py (else the `websockets` library)
 SLOW_SECONDS = 0.250  # a live frame later than this misses the max target
 TERMINAL = ("complete", "error")
 KIB = 1024
@@ -306,7 +307,7 @@ def raise_nofile(wanted: int = 65_536) -> int:
 class Client:
     """The sockets of one client process: idle ones, and the bursts' ones."""
 
-    def __init__(self, index: int, sources: Sequence[str], library: str = "light") -> None:
+    def __init__(self, index: int, sources: Sequence[str], library: str) -> None:
         self.index = index
         self.sources = list(sources)
         self.library = library
@@ -318,7 +319,7 @@ class Client:
         source = self.sources[(self._opened + self.index) % len(self.sources)]
         self._opened += 1
         ws: BenchSocket
-        if self.library == "light":
+        if self.library == LIGHT:
             ws = await light_ws.connect(url, local_addr=(source, 0), open_timeout=120)
         else:
             ws = WebsocketsSocket(
@@ -531,7 +532,7 @@ async def _serve(conn: Connection, client: Client) -> None:
 class Clients:
     """The client processes, driven from the bench's event loop."""
 
-    def __init__(self, count: int, source_addresses: int, library: str = "light") -> None:
+    def __init__(self, count: int, source_addresses: int, library: str) -> None:
         sources = [f"127.0.0.{2 + i}" for i in range(source_addresses)]
         context = multiprocessing.get_context("spawn")
         self.conns: list[Connection] = []
@@ -981,8 +982,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument(
         "--client",
-        choices=("light", "websockets"),
-        default="light",
+        choices=(LIGHT, "websockets"),
+        default=LIGHT,
         help="the clients' WebSocket library: bench.light_ws (default) or websockets'",
     )
     parser.add_argument(
