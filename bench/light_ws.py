@@ -44,11 +44,16 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
     else:
         head = bytes((0x80 | opcode, 0x80 | 127)) + length.to_bytes(8, "big")
     mask = os.urandom(4)
+    return head + mask + apply_mask(payload, mask)
+
+
+def apply_mask(payload: bytes, mask: bytes) -> bytes:
+    """RFC 6455 5.3: XOR with the 4-byte key repeated (masking and unmasking alike)."""
+    length = len(payload)
     keys = (mask * (length // 4 + 1))[:length]
-    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(keys, "little")).to_bytes(
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(keys, "little")).to_bytes(
         length, "little"
     )
-    return head + mask + masked
 
 
 def accept_key(key: str) -> str:
@@ -175,10 +180,7 @@ class LightSocket(asyncio.Protocol):
             payload = bytes(buffer[pos + header : pos + header + length])
             pos += header + length
             if mask:
-                keys = (mask * (length // 4 + 1))[:length]
-                payload = (
-                    int.from_bytes(payload, "little") ^ int.from_bytes(keys, "little")
-                ).to_bytes(length, "little")
+                payload = apply_mask(payload, mask)
             queued |= self._frame(first & 0x80 != 0, first & 0x0F, payload, arrival)
         del buffer[:pos]
         return queued

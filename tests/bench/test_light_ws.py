@@ -91,3 +91,13 @@ async def test_a_refused_handshake_fails_the_connect(server: str) -> None:
 
 def test_the_accept_key_is_rfc_6455s_example() -> None:
     assert light_ws.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_a_masked_frame_unmasks_to_its_payload() -> None:
+    payload = "join ✓ ".encode() * 30  # not a multiple of the 4-byte key
+    frame = light_ws.encode_frame(0x1, payload)
+
+    assert frame[1] & 0x80  # the mask bit: clients must mask
+    mask, masked = frame[4:8], frame[8:]
+    assert masked != payload
+    assert light_ws.apply_mask(masked, mask) == payload
