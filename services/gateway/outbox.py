@@ -8,7 +8,8 @@ resumes with `after_seq` when it reconnects.
 Two ways to write: `pump(write)`, a loop for the life of the socket (Socket.IO), or
 `attach(write, on_close)`, a writing task that exists only while frames wait. A gateway holds
 sockets by the ten thousand, most of them idle, so an idle outbox holds no task, no queue and
-no event (each costs the better part of a KiB).
+no event (each costs the better part of a KiB). Attached with `write_now` (the server's
+`WRITE_FRAME`), a frame sent while none waits is written there and then, without a task.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from services.gateway import frames
 from services.telemetry.metrics import FRAMES_SENT, SLOW_SOCKET_CLOSES, SOCKETS_OPEN
 
 Write = Callable[[str], Awaitable[None]]
+# Writes a frame's bytes at once if it can (True), else leaves them to `Write` (False).
+WriteNow = Callable[[bytes], bool]
 
 
 class Outbox:
@@ -33,6 +37,7 @@ class Outbox:
         self._closed_event: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None  # pump mode
         self._write: Write | None = None  # attach mode
+        self._write_now: WriteNow | None = None
         self._on_close: Callable[[], object] | None = None
         self._writing: asyncio.Task[None] | None = None
         self._open = SOCKETS_OPEN.labels(transport)
@@ -56,6 +61,13 @@ class Outbox:
             SLOW_SOCKET_CLOSES.inc()
             self.close()
             return False
+        # Written at once only while no writing task runs (none waits, none is being written),
+        # so nothing is overtaken; a full socket buffer says False and the frame queues, where
+        # the limit applies.
+        write_now = self._write_now
+        if write_now is not None and self._writing is None and write_now(frames.wire(frame)):
+            self._sent.inc()
+            return True
         if self._frames is None:
             self._frames = deque()
         self._frames.append(frame)
@@ -90,10 +102,16 @@ class Outbox:
 
     # --- attach mode: a writing task only while frames wait ----------------------------------
 
-    def attach(self, write: Write, *, on_close: Callable[[], object]) -> None:
+    def attach(
+        self,
+        write: Write,
+        *,
+        on_close: Callable[[], object],
+        write_now: WriteNow | None = None,
+    ) -> None:
         """Write frames as they are sent; `on_close` runs once when the outbox closes (an
         overflow, or a write that failed: the client is gone)."""
-        self._write, self._on_close = write, on_close
+        self._write, self._on_close, self._write_now = write, on_close, write_now
         if self._frames and self._writing is None:
             self._writing = asyncio.create_task(self._write_waiting(write))
 

@@ -28,6 +28,7 @@ from services.gateway.auth import Caller, bearer
 from services.gateway.errors import error_response
 from services.gateway.origins import origin_allowed, own_origins
 from services.gateway.outbox import Outbox
+from services.gateway.server import WRITE_FRAME
 from services.gateway.session import Session
 from services.gateway.state import Gateway, gateway_of
 
@@ -65,7 +66,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     reading = asyncio.current_task()
     assert reading is not None
     # The outbox closing under the reader (a slow client, a write that failed) stops it.
-    outbox.attach(websocket.send_text, on_close=reading.cancel)
+    outbox.attach(
+        websocket.send_text,
+        on_close=reading.cancel,
+        write_now=websocket.scope["extensions"].get(WRITE_FRAME),
+    )
     try:
         while True:
             message = await websocket.receive()

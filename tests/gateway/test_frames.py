@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from websockets.frames import Frame, Opcode
+
 from services.gateway import frames
 
 
@@ -25,3 +28,18 @@ def test_a_task_update_forwards_the_stored_json_unchanged() -> None:
 
     assert json.loads(frame) == {"event": "task_update", "data": json.loads(stored)}
     assert frame.endswith(stored + "}")
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_a_text_frame_is_framed_as_the_websockets_library_frames_it(size: int) -> None:
+    text = "é" * (size // 2) + "x" * (size % 2)  # two bytes a character: sizes on the bounds
+    expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+
+    assert frames.websocket_text(text) == expected
+
+
+def test_a_shared_frame_is_framed_once_however_many_sockets_it_goes_to() -> None:
+    frame = frames.task_update('{"seq":1}')
+
+    assert frames.wire(frame) is frames.wire(frame)
+    assert frames.wire(frame) == frames.websocket_text(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from services.gateway import frames
 from services.gateway.outbox import Outbox
 
 
@@ -133,3 +134,62 @@ async def test_detach_does_not_call_on_close() -> None:
 
     assert outbox.closed
     assert closes == []
+
+
+# --- attach mode with `write_now`: frames written at once while none waits ----------------
+
+
+async def test_a_frame_sent_while_none_waits_is_written_at_once_as_bytes() -> None:
+    outbox = Outbox(limit=10)
+    now: list[bytes] = []
+
+    async def write(frame: str) -> None:
+        raise AssertionError("nothing should wait")
+
+    def write_now(wire: bytes) -> bool:
+        now.append(wire)
+        return True
+
+    outbox.attach(write, on_close=lambda: None, write_now=write_now)
+    assert outbox.send(frames.task_update('{"seq":1}'))
+    assert outbox.send("b")
+
+    assert now == [frames.wire(frames.task_update('{"seq":1}')), frames.websocket_text("b")]
+    assert not outbox.writing and len(outbox) == 0
+    await outbox.detach()
+
+
+async def test_once_a_frame_waits_the_later_ones_queue_behind_it() -> None:
+    outbox = Outbox(limit=10)
+    full = True  # the socket's buffer is full: nothing can be written at once
+    now: list[bytes] = []
+    written: list[str] = []
+    release, done = asyncio.Event(), asyncio.Event()
+
+    def write_now(wire: bytes) -> bool:
+        if full:
+            return False
+        now.append(wire)
+        return True
+
+    async def write(frame: str) -> None:
+        await release.wait()  # the buffer drains
+        written.append(frame)
+        if len(written) == 2:
+            done.set()
+
+    outbox.attach(write, on_close=lambda: None, write_now=write_now)
+    assert outbox.send("a")  # refused at once: waits
+    await asyncio.sleep(0)  # the writing task takes "a" and waits for the buffer to drain
+    full = False
+    assert outbox.send("b")  # could be written, but "a" is being written: queued behind it
+    assert len(outbox) == 1 and now == []
+    release.set()
+    await asyncio.wait_for(done.wait(), 5)
+    for _ in range(3):
+        await asyncio.sleep(0)  # let the writing task return
+
+    assert written == ["a", "b"] and now == []
+    assert outbox.send("c")  # none waits again: at once
+    assert now == [frames.websocket_text("c")]
+    await outbox.detach()

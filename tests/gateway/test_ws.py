@@ -12,6 +12,7 @@ import httpx
 import pytest
 import websockets
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from contracts import Stage, UpdateType
@@ -234,15 +235,26 @@ async def test_a_client_that_falls_too_far_behind_is_closed_and_resumes(
         join = {"task_id": task["task_id"], "token": task["token"]}
         log = progress_log(js, task["task_id"])
         await append_progress(log, range(11, 41))  # seq 1..30
-        healthy, behind = await Ws.open(server.ws_url), await Ws.open(server.ws_url)
+        healthy = await Ws.open(server.ws_url)
+        behind = await Ws.open(server.ws_url, max_queue=1)  # its library stops reading
         await healthy.expect("connected")
         await behind.expect("connected")
         await healthy.send("join_task", {**join, "after_seq": 28})
         await healthy.expect("joined_task")
         assert [u["seq"] for u in await healthy.updates(2)] == [29, 30]
-
-        # Thirty frames at once for a queue of eight: more than this client may have waiting.
         await behind.send("join_task", join)
+
+        # Frames first fill the buffers between the gateway and a client that reads nothing
+        # (the kernel's, the transport's); only then do they wait in its outbox, which closes
+        # at the ninth. Bulky updates until then; the healthy socket gets each one meanwhile.
+        closes_before = slow_socket_closes()
+        seq, bulky = 30, "x" * 400_000
+        while slow_socket_closes() == closes_before:
+            assert seq < 30 + 58, "23 MB sent and the socket that reads nothing is still open"
+            seq += 1  # progress 41%, 42%, ...: each update must move on
+            await log.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, seq + 10, bulky)
+            assert (await healthy.expect("task_update"))["seq"] == seq  # nobody else held up
+
         seen: list[int] = []
         with pytest.raises(ConnectionClosed) as closed:
             while True:
@@ -251,10 +263,10 @@ async def test_a_client_that_falls_too_far_behind_is_closed_and_resumes(
                     seen.append(frame["data"]["seq"])
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
         assert seen == list(range(1, len(seen) + 1))
+        assert len(seen) < seq
 
-        # Nobody else was held up.
-        await log.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, 41, "41%")
-        assert (await healthy.expect("task_update"))["seq"] == 31
+        await log.append(UpdateType.PROGRESS, Stage.LLM_EXTRACTION, seq + 11, "later")
+        assert (await healthy.expect("task_update"))["seq"] == seq + 1
         await healthy.close()
 
         resumed = await Ws.open(server.ws_url)
@@ -265,6 +277,10 @@ async def test_a_client_that_falls_too_far_behind_is_closed_and_resumes(
             assert [u["seq"] for u in await resumed.updates(5)] == [27, 28, 29, 30, 31]
         finally:
             await resumed.close()
+
+
+def slow_socket_closes() -> float:
+    return REGISTRY.get_sample_value("invoiceflow_slow_socket_closes_total") or 0.0
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake(server: Served) -> None:
