@@ -81,10 +81,12 @@ from bench.pipeline import (
 )
 from deploy.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from services.process import run
+from services.telemetry.metrics import PUBLISH_TO_SOCKET as PUBLISH_TO_SOCKET_METRIC
 from testkit.model import fake_model
 from testkit.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PUBLISH_TO_SOCKET = next(iter(PUBLISH_TO_SOCKET_METRIC.describe())).name
 LIGHT = "light"  # the clients' WebSocket: bench/light_ws.py (else the `websockets` library)
 SLOW_SECONDS = 0.250  # a live frame later than this misses the max target
 TERMINAL = ("complete", "error")
@@ -267,6 +269,55 @@ def metric_value(text: str, sample: str) -> float | None:
         if name == sample:
             return float(value)
     return None
+
+
+def histogram_buckets(text: str, name: str) -> dict[float, float]:
+    """A Prometheus histogram's cumulative bucket counts by upper bound (`le`), from its text
+    page; `+Inf` included."""
+    buckets: dict[float, float] = {}
+    prefix = name + '_bucket{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            bound, _, value = line[len(prefix) :].partition('"} ')
+            buckets[float(bound)] = float(value)
+    return buckets
+
+
+@dataclass(frozen=True)
+class AtGateways:
+    """Live updates as the gateways' subscriptions got them, timed from the update's timestamp
+    (`invoiceflow_publish_to_socket_seconds`, observed before the fan-out): the part of the
+    delay that is spent before any socket is written."""
+
+    updates: int
+    over_50_ms: int
+    over_100_ms: int
+
+    @classmethod
+    def between(cls, before: dict[float, float], after: dict[float, float]) -> AtGateways:
+        def count(bound: float) -> int:
+            return round(after.get(bound, 0.0) - before.get(bound, 0.0))
+
+        total = count(float("inf"))
+        return cls(total, total - count(0.05), total - count(0.1))
+
+    def line(self) -> str:
+        if not self.updates:
+            return "no updates"
+        return (
+            f"{self.updates} updates, {self.over_50_ms / self.updates:.1%} already over 50 ms, "
+            f"{self.over_100_ms / self.updates:.1%} over 100 ms"
+        )
+
+
+async def delays_at_gateways(urls: Sequence[str]) -> dict[float, float]:
+    """The publish-to-socket histograms of all the gateways, added up."""
+    total: Counter[float] = Counter()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        for url in urls:
+            async with http.get(url + "/metrics") as response:
+                total.update(histogram_buckets(await response.text(), PUBLISH_TO_SOCKET))
+    return dict(total)
 
 
 def ws_url(base_url: str) -> str:
@@ -770,6 +821,7 @@ class FanoutFigures:
     live_same_gateway: Delays  # sockets on the gateway the task was submitted on
     live_other_gateway: Delays
     slow_stored_after_join: Delays  # live frames over 250 ms: update stored this long after join
+    at_gateways: AtGateways
     gaps: int
     doubles: int
     unfinished: int
@@ -806,6 +858,7 @@ async def fanout(
             for _ in range(args.repeat):
                 await asyncio.sleep(2)  # the previous burst's sockets are closed
                 cpu_before = stack_cpu_seconds(pids)
+                heard_before = await delays_at_gateways(gateways)
                 result = await burst(
                     clients,
                     gateways,
@@ -815,7 +868,8 @@ async def fanout(
                     preopened=args.preopened,
                 )
                 cpu = cpu_used(cpu_before, stack_cpu_seconds(pids))
-                runs.append(fanout_figures(args, result, cpu, len(clients)))
+                heard = AtGateways.between(heard_before, await delays_at_gateways(gateways))
+                runs.append(fanout_figures(args, result, cpu, len(clients), heard))
                 print_fanout(runs[-1])
         finally:
             await clients.stop()
@@ -823,7 +877,11 @@ async def fanout(
 
 
 def fanout_figures(
-    args: argparse.Namespace, result: Burst, cpu: dict[str, float], clients: int
+    args: argparse.Namespace,
+    result: Burst,
+    cpu: dict[str, float],
+    clients: int,
+    at_gateways: AtGateways,
 ) -> FanoutFigures:
     records, wall = result.records, result.wall_seconds
     split = split_frames(records)
@@ -844,6 +902,7 @@ def fanout_figures(
         live_same_gateway=Delays.of(same.live),
         live_other_gateway=Delays.of(other.live),
         slow_stored_after_join=Delays.of(split.slow_stored_after_join),
+        at_gateways=at_gateways,
         gaps=split.gaps,
         doubles=split.doubles,
         unfinished=split.unfinished + (args.tasks * args.per_task - len(records)),
@@ -922,6 +981,7 @@ def print_fanout(f: FanoutFigures) -> None:
         f"{f.gateways} gateway(s), model {f.model_latency:g} s: {f.sockets} sockets, "
         f"done in {f.wall_seconds:.2f} s\n"
         f"  live publish -> socket: {f.live.line()}\n"
+        f"  live publish -> the gateways' subscription: {f.at_gateways.line()}\n"
         f"  replayed (join -> arrival): {f.replayed.line()}"
     )
     if f.gateways > 1:

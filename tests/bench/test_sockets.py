@@ -7,9 +7,11 @@ import math
 import pytest
 
 from bench.sockets import (
+    AtGateways,
     Delays,
     SocketRecord,
     deal,
+    histogram_buckets,
     kib_per_socket,
     metric_value,
     parse_kib,
@@ -113,3 +115,30 @@ def test_a_metric_sample_is_found_by_name_and_labels() -> None:
 
     assert metric_value(page, 'invoiceflow_sockets_open{transport="ws"}') == 10000.0
     assert metric_value(page, "invoiceflow_missing") is None
+
+
+def test_a_histograms_buckets_are_read_by_upper_bound() -> None:
+    page = (
+        "# TYPE invoiceflow_publish_to_socket_seconds histogram\n"
+        'invoiceflow_publish_to_socket_seconds_bucket{le="0.05"} 7.0\n'
+        'invoiceflow_publish_to_socket_seconds_bucket{le="0.1"} 9.0\n'
+        'invoiceflow_publish_to_socket_seconds_bucket{le="+Inf"} 10.0\n'
+        "invoiceflow_publish_to_socket_seconds_count 10.0\n"
+        'invoiceflow_other_seconds_bucket{le="0.05"} 99.0\n'
+    )
+
+    assert histogram_buckets(page, "invoiceflow_publish_to_socket_seconds") == {
+        0.05: 7.0,
+        0.1: 9.0,
+        math.inf: 10.0,
+    }
+
+
+def test_updates_at_the_gateways_are_counted_between_two_reads() -> None:
+    before = {0.05: 100.0, 0.1: 110.0, math.inf: 120.0}
+    after = {0.05: 160.0, 0.1: 185.0, math.inf: 200.0}  # 80 more: 60 within 50 ms, 75 within 100
+
+    heard = AtGateways.between(before, after)
+
+    assert heard == AtGateways(updates=80, over_50_ms=20, over_100_ms=5)
+    assert "25.0% already over 50 ms" in heard.line()
