@@ -70,18 +70,22 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         """Write `frame` now if the socket is open and its buffer is below the high-water
         mark; False otherwise (not written: the caller sends it the ASGI way, which waits
         for the buffer to drain, or finds the socket gone)."""
-        if (
+        if not (
             self.handshake_complete
             and self.initial_response is None
             and not self.close_sent
             and not self.disconnected
             and self.writable.is_set()
             and self.conn.state is State.OPEN
+            and not self.conn.extensions  # a compressed socket's frames are not these bytes
             and not self.transport.is_closing()
         ):
+            return False
+        try:
             self.transport.write(frame)
-            return True
-        return False
+        except Exception:  # a transport that broke since: the ASGI way finds the socket gone
+            return False
+        return True
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
