@@ -35,11 +35,12 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 # The pipeline's throughput, scale-out by replicas, sockets (memory at 10,000, a join burst of
-# 1,000), then the fault drills: several minutes.
+# 1,000, and the bare cost of a socket write under them), then the fault drills: several minutes.
 bench: $(STAMP)
 	$(PY) -m bench.pipeline
 	$(PY) -m bench.scaleout
 	$(PY) -m bench.sockets
+	$(PY) -m bench.socket_writes
 	$(PY) -m bench.chaos
 
 clean:
