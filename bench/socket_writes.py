@@ -17,32 +17,46 @@ import multiprocessing
 import selectors
 import socket
 import time
+from dataclasses import dataclass
+from multiprocessing.sharedctypes import Synchronized
 
 import uvloop
 
 from bench.pipeline import machine
+from services.gateway.frames import websocket_text
 
 READ_SECONDS = 60.0  # the reader's bound: it outlives any run
 
 
-def read_all(port: int, sockets: int) -> None:
-    """Connect `sockets` times and read whatever comes until the server closes or time is up."""
+def read_all(port: int, sockets: int, received: Synchronized[int]) -> None:
+    """Connect `sockets` times and read until the server closes or time is up; count the bytes."""
     connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(sockets)]
     selector = selectors.DefaultSelector()
     for connection in connections:
         connection.setblocking(False)
         selector.register(connection, selectors.EVENT_READ)
     deadline = time.monotonic() + READ_SECONDS
+    total = 0
     while selector.get_map() and time.monotonic() < deadline:
         for key, _ in selector.select(0.5):
             try:
-                if not key.fileobj.recv(65536):  # type: ignore[union-attr]
-                    selector.unregister(key.fileobj)
+                chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
             except BlockingIOError:
-                pass
+                continue
+            total += len(chunk)
+            if not chunk:
+                selector.unregister(key.fileobj)
+    received.value = total
 
 
-async def measure(args: argparse.Namespace) -> list[float]:
+@dataclass(frozen=True)
+class Measured:
+    per_write: list[float]  # CPU seconds per write, one figure per repeat
+    bytes_written: int
+    bytes_read: int
+
+
+async def measure(args: argparse.Namespace) -> Measured:
     transports: list[asyncio.Transport] = []
     all_connected = asyncio.Event()
 
@@ -54,11 +68,12 @@ async def measure(args: argparse.Namespace) -> list[float]:
 
     server = await asyncio.get_running_loop().create_server(Held, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    reader = multiprocessing.Process(target=read_all, args=(port, args.sockets))
+    received = multiprocessing.Value("q", 0)
+    reader = multiprocessing.Process(target=read_all, args=(port, args.sockets, received))
     reader.start()
     try:
         await asyncio.wait_for(all_connected.wait(), 30)
-        frame = b"\x81\x7e" + args.size.to_bytes(2, "big") + b"x" * args.size  # a text frame
+        frame = websocket_text("x" * args.size)  # framed as the gateway frames a task_update
         per_write: list[float] = []
         for _ in range(args.repeat):
             started = time.process_time()
@@ -66,29 +81,33 @@ async def measure(args: argparse.Namespace) -> list[float]:
                 for transport in transports:
                     transport.write(frame)
             per_write.append((time.process_time() - started) / (args.frames * args.sockets))
-            await asyncio.sleep(0.5)  # the reader drains what was written
-        return per_write
+            while any(transport.get_write_buffer_size() for transport in transports):
+                await asyncio.sleep(0.01)  # the reader drains what was written
     finally:
         for transport in transports:
             transport.close()
         server.close()
-        reader.join(READ_SECONDS)
+        await server.wait_closed()
+        await asyncio.get_running_loop().run_in_executor(None, reader.join, READ_SECONDS)
+    written = args.repeat * args.frames * args.sockets * len(frame)
+    return Measured(per_write, written, received.value)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--frames", type=int, default=6, help="frames per socket")
-    parser.add_argument("--size", type=int, default=300, help="payload bytes, under 65536")
+    parser.add_argument("--size", type=int, default=300, help="payload bytes")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    for seconds in uvloop.run(measure(args)):
+    measured = uvloop.run(measure(args))
+    for seconds in measured.per_write:
         writes = args.frames * args.sockets
         print(
             f"{writes} writes of {args.size} B to {args.sockets} sockets: "
             f"{seconds * 1e6:.1f} µs CPU each, {seconds * writes * 1e3:.0f} ms in all"
         )
-    print(f"machine: {machine()}")
+    print(f"{measured.bytes_read} of {measured.bytes_written} bytes read; machine: {machine()}")
 
 
 if __name__ == "__main__":
