@@ -51,6 +51,7 @@ def read_all(port: int, sockets: int, received: Synchronized[int]) -> None:
 
 @dataclass(frozen=True)
 class Measured:
+    writes: int  # per repeat: every frame to every socket
     per_write: list[float]  # CPU seconds per write, one figure per repeat
     bytes_written: int
     bytes_read: int
@@ -74,13 +75,14 @@ async def measure(args: argparse.Namespace) -> Measured:
     try:
         await asyncio.wait_for(all_connected.wait(), 30)
         frame = websocket_text("x" * args.size)  # framed as the gateway frames a task_update
+        writes = args.frames * args.sockets
         per_write: list[float] = []
         for _ in range(args.repeat):
             started = time.process_time()
             for _ in range(args.frames):
                 for transport in transports:
                     transport.write(frame)
-            per_write.append((time.process_time() - started) / (args.frames * args.sockets))
+            per_write.append((time.process_time() - started) / writes)
             while any(transport.get_write_buffer_size() for transport in transports):
                 await asyncio.sleep(0.01)  # the reader drains what was written
     finally:
@@ -89,8 +91,7 @@ async def measure(args: argparse.Namespace) -> Measured:
         server.close()
         await server.wait_closed()
         await asyncio.get_running_loop().run_in_executor(None, reader.join, READ_SECONDS)
-    written = args.repeat * args.frames * args.sockets * len(frame)
-    return Measured(per_write, written, received.value)
+    return Measured(writes, per_write, args.repeat * writes * len(frame), received.value)
 
 
 def main() -> None:
@@ -102,10 +103,9 @@ def main() -> None:
     args = parser.parse_args()
     measured = uvloop.run(measure(args))
     for seconds in measured.per_write:
-        writes = args.frames * args.sockets
         print(
-            f"{writes} writes of {args.size} B to {args.sockets} sockets: "
-            f"{seconds * 1e6:.1f} µs CPU each, {seconds * writes * 1e3:.0f} ms in all"
+            f"{measured.writes} writes of {args.size} B to {args.sockets} sockets: "
+            f"{seconds * 1e6:.1f} µs CPU each, {seconds * measured.writes * 1e3:.0f} ms in all"
         )
     print(f"{measured.bytes_read} of {measured.bytes_written} bytes read; machine: {machine()}")
 
