@@ -3,10 +3,9 @@ SIGTERM/SIGINT, then drain and exit 0."""
 
 from __future__ import annotations
 
-from services.gateway.app import create_app, server_config
+from services.gateway.app import create_app, server_config, stop_requested
 from services.gateway.server import GatewayServer
 from services.gateway.settings import GatewaySettings
-from services.gateway.state import gateway_of
 from services.process import tune_gc
 from services.telemetry.logs import configure_logging
 from services.telemetry.tracing import configure_tracing
@@ -17,13 +16,7 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_format, "gateway")
     configure_tracing("gateway")
     app = create_app(settings)
-
-    def draining() -> None:
-        state = getattr(app.state, "gateway", None)
-        if state is not None:
-            gateway_of(app).health.drain()
-
-    server = GatewayServer(server_config(app, settings), on_exit=draining)
+    server = GatewayServer(server_config(app, settings), on_exit=lambda: stop_requested(app))
     tune_gc()
     server.run()
 

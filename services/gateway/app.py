@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,6 +13,8 @@ import nats
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from services.gateway.api import VERSION, build_routers
 from services.gateway.auth import ApiKeyMiddleware, ApiKeys
@@ -25,13 +28,14 @@ from services.gateway.pages import PAGE_SIDE, PageRenderer
 from services.gateway.server import WebSocketProtocol
 from services.gateway.settings import GatewaySettings
 from services.gateway.socketio import SocketIOGateway, SocketIOMiddleware
-from services.gateway.state import Gateway
+from services.gateway.state import Gateway, gateway_of
 from services.gateway.store import InvoiceStore
 from services.gateway.tasks import TaskService
 from services.gateway.tracing import TracingMiddleware
 from services.gateway.ws import WebSocketFastPath, websocket_endpoint
 from services.messaging.blobs import NatsObjectBlobStore
 from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams, tasks_bucket
+from services.messaging.outages import while_nats_away
 from services.pages.decode_pool import DecodePool, PoolLimits
 from services.pages.render import DocumentLimits
 from services.telemetry.health import Health
@@ -135,7 +139,10 @@ def _asset_route(
 def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = await start(settings)
+        gateway = await _start_unless_stopped(app, settings)
+        if gateway is None:  # told to stop while it waited for NATS: nothing to serve
+            yield
+            return
         app.state.gateway = gateway
         try:
             yield
@@ -146,6 +153,36 @@ def _lifespan(settings: GatewaySettings) -> Callable[[FastAPI], Any]:
             await stop(gateway)
 
     return lifespan
+
+
+async def _start_unless_stopped(app: FastAPI, settings: GatewaySettings) -> Gateway | None:
+    """`start(settings)`, or None once `stop_requested(app)` is called before it is done: a
+    gateway waiting for JetStream (see `while_nats_away`) still ends on SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    # Called from a signal handler: wake the loop rather than touch the event from outside it.
+    app.state.stop_starting = lambda: loop.call_soon_threadsafe(stop.set)
+    starting = asyncio.create_task(start(settings))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        del app.state.stop_starting
+        stopping.cancel()
+        starting.cancel()  # no-op once done; `start` closes its connection when cancelled
+    with contextlib.suppress(asyncio.CancelledError):
+        return await starting
+    log.info("stopped while starting")
+    return None
+
+
+def stop_requested(app: FastAPI) -> None:
+    """SIGTERM or SIGINT: not ready from now on, or, while still starting, stop starting."""
+    stop_starting = getattr(app.state, "stop_starting", None)
+    if stop_starting is not None:
+        stop_starting()
+    elif getattr(app.state, "gateway", None) is not None:
+        gateway_of(app).health.drain()
 
 
 async def start(settings: GatewaySettings) -> Gateway:
@@ -177,9 +214,13 @@ async def start(settings: GatewaySettings) -> Gateway:
     try:
         js = nc.jetstream()
         replicas = settings.stream_replicas
-        await declare_pipeline_streams(js, settings.progress_retention_hours, replicas)
-        kv = await tasks_bucket(js, settings.progress_retention_hours, replicas)
-        store = await blobs_bucket(js, replicas)
+
+        async def declare() -> tuple[KeyValue, ObjectStore]:
+            await declare_pipeline_streams(js, settings.progress_retention_hours, replicas)
+            kv = await tasks_bucket(js, settings.progress_retention_hours, replicas)
+            return kv, await blobs_bucket(js, replicas)
+
+        kv, store = await while_nats_away(declare, "gateway: declaring streams and buckets")
     except BaseException:
         await nc.close()
         raise

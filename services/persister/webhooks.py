@@ -48,6 +48,7 @@ from contracts.webhooks import (
 )
 from services.egress.post import Poster
 from services.messaging.jetstream import declare_stream, tasks_bucket
+from services.messaging.outages import while_nats_away
 from services.persister.database import is_database_unavailable
 from services.persister.settings import PersisterSettings
 from services.persister.webhook_delivery import RetrySchedule, attempt
@@ -114,10 +115,34 @@ class WebhookNotifier:
 
     async def start(self) -> None:
         settings, js = self._settings, self._js
-        await declare_stream(js, WEBHOOKS, settings.stream_replicas)
-        self._tasks = await tasks_bucket(
-            js, settings.progress_retention_hours, settings.stream_replicas
+        self._tasks = await while_nats_away(
+            lambda: self._declare(js), "webhooks: declaring the stream and consumers"
         )
+        self._subscriptions.append(
+            await self._nc.subscribe(WEBHOOKS_CHANGED_SUBJECT, cb=self._on_changed)
+        )
+        events = await js.pull_subscribe_bind(
+            durable=WEBHOOK_TASK_EVENTS_CONSUMER, stream=PROGRESS_STREAM
+        )
+        self._events_loop = asyncio.create_task(self._follow_task_events(events))
+        if self._read_invoice is not None:
+            self._sweeping = asyncio.create_task(self._sweep_reviews(self._read_invoice))
+        consumer = PullConsumer(
+            js,
+            stream=WEBHOOKS_STREAM,
+            durable=WEBHOOK_DELIVERY_CONSUMER,
+            max_in_flight=settings.webhook_max_in_flight,
+            handle=self._on_delivery,
+            on_unavailable=lambda reason: self._health.down("nats", "the message broker is away"),
+            on_available=lambda: self._health.up("nats"),
+        )
+        await consumer.start()
+        self._consumers.append(consumer)
+
+    async def _declare(self, js: JetStreamContext) -> KeyValue:
+        settings = self._settings
+        await declare_stream(js, WEBHOOKS, settings.stream_replicas)
+        tasks = await tasks_bucket(js, settings.progress_retention_hours, settings.stream_replicas)
         await js.add_consumer(
             WEBHOOKS_STREAM,
             ConsumerConfig(
@@ -143,26 +168,7 @@ class WebhookNotifier:
                 max_ack_pending=MAX_PENDING_EVENTS,
             ),
         )
-        self._subscriptions.append(
-            await self._nc.subscribe(WEBHOOKS_CHANGED_SUBJECT, cb=self._on_changed)
-        )
-        events = await js.pull_subscribe_bind(
-            durable=WEBHOOK_TASK_EVENTS_CONSUMER, stream=PROGRESS_STREAM
-        )
-        self._events_loop = asyncio.create_task(self._follow_task_events(events))
-        if self._read_invoice is not None:
-            self._sweeping = asyncio.create_task(self._sweep_reviews(self._read_invoice))
-        consumer = PullConsumer(
-            js,
-            stream=WEBHOOKS_STREAM,
-            durable=WEBHOOK_DELIVERY_CONSUMER,
-            max_in_flight=settings.webhook_max_in_flight,
-            handle=self._on_delivery,
-            on_unavailable=lambda reason: self._health.down("nats", "the message broker is away"),
-            on_available=lambda: self._health.up("nats"),
-        )
-        await consumer.start()
-        self._consumers.append(consumer)
+        return tasks
 
     async def stop(self) -> None:
         """Take nothing more; let running attempts finish (briefly), hand back the rest."""

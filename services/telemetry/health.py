@@ -1,9 +1,10 @@
 """Whether this replica is alive and ready, and the small HTTP server workers answer it on.
 
-`Health` holds the replica's state: the dependencies it finds down, and whether it is
-draining. `/readyz` is 200 only while every dependency it needs answers and it is not
-draining; `/healthz` is 200 while the process runs its event loop; `/metrics` is Prometheus'
-text format. The gateway serves the same three paths from its own app.
+`Health` holds the replica's state: the dependencies it finds down, whether it is still
+starting and whether it is draining. `/readyz` is 200 only once started, while every
+dependency it needs answers and while it is not draining; `/healthz` is 200 while the process
+runs its event loop; `/metrics` is Prometheus' text format. The gateway serves the same three
+paths from its own app.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ _READ_TIMEOUT_SECONDS = 5.0
 
 
 class Health:
-    def __init__(self, dependencies: tuple[str, ...]) -> None:
+    def __init__(self, dependencies: tuple[str, ...], *, starting: bool = False) -> None:
         self.dependencies = dependencies
         self._down: dict[str, str] = {}
         self._up_again: dict[str, asyncio.Event] = {}
         self.draining = False
+        # Not ready until `started()`: a worker waits for JetStream before it consumes.
+        self.starting = starting
         for name in dependencies:
             DEPENDENCY_UP.labels(name).set(1)
 
@@ -59,17 +62,25 @@ class Health:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
 
+    def started(self) -> None:
+        self.starting = False
+
     def drain(self) -> None:
         self.draining = True
         DRAINING.set(1)
 
     @property
     def ready(self) -> bool:
-        return not self.draining and not self._down
+        return not (self.starting or self.draining or self._down)
 
     def readiness(self) -> dict[str, object]:
         """What `/readyz` answers: the verdict and why."""
-        return {"ready": self.ready, "draining": self.draining, "down": dict(self._down)}
+        return {
+            "ready": self.ready,
+            "starting": self.starting,
+            "draining": self.draining,
+            "down": dict(self._down),
+        }
 
 
 Route = Callable[[], tuple[int, str, bytes]]

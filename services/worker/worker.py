@@ -32,6 +32,7 @@ from contracts.names import (
 )
 from services.messaging import jetstream
 from services.messaging.envelopes import Envelope, Publish
+from services.messaging.outages import while_nats_away
 from services.messaging.progress_log import ProgressLog, ProgressStore
 from services.messaging.progress_stream import JetStreamProgressStore
 from services.messaging.publisher import jetstream_publisher
@@ -75,7 +76,7 @@ class Worker:
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
         )
-        self.health = Health(("nats", *dependencies))
+        self.health = Health(("nats", *dependencies), starting=True)
         self._js: JetStreamContext | None = None
         self._nc: NatsClient | None = None
         self._handler: StageHandler[StageCommand] | None = None
@@ -165,6 +166,17 @@ class Worker:
         connection = await self.broker.connect()
         self._nc = connection
         self._js = js = connection.jetstream()
+        await while_nats_away(
+            lambda: self._declare(js), f"{self.step.consumer}: declaring streams and consumers"
+        )
+        await self.broker.start()
+        if self._handler is not None:  # without one it only ends exhausted tasks
+            await self._start_consumer(js, self._handler)
+        self._background.append(asyncio.create_task(self._sample_pending()))
+        self.health.started()
+        log.info("%s ready on %s", self.step.consumer, self.settings.nats_url)
+
+    async def _declare(self, js: JetStreamContext) -> None:
         await jetstream.declare_pipeline_streams(
             js, self.settings.progress_retention_hours, self.settings.stream_replicas
         )
@@ -176,11 +188,6 @@ class Worker:
             max_deliver=self.settings.max_deliver,
         )
         await jetstream.declare_advisory_consumer(js, self.step.consumer)
-        await self.broker.start()
-        if self._handler is not None:  # without one it only ends exhausted tasks
-            await self._start_consumer(js, self._handler)
-        self._background.append(asyncio.create_task(self._sample_pending()))
-        log.info("%s ready on %s", self.step.consumer, self.settings.nats_url)
 
     async def _start_consumer(
         self, js: JetStreamContext, handler: StageHandler[StageCommand]

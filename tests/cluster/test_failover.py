@@ -1,6 +1,7 @@
 """The whole stack on a three-node JetStream cluster with R3 streams: losing the node that leads
-the progress stream mid-run loses and duplicates nothing, and after every node was stopped and
-started again the stack carries on by itself."""
+the progress stream mid-run loses and duplicates nothing; after every node was stopped and
+started again, or when the stack started before the cluster had a quorum, it carries on by
+itself."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from nats.js import JetStreamContext
 
 from contracts.names import PROGRESS_STREAM, WORK_STREAM
 from deploy.embedded import EmbeddedNatsCluster
+from services.messaging.outages import WAITING_MARK
 from testkit.contract_client import TERMINAL, Event, Socket, assert_contiguous, trigger, upload
 from testkit.stack import Stack
 from tests.cluster.conftest import jetstream_on
@@ -35,12 +37,12 @@ def model_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-async def stack(
-    own_cluster: EmbeddedNatsCluster, database_url: str, model_url: str, tmp_path: Path
-) -> AsyncIterator[Stack]:
-    started = Stack(
-        nats_url=own_cluster.url,
+async def stack_on(
+    cluster: EmbeddedNatsCluster, database_url: str, model_url: str, tmp_path: Path
+) -> Stack:
+    """The four services on `cluster` with R3 streams, not started yet."""
+    return Stack(
+        nats_url=cluster.url,
         database_url=await fresh_database(database_url),
         log_dir=tmp_path / "logs",
         env={
@@ -51,7 +53,14 @@ async def stack(
             "INVOICEFLOW_ACK_WAIT_SECONDS": "3",
             "INVOICEFLOW_METRICS_PORT": "0",
         },
-    ).start()
+    )
+
+
+@pytest.fixture
+async def stack(
+    own_cluster: EmbeddedNatsCluster, database_url: str, model_url: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    started = (await stack_on(own_cluster, database_url, model_url, tmp_path)).start()
     try:
         yield started
     finally:
@@ -181,3 +190,45 @@ async def test_the_stack_recovers_after_every_node_restarted(
         for task_id in before:
             status: dict[str, Any] = (await http.get(f"/api/invoices/status/{task_id}")).json()
             assert status["status"] == "completed", status
+
+
+async def test_a_stack_started_before_the_cluster_has_a_quorum_waits_for_it(
+    database_url: str, model_url: str, tmp_path: Path
+) -> None:
+    """One node of three up: JetStream has no meta leader and answers nothing. Every service
+    waits (as pods started before the cluster settles would), then carries on by itself."""
+    cluster = EmbeddedNatsCluster(tmp_path / "cluster")
+    first, *others = cluster.nodes
+    first.start()
+    stack = await stack_on(cluster, database_url, model_url, tmp_path)
+    try:
+        for name in stack.replica_names():
+            stack.start_service(name)
+
+        async def all_waiting() -> bool:
+            for name, proc in stack.procs.items():
+                assert proc.poll() is None, f"{name} exited:\n{stack.tail(name)}"
+            return all(WAITING_MARK in stack.tail(name, 400) for name in stack.procs)
+
+        await wait_until(all_waiting, timeout=60, interval=0.2)
+        async with httpx.AsyncClient(timeout=5) as http:
+            for name in stack.replica_names():
+                if name != "gateway":  # which listens once it has declared
+                    readiness = await http.get(
+                        f"http://127.0.0.1:{stack.replica_port(name)}/readyz"
+                    )
+                    assert readiness.status_code == 503, name
+                    assert readiness.json()["starting"] is True, readiness.json()
+        for node in others:
+            node.start()
+        await asyncio.to_thread(stack.wait_ready, None, 90)
+        socket = await Socket.connect(stack.ws_url)
+        try:
+            updates = await run_to_completion(stack, socket, 2, "quorum", timeout=90)
+        finally:
+            await socket.close()
+        assert_completed_once(updates)
+        assert await rows_per_task(stack.database_url) == dict.fromkeys(updates, 1)
+    finally:
+        stack.stop()
+        cluster.stop()

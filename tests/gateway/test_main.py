@@ -15,9 +15,11 @@ import httpx
 import pytest
 import websockets
 
-from deploy.embedded import free_port, wait_for_port
+from deploy.embedded import EmbeddedNatsCluster, free_port, wait_for_port
 from services.gateway.app import create_app, server_config
+from services.messaging.outages import WAITING_MARK
 from tests.gateway.conftest import make_settings
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,13 +34,14 @@ def test_server_config_turns_compression_off_and_bounds_shutdown() -> None:
     assert config.timeout_graceful_shutdown == settings.drain_seconds == 5.0
 
 
-def start_gateway(nats_url: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def start_gateway(nats_url: str, port: int, log: IO[bytes], **more: str) -> subprocess.Popen[bytes]:
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("INVOICEFLOW_") and key != "NATS_URL"
     }
     env.update(NATS_URL=nats_url, INVOICEFLOW_HOST="127.0.0.1", INVOICEFLOW_PORT=str(port))
+    env.update(more)
     return subprocess.Popen(
         [sys.executable, "-m", "services.gateway"], cwd=REPO, env=env, stdout=log, stderr=log
     )
@@ -84,3 +87,29 @@ async def test_sigterm_tells_sockets_to_reconnect_and_exits_0(
             proc.kill()
             proc.wait()
         log.close()
+
+
+async def test_sigterm_while_waiting_for_jetstream_exits_0(tmp_path: Path) -> None:
+    """One node of a three-node cluster: no meta leader, so JetStream answers nothing and the
+    gateway waits to declare its streams; a stop meanwhile ends it at once."""
+    cluster = EmbeddedNatsCluster(tmp_path / "cluster")
+    cluster.nodes[0].start()
+    log_path = tmp_path / "gateway.log"
+    log = log_path.open("wb")
+    proc = start_gateway(cluster.url, free_port(), log, INVOICEFLOW_STREAM_REPLICAS="3")
+    try:
+
+        async def waiting() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            return WAITING_MARK in log_path.read_text()
+
+        await wait_until(waiting, timeout=60, interval=0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 10) == 0, log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        cluster.stop()
+    assert "stopped while starting" in log_path.read_text()

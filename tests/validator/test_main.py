@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -30,7 +31,12 @@ def test_a_worker_serves_its_probes_and_exits_0_on_sigterm(nats_url: str, tmp_pa
         )
         try:
             wait_for_port(port, timeout=30)
+            # The probes answer from the first moment; ready once it consumes.
+            deadline = time.monotonic() + 30
             ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            while ready.json()["starting"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
             assert ready.status_code == 200, log_path.read_text()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
