@@ -38,6 +38,7 @@ from services.messaging.jetstream import blobs_bucket, declare_pipeline_streams,
 from services.messaging.outages import while_nats_away
 from services.pages.decode_pool import DecodePool, PoolLimits
 from services.pages.render import DocumentLimits
+from services.process import StoppedWhileStarting, start_unless_stopped
 from services.telemetry.health import Health
 
 log = logging.getLogger(__name__)
@@ -162,18 +163,13 @@ async def _start_unless_stopped(app: FastAPI, settings: GatewaySettings) -> Gate
     stop = asyncio.Event()
     # Called from a signal handler: wake the loop rather than touch the event from outside it.
     app.state.stop_starting = lambda: loop.call_soon_threadsafe(stop.set)
-    starting = asyncio.create_task(start(settings))
-    stopping = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        return await start_unless_stopped(start(settings), stop)
+    except StoppedWhileStarting:
+        log.info("stopped while starting")
+        return None
     finally:
         del app.state.stop_starting
-        stopping.cancel()
-        starting.cancel()  # no-op once done; `start` closes its connection when cancelled
-    with contextlib.suppress(asyncio.CancelledError):
-        return await starting
-    log.info("stopped while starting")
-    return None
 
 
 def stop_requested(app: FastAPI) -> None:

@@ -36,6 +36,7 @@ from services.messaging.outages import while_nats_away
 from services.messaging.progress_log import ProgressLog, ProgressStore
 from services.messaging.progress_stream import JetStreamProgressStore
 from services.messaging.publisher import jetstream_publisher
+from services.process import StoppedWhileStarting, start_unless_stopped
 from services.telemetry.health import Health, HealthServer, health_routes
 from services.telemetry.metrics import CONSUMER_PENDING
 from services.worker.consumer import PullConsumer
@@ -267,17 +268,10 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        starting = asyncio.create_task(self.start())
-        stopping = asyncio.create_task(stop.wait())
         try:
-            # A stop while still starting (waiting for a dependency) ends the start.
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if starting.done():
-                starting.result()  # a failed start is the process's failure
-                await stopping
+            with contextlib.suppress(StoppedWhileStarting):
+                await start_unless_stopped(self.start(), stop)  # a failed start fails the process
+                await stop.wait()
             log.info("%s draining", self.step.consumer)
         finally:
-            for task in (starting, stopping):
-                task.cancel()
-            await asyncio.gather(starting, stopping, return_exceptions=True)
             await self.stop()
